@@ -1,0 +1,126 @@
+"""solaredge_async: an asyncio-first fleet client for the SolarEdge Monitoring API V2.
+
+Works under asyncio and trio (through anyio). The public API::
+
+    from solaredge_async import SolarEdgeClient
+
+    async with SolarEdgeClient(api_key="...") as client:
+        async for site in client.sites():
+            ...
+
+Names are imported lazily on first use, so ``import solaredge_async`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from solaredge_async._version import __version__
+
+if TYPE_CHECKING:
+    from solaredge_async._limiter import RateLimiter
+    from solaredge_async._retry import RetryPolicy
+    from solaredge_async._time import WindowCaps
+    from solaredge_async._usage import RequestEvent, Usage
+    from solaredge_async.client import DEFAULT_BASE_URL, DEVICE_METRICS, SolarEdgeClient
+    from solaredge_async.errors import (
+        APIStatusError,
+        AuthenticationError,
+        BadRequestError,
+        ClientClosedError,
+        ConfigurationError,
+        GoneError,
+        InvalidRequestError,
+        NotFoundError,
+        OAuthError,
+        PermissionDeniedError,
+        QuotaExhaustedError,
+        RateLimitedError,
+        ResponseValidationError,
+        ServerError,
+        SolarEdgeError,
+        SpanTooLongError,
+        TimeoutError,  # noqa: A004
+        TransportError,
+    )
+    from solaredge_async.models import (
+        ActivationStatus,
+        Alert,
+        AlertComponent,
+        AlertStatus,
+        Consumption,
+        Device,
+        DeviceType,
+        EnvironmentalBenefits,
+        Location,
+        MeasurementSystem,
+        Measurements,
+        OverviewPerformance,
+        Performance,
+        Period,
+        PowerFlow,
+        Production,
+        Resolution,
+        Site,
+        SiteOverview,
+        SitesPage,
+        Telemetry,
+        TelemetrySeries,
+        Unit,
+    )
+    from solaredge_async.oauth import (
+        OAuthClient,
+        RefreshingTokenProvider,
+        TokenSet,
+        authorize_url,
+    )
+
+_LAZY: dict[str, str] = {
+    "RateLimiter": "solaredge_async._limiter",
+    "RetryPolicy": "solaredge_async._retry",
+    "WindowCaps": "solaredge_async._time",
+    "RequestEvent": "solaredge_async._usage",
+    "Usage": "solaredge_async._usage",
+    "DEFAULT_BASE_URL": "solaredge_async.client",
+    "DEVICE_METRICS": "solaredge_async.client",
+    "SolarEdgeClient": "solaredge_async.client",
+    **dict.fromkeys(
+        (
+            "APIStatusError AuthenticationError BadRequestError ClientClosedError "
+            "ConfigurationError GoneError InvalidRequestError NotFoundError OAuthError "
+            "PermissionDeniedError QuotaExhaustedError RateLimitedError "
+            "ResponseValidationError ServerError SolarEdgeError SpanTooLongError "
+            "TimeoutError TransportError"
+        ).split(),
+        "solaredge_async.errors",
+    ),
+    **dict.fromkeys(
+        (
+            "ActivationStatus Alert AlertComponent AlertStatus Consumption Device DeviceType "
+            "EnvironmentalBenefits Location MeasurementSystem Measurements "
+            "OverviewPerformance Performance Period PowerFlow Production Resolution Site "
+            "SiteOverview SitesPage Telemetry TelemetrySeries Unit"
+        ).split(),
+        "solaredge_async.models",
+    ),
+    **dict.fromkeys(
+        ("OAuthClient", "RefreshingTokenProvider", "TokenSet", "authorize_url"),
+        "solaredge_async.oauth",
+    ),
+}
+
+__all__ = sorted([*_LAZY, "__version__"])  # noqa: PLE0605
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'solaredge_async' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

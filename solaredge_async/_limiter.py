@@ -1,0 +1,178 @@
+"""The client-side rate limiter: a token bucket on anyio's clock.
+
+One `RateLimiter` belongs to one credential (the API counts calls per account).
+Every attempt, retries included, takes a token before it is sent, because every
+attempt costs a credit and counts against the per-minute limit.
+
+The server (Kong) counts fixed clock minutes. A bucket that grants exactly
+``limit`` tokens per 60 s can still put ``limit + 1`` requests into one server
+minute when network latency varies (an early request arrives late and a later one
+arrives early). So the bucket paces ``limit`` grants per ``60 s + safety_margin``:
+jitter smaller than the margin can never push more than the limit into a minute.
+"""
+
+from __future__ import annotations
+
+import math
+
+import anyio
+
+from solaredge_async.errors import ConfigurationError
+
+__all__ = ["RateLimiter"]
+
+#: Seconds added to each 60 s window by default; larger than any loopback or WAN
+#: latency jitter the client expects, small enough to keep utilisation above 99 %
+#: (10 calls per 60.5 s is 0.992 of the limit).
+DEFAULT_SAFETY_MARGIN = 0.5
+
+_EPSILON = 1e-6
+
+
+class RateLimiter:
+    """A token bucket shared by every request made with one credential.
+
+    Tokens refill continuously at ``requests_per_minute`` per ``60 + safety_margin``
+    seconds, up to ``burst`` tokens. With the default ``burst=1`` there is no burst:
+    grants are evenly spaced. Waiters are served first come, first served; a waiter
+    cancelled while it waits takes no token.
+
+    The limiter also carries the *shared pause*: when the server answers 429 with
+    ``Retry-After``, `pause` stops every grant until the pause is over.
+
+    Args:
+        requests_per_minute: The starting rate (calls per minute), > 0.
+        burst: The most tokens the bucket holds (>= 1).
+        safety_margin: Seconds added to each 60 s window, >= 0.
+        adopt_server_limit: Follow ``x-ratelimit-limit-minute`` (up and down).
+
+    Raises:
+        ConfigurationError: A non-positive rate or burst, or a negative margin.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: float = 10,
+        *,
+        burst: int = 1,
+        safety_margin: float = DEFAULT_SAFETY_MARGIN,
+        adopt_server_limit: bool = True,
+    ) -> None:
+        if not (requests_per_minute > 0 and math.isfinite(requests_per_minute)):
+            raise ConfigurationError(
+                f"requests_per_minute must be a positive number, got {requests_per_minute!r}; "
+                "pass requests_per_minute=None to the client to turn rate limiting off"
+            )
+        if burst < 1:
+            raise ConfigurationError(f"burst must be at least 1, got {burst!r}")
+        if not (safety_margin >= 0 and math.isfinite(safety_margin)):
+            raise ConfigurationError(f"safety_margin must be >= 0 seconds, got {safety_margin!r}")
+        self._rate = float(requests_per_minute)
+        self._burst = burst
+        self._margin = safety_margin
+        self.adopt_server_limit = adopt_server_limit
+        self._interval = (60.0 + safety_margin) / self._rate
+        # The bucket starts full: the first `burst` calls go at once.
+        self._tokens = float(burst)
+        self._updated: float | None = None
+        self._paused_until = -math.inf
+        self._lock = anyio.Lock()
+        self._granted = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimiter(requests_per_minute={self._rate:g}, burst={self._burst}, "
+            f"safety_margin={self._margin:g})"
+        )
+
+    @property
+    def requests_per_minute(self) -> float:
+        """The current rate, in calls per minute."""
+        return self._rate
+
+    @property
+    def burst(self) -> int:
+        """The most tokens the bucket can hold."""
+        return self._burst
+
+    @property
+    def granted(self) -> int:
+        """How many tokens were granted since the limiter was made."""
+        return self._granted
+
+    @property
+    def paused_until(self) -> float:
+        """The anyio clock time before which nothing is granted (``-inf``: no pause)."""
+        return self._paused_until
+
+    def _refill(self, now: float) -> None:
+        if self._updated is None:
+            self._updated = now
+            return
+        elapsed = now - self._updated
+        if elapsed > 0:
+            self._tokens = min(float(self._burst), self._tokens + elapsed / self._interval)
+            self._updated = now
+
+    def _delay(self, now: float) -> float:
+        """Seconds until a token can be granted (0 when one can be granted now)."""
+        self._refill(now)
+        wait = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) * self._interval
+        return max(wait, self._paused_until - now, 0.0)
+
+    async def acquire(self) -> None:
+        """Wait for a token and take it.
+
+        Cancellation while waiting takes no token and leaves the queue order of the
+        other waiters unchanged.
+        """
+        async with self._lock:
+            while True:
+                now = anyio.current_time()
+                delay = self._delay(now)
+                # Float residue (a token short by 1e-12) must not spin: a grant a
+                # microsecond early is harmless, a loop that never sleeps is not.
+                if delay <= _EPSILON:
+                    break
+                await anyio.sleep(delay)
+            self._tokens -= 1.0
+            self._granted += 1
+
+    def set_rate(self, requests_per_minute: float) -> None:
+        """Change the rate (calls per minute); tokens already earned are kept.
+
+        Values that are not positive and finite are ignored.
+        """
+        if not (requests_per_minute > 0 and math.isfinite(requests_per_minute)):
+            return
+        if requests_per_minute == self._rate:
+            return
+        self._refill(anyio.current_time())
+        self._rate = float(requests_per_minute)
+        self._interval = (60.0 + self._margin) / self._rate
+
+    def observe(self, limit: int | None, remaining: int | None) -> None:
+        """Learn from a response's ``x-ratelimit-*-minute`` headers.
+
+        Adopts ``limit`` when `adopt_server_limit` is on and drains the bucket when
+        ``remaining`` is 0 (the server will refuse anything more this minute, so no
+        saved-up burst may be spent).
+        """
+        if limit is not None and self.adopt_server_limit and limit > 0:
+            self.set_rate(limit)
+        if remaining == 0:
+            self._refill(anyio.current_time())
+            self._tokens = min(self._tokens, 0.0)
+
+    def pause(self, seconds: float) -> None:
+        """Stop every grant for ``seconds`` from now (a 429's ``Retry-After``).
+
+        A pause never shortens one already in force. The bucket is drained too, so
+        the calls after the pause are paced again from zero.
+        """
+        if not (seconds > 0 and math.isfinite(seconds)):
+            return
+        now = anyio.current_time()
+        self._paused_until = max(self._paused_until, now + seconds)
+        self._refill(now)
+        self._tokens = min(self._tokens, 0.0)

@@ -1,0 +1,380 @@
+"""The request engine: retry → limiter → concurrency bound → httpx pool.
+
+`Engine.request` is the one path every API call takes. Each attempt
+
+1. takes a concurrency slot (an anyio `CapacityLimiter` no larger than the httpx
+   pool, so requests never queue inside httpcore),
+2. takes a rate-limiter token (the limiter belongs to the credential),
+3. sends the request, reads the body (bounded in size), counts one credit,
+4. learns the server's ``x-ratelimit-*`` headers and classifies the answer,
+
+and gives the slot back before any retry backoff is slept.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
+import anyio
+import httpx
+
+from solaredge_async import errors
+from solaredge_async._retry import call_with_retries
+from solaredge_async._usage import Ledger, RequestEvent
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from solaredge_async._credentials import Credential
+    from solaredge_async._limiter import RateLimiter
+    from solaredge_async._retry import RetryPolicy
+
+__all__ = ["Engine", "QueryParams", "Response"]
+
+logger = logging.getLogger(__name__)
+
+#: Query parameters: a sequence of pairs, so that a name can repeat (``types``).
+QueryParams: TypeAlias = Sequence[tuple[str, str]]
+
+#: The largest body the client reads (bytes); no real response comes close.
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+
+_DIAGNOSTIC_HEADERS = (
+    "content-type",
+    "x-ratelimit-limit-minute",
+    "x-ratelimit-remaining-minute",
+    "retry-after",
+    "x-kong-request-id",
+    "cf-ray",
+)
+
+
+class Response:
+    """A successful answer: status, headers and the raw body."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status_code: int, headers: httpx.Headers, content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+
+
+def _int_header(headers: httpx.Headers, name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` value (delta-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return None
+    # Cap absurd values: the per-minute window is never longer than a minute
+    # or two; a huge value must not park a sweep for days.
+    return min(max(seconds, 0.0), 3600.0)
+
+
+class Engine:
+    """Sends attempts for one credential through its limiter and concurrency bound.
+
+    Not public: `SolarEdgeClient` owns one and builds every call on `request`.
+    """
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        credential: Credential,
+        limiter: RateLimiter | None,
+        max_concurrency: int,
+        retry: RetryPolicy,
+        ledger: Ledger,
+        secrets: Callable[[], Sequence[str]],
+        on_request: Callable[[RequestEvent], object] | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.credential = credential
+        self.limiter = limiter
+        self.slots = anyio.CapacityLimiter(max_concurrency)
+        self.retry = retry
+        self.ledger = ledger
+        self._secrets = secrets
+        self.on_request = on_request
+        self.max_body = max_body
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: QueryParams = (),
+        *,
+        json_body: Mapping[str, object] | None = None,
+    ) -> Response:
+        """Make one call, with retries; return the successful answer.
+
+        Raises:
+            QuotaExhaustedError: The monthly credits are used up (locally or now).
+            APIStatusError: An error status that is not retried, or retries ran out.
+            TransportError: No answer, and retries ran out.
+            TimeoutError: The call's deadline ran out.
+        """
+        ledger = self.ledger
+        if ledger.quota_exhausted:
+            raise errors.QuotaExhaustedError(
+                status_code=429,
+                method=method,
+                path=path,
+                title="Monthly credits used up",
+                detail="refused locally, no request sent",
+            )
+        ledger.calls += 1
+
+        async def attempt(number: int) -> Response:
+            return await self._attempt(method, path, params, json_body, number)
+
+        def on_retry(_number: int) -> None:
+            ledger.retries += 1
+
+        pause = self.limiter.pause if self.limiter is not None else _no_pause
+        deadline = self.retry.deadline
+        if deadline is None:
+            return await call_with_retries(self.retry, attempt, pause=pause, on_retry=on_retry)
+        try:
+            with anyio.fail_after(deadline):
+                return await call_with_retries(self.retry, attempt, pause=pause, on_retry=on_retry)
+        except TimeoutError as exc:
+            if isinstance(exc, errors.SolarEdgeError):
+                raise
+            raise errors.TimeoutError(
+                f"{method} {path} did not succeed within the {deadline:g} s deadline "
+                "(RetryPolicy.deadline), retries and waits included",
+                method=method,
+                path=path,
+            ) from None
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: QueryParams,
+        json_body: Mapping[str, object] | None,
+        number: int,
+    ) -> Response:
+        async with self.slots:
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            headers = await self.credential.headers()
+            request = self.http.build_request(
+                method,
+                self.base_url + path,
+                params=list(params) if params else None,
+                headers=headers,
+                json=json_body,
+            )
+            started = anyio.current_time()
+            credits = 1
+            try:
+                response = await self.http.send(request, stream=True)
+                try:
+                    content = await self._read(response, method, path)
+                finally:
+                    await response.aclose()
+            except httpx.HTTPError as exc:
+                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+                    credits = 0  # never reached the server
+                self.ledger.credits += credits
+                self._emit(method, path, None, number, started, credits, exc)
+                raise self._transport_error(exc, method, path) from None
+            except BaseException:
+                # Cancelled (or the body was too large) after sending: still charged.
+                self.ledger.credits += credits
+                raise
+        self.ledger.credits += credits
+        status = response.status_code
+        limit = _int_header(response.headers, "x-ratelimit-limit-minute")
+        remaining = _int_header(response.headers, "x-ratelimit-remaining-minute")
+        if limit is not None:
+            self.ledger.last_limit = limit
+        if remaining is not None:
+            self.ledger.last_remaining = remaining
+        if self.limiter is not None:
+            self.limiter.observe(limit, remaining)
+        if status < 300:  # noqa: PLR2004
+            self._emit(method, path, status, number, started, credits, None)
+            return Response(status, response.headers, content)
+        exc = self._status_error(method, path, response, content, remaining)
+        self._emit(method, path, status, number, started, credits, exc)
+        raise exc
+
+    async def _read(self, response: httpx.Response, method: str, path: str) -> bytes:
+        declared = _int_header(response.headers, "content-length")
+        if declared is not None and declared > self.max_body:
+            raise self._too_large(method, path)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_body:
+                raise self._too_large(method, path)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, method: str, path: str) -> errors.ResponseValidationError:
+        return errors.ResponseValidationError(
+            f"{method} {path}: the response body is larger than {self.max_body} bytes; "
+            "no API response is that large, so it was not read",
+            path=path,
+        )
+
+    def _emit(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        attempt: int,
+        started: float,
+        credits: int,
+        error: BaseException | None,
+    ) -> None:
+        duration = anyio.current_time() - started
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s (attempt %d, %.3f s%s)",
+                method,
+                path,
+                status if status is not None else "no answer",
+                attempt,
+                duration,
+                f", {type(error).__name__}" if error is not None else "",
+            )
+        hook = self.on_request
+        if hook is not None:
+            hook(
+                RequestEvent(
+                    method=method,
+                    path=path,
+                    status_code=status,
+                    attempt=attempt,
+                    duration=duration,
+                    credits=credits,
+                    error=type(error).__name__ if error is not None else None,
+                )
+            )
+
+    def scrub(self, text: str) -> str:
+        """Remove every secret of the credential from ``text``."""
+        for secret in self._secrets():
+            if secret and secret in text:
+                text = text.replace(secret, "[redacted]")
+        return text
+
+    def _transport_error(
+        self, exc: httpx.HTTPError, method: str, path: str
+    ) -> errors.TransportError:
+        detail = self.scrub(str(exc)) or type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            return errors.TimeoutError(
+                f"{method} {path} timed out ({type(exc).__name__}: {detail})",
+                method=method,
+                path=path,
+            )
+        return errors.TransportError(
+            f"{method} {path} got no answer ({type(exc).__name__}: {detail})",
+            method=method,
+            path=path,
+        )
+
+    def _status_error(
+        self,
+        method: str,
+        path: str,
+        response: httpx.Response,
+        content: bytes,
+        remaining: int | None,
+    ) -> errors.APIStatusError:
+        status = response.status_code
+        body = self.scrub(content[: errors.MAX_BODY_CHARS * 4].decode("utf-8", "replace"))
+        title = detail = trace_id = None
+        if "json" in response.headers.get("content-type", "") or body.startswith("{"):
+            title, detail, trace_id = _problem_fields(content)
+            title = self.scrub(title) if title else title
+            detail = self.scrub(detail) if detail else detail
+        headers = {k: v for k in _DIAGNOSTIC_HEADERS if (v := response.headers.get(k)) is not None}
+        common = {
+            "status_code": status,
+            "method": method,
+            "path": path,
+            "title": title,
+            "detail": detail,
+            "trace_id": trace_id,
+            "body": body,
+            "headers": headers,
+        }
+        if status == 429:  # noqa: PLR2004
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if retry_after is None and remaining is not None and remaining > 0:
+                self.ledger.rate_limited_monthly += 1
+                self.ledger.quota_exhausted = True
+                logger.warning(
+                    "%s %s: monthly credits used up; further calls are refused locally",
+                    method,
+                    path,
+                )
+                return errors.QuotaExhaustedError(remaining=remaining, **common)  # type: ignore[arg-type]
+            self.ledger.rate_limited_minute += 1
+            return errors.RateLimitedError(
+                retry_after=retry_after,
+                remaining=remaining,
+                **common,  # type: ignore[arg-type]
+            )
+        return errors.error_class_for(status)(**common)  # type: ignore[arg-type]
+
+
+def _no_pause(_seconds: float) -> None:
+    return None
+
+
+def _problem_fields(content: bytes) -> tuple[str | None, str | None, str | None]:
+    """``title``, ``detail`` and ``traceId`` of a problem+json body, where present."""
+    try:
+        data = json.loads(content[:65536])
+    except (ValueError, RecursionError):
+        return None, None, None
+    if not isinstance(data, dict):
+        return None, None, None
+
+    def text(value: object) -> str | None:
+        return str(value)[:200] if isinstance(value, str | int | float) else None
+
+    title = text(data.get("title")) or text(data.get("error")) or text(data.get("message"))
+    detail = text(data.get("detail")) or text(data.get("error_description"))
+    trace = data.get("traceId")
+    props = data.get("properties")
+    if trace is None and isinstance(props, dict):
+        trace = props.get("traceId")
+    return title, detail, text(trace)

@@ -1,0 +1,94 @@
+"""Time series: `Period`, `Measurements` and bulk `Telemetry`.
+
+Series are *columnar*: a tuple of timestamps and a tuple of values of the same
+length, so that a day of quarter hours costs two tuples instead of 96 objects. A
+value of `None` is a bucket without data (night, the bucket still open, a bucket not
+yet computed), never ``0.0``: real zeros occur, e.g. at sunrise.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+
+from solaredge_async.models._enums import Resolution, Unit
+from solaredge_async.models._json import FrozenDict
+
+__all__ = ["Measurements", "Period", "Telemetry", "TelemetrySeries"]
+
+
+@attrs.frozen(kw_only=True)
+class Period:
+    """The effective window of a response (JSON ``from`` / ``to``).
+
+    Attributes:
+        start: The window's start, site-local with offset.
+        end: The window's end; for a defaulted window, the server's "now".
+    """
+
+    start: datetime
+    end: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Measurements:
+    """One metric over a window (``/energy``, ``/power``, device metrics).
+
+    ``timestamps[i]`` is the start of the bucket whose value is ``values[i]``
+    (the end, for voltage and frequency). Energy values are bucket totals, power
+    values bucket averages.
+
+    Attributes:
+        period: The window the server answered for, if it said.
+        unit: The unit of every value, e.g. ``Unit.WH``; normalise by this, never by
+            the unit requested.
+        resolution: The bucket length.
+        timestamps: Bucket stamps, site-local with the offset in force (so offsets can
+            change within one series, at DST).
+        values: One per timestamp, in ``unit``; `None` for a bucket without data.
+    """
+
+    period: Period | None = None
+    unit: Unit | str | None = None
+    resolution: Resolution | str | None = None
+    timestamps: tuple[datetime, ...] = ()
+    values: tuple[float | None, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class TelemetrySeries:
+    """One metric of one device in a bulk telemetry response.
+
+    Attributes:
+        unit: The unit of every value (``stateOfEnergy``: ``PERCENTAGE``, live as a
+            0-1 fraction).
+        resolution: The bucket length, when the series states it.
+        timestamps: Bucket stamps, site-local with offset.
+        values: One per timestamp, in ``unit``; `None` for a bucket without data.
+            Storage energies can be negative in real data.
+    """
+
+    unit: Unit | str | None = None
+    resolution: Resolution | str | None = None
+    timestamps: tuple[datetime, ...] = ()
+    values: tuple[float | None, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Telemetry:
+    """A bulk telemetry response (``/inverters/telemetry``, ``/meters/...``, ``/storage/...``).
+
+    Attributes:
+        family: ``"inverters"``, ``"meters"`` or ``"storage"``.
+        period: The window, when the server states it.
+        resolution: The bucket length, when the server states it.
+        devices: Serial number → metric name → series. Metric names are the API's,
+            e.g. ``"power"``, ``"importPower"``, ``"stateOfEnergy"``. Only metrics the
+            device and resolution support appear; series lengths may differ. Empty
+            when the site has no device of the family.
+    """
+
+    family: str
+    period: Period | None = None
+    resolution: Resolution | str | None = None
+    devices: Mapping[str, Mapping[str, TelemetrySeries]] = attrs.field(factory=FrozenDict)

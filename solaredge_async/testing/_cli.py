@@ -1,0 +1,188 @@
+"""The ``simulate`` command: run the simulator as a standalone HTTP server."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from solaredge_async.testing._config import (
+    DEFAULT_API_KEY,
+    DEFAULT_SPAN_CAPS,
+    RESOLUTIONS,
+    Faults,
+    FleetSpec,
+    SimulatorConfig,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["build_parser", "config_from_args", "main", "parse_latency"]
+
+_LATENCY_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:(?:±|\+-|\+/-|,|:)\s*(\d+(?:\.\d*)?))?\s*$")
+
+
+def parse_latency(text: str) -> tuple[float, float]:
+    """Parse ``MEAN[±JITTER]`` milliseconds (``150±50``, ``150+-50``, ``150``) to seconds.
+
+    Raises:
+        ValueError: Not of that form.
+    """
+    m = _LATENCY_RE.match(text)
+    if m is None:
+        raise ValueError(f"latency must look like 150 or 150±50 (ms), got {text!r}")
+    mean = float(m.group(1)) / 1000.0
+    jitter = float(m.group(2) or 0.0) / 1000.0
+    return mean, jitter
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("a rate must be within 0..1")
+    return value
+
+
+def _aware(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("--now needs an offset, e.g. 2026-05-12T14:37:12+02:00")
+    return value
+
+
+def build_parser(prog: str = "solaredge-async simulate") -> argparse.ArgumentParser:
+    """Return the argument parser of the ``simulate`` command."""
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve a simulated SolarEdge Monitoring API V2 over HTTP/1.1.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to bind; 0 picks one (8080)")
+    p.add_argument("--prefix", default="/v2", help="path to mount the API under (/v2)")
+    p.add_argument("--monitoring-alias", action="store_true", help="also serve /v2/monitoring")
+    p.add_argument("--sites", type=int, default=10, help="number of sites (10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fleet and faults (0)")
+    p.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help="an account's API key; repeat for several accounts",
+    )
+    p.add_argument("--meter-fraction", type=_rate, default=0.4, help="share of metered sites")
+    p.add_argument("--battery-fraction", type=_rate, default=0.5, help="share with batteries")
+    p.add_argument("--zones", help="comma-separated IANA zones (default: a worldwide mix)")
+    p.add_argument("--now", type=_aware, help="freeze 'now' at this aware ISO 8601 instant")
+    p.add_argument(
+        "--rate-limit", type=int, default=10, help="calls per minute per account; 0 none (10)"
+    )
+    p.add_argument(
+        "--monthly-credits", type=int, default=2000, help="credits per month; 0 unlimited (2000)"
+    )
+    p.add_argument(
+        "--no-monthly-enforcement", action="store_true", help="count credits, never refuse"
+    )
+    p.add_argument("--max-in-flight", type=int, default=0, help="concurrency cap; 0 none")
+    p.add_argument("--advanced", action="store_true", help="Advanced tier (power-flow)")
+    p.add_argument("--time-input", choices=("ignore", "convert"), default="ignore")
+    p.add_argument("--no-span-caps", action="store_true", help="accept windows of any length")
+    p.add_argument("--unknown-site-status", type=int, choices=(403, 404), default=403)
+    p.add_argument("--soe-scale", choices=("fraction", "percent"), default="fraction")
+    p.add_argument("--record-requests", type=int, default=0, help="keep the newest N requests (0)")
+    p.add_argument("--latency-ms", type=parse_latency, help="MEAN[±JITTER] milliseconds")
+    p.add_argument("--fault-5xx", type=_rate, default=0.0, help="rate of JSON 5xx")
+    p.add_argument("--fault-html", type=_rate, default=0.0, help="rate of HTML 5xx pages")
+    p.add_argument("--fault-reset", type=_rate, default=0.0, help="rate of dropped connections")
+    p.add_argument("--fault-timeout", type=_rate, default=0.0, help="rate of stalled answers")
+    p.add_argument("--fault-malformed", type=_rate, default=0.0, help="rate of non-JSON 200s")
+    p.add_argument("--fault-truncated", type=_rate, default=0.0, help="rate of cut JSON 200s")
+    p.add_argument("--fault-drift", type=_rate, default=0.0, help="rate of schema drift")
+    p.add_argument("--fault-burst", type=_rate, default=0.0, help="rate of spurious 429s")
+    p.add_argument("--stall", type=float, default=30.0, help="seconds a stall lasts (30)")
+    p.add_argument("--quiet", action="store_true", help="print only the base URL")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+    """Build a `SimulatorConfig` from parsed arguments.
+
+    Raises:
+        ValueError: The arguments describe an invalid configuration.
+    """
+    zones = tuple(z.strip() for z in args.zones.split(",") if z.strip()) if args.zones else None
+    faults = Faults(
+        latency=args.latency_ms,
+        server_error=args.fault_5xx,
+        html_error=args.fault_html,
+        connection_reset=args.fault_reset,
+        timeout=args.fault_timeout,
+        malformed_json=args.fault_malformed,
+        truncated_json=args.fault_truncated,
+        schema_drift=args.fault_drift,
+        rate_limit_burst=args.fault_burst,
+        stall=args.stall,
+    )
+    return SimulatorConfig(
+        seed=args.seed,
+        fleet=FleetSpec(
+            sites=args.sites,
+            api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
+            meter_fraction=args.meter_fraction,
+            battery_fraction=args.battery_fraction,
+            zones=zones,
+        ),
+        now=args.now,
+        prefix=args.prefix,
+        monitoring_alias=args.monitoring_alias,
+        requests_per_minute=args.rate_limit,
+        monthly_credits=args.monthly_credits,
+        enforce_monthly=not args.no_monthly_enforcement,
+        max_in_flight=args.max_in_flight,
+        advanced_tier=args.advanced,
+        time_input=args.time_input,
+        unknown_site_status=args.unknown_site_status,
+        soe_scale=args.soe_scale,
+        record_requests=args.record_requests,
+        faults=faults,
+        span_caps=dict.fromkeys(RESOLUTIONS) if args.no_span_caps else dict(DEFAULT_SPAN_CAPS),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the simulator server until interrupted; return the exit status.
+
+    Prints ``listening on <base URL>`` once the port is bound (stdout, flushed).
+    """
+    from solaredge_async.testing._simulator import Simulator  # noqa: PLC0415 - cheap --help
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        sim = Simulator(config_from_args(args))
+    except ValueError as exc:
+        print(f"simulate: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+
+    def ready(url: str) -> None:
+        if args.quiet:
+            print(url, flush=True)  # noqa: T201
+            return
+        n_keys = len(sim.api_keys)
+        print(  # noqa: T201
+            f"SolarEdge simulator: {args.sites} sites, {n_keys} account(s), "
+            f"{args.rate_limit or 'no'} calls/min; listening on {url}",
+            flush=True,
+        )
+
+    try:
+        sim.run_server(args.host, args.port, on_ready=ready)
+    except OSError as exc:
+        print(f"simulate: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    return 0

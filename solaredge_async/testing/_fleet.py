@@ -1,0 +1,588 @@
+"""The simulated fleet: lazily derived sites, cached days, and the ground truth.
+
+`Fleet` answers the questions a test asks about what the simulator *should* return:
+which sites an account owns, what a site looks like, and the expected energy, power and
+overview figures for any window. The HTTP endpoints are built on the very same
+functions, so a client's output can be compared with the ground truth exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from itertools import repeat
+from typing import TYPE_CHECKING, Final, Literal
+
+import attrs
+
+from solaredge_async.testing._model import SiteModel, derive_site, index_for, site_id_for
+from solaredge_async.testing._solar import (
+    CHARGE,
+    DISCHARGE,
+    EXPORT,
+    IMPORT,
+    LOAD,
+    N_FLOWS,
+    PV,
+    SELF,
+    Day,
+    compute_day,
+    day_pv_total,
+)
+from solaredge_async.testing._timeutil import (
+    QH,
+    bucket_start_ordinal,
+    day_bounds,
+    day_grid,
+    iso_local,
+    local_ordinal,
+    zone,
+)
+
+if TYPE_CHECKING:
+    from solaredge_async.testing._config import FleetSpec
+
+__all__ = ["Fleet", "SiteTruth"]
+
+#: How values of a bucket are combined: energy sums, power averaged over the
+#: published quarter-hours (night counts as zero), other readings over non-null ones.
+Kind = Literal["sum", "power", "avg"]
+Getter = Callable[[Day], Sequence[float | None]]
+Point = tuple[str, float | None]
+
+_SUBDAILY: Final = frozenset({"QUARTER_HOUR", "HOUR"})
+
+
+@attrs.frozen(kw_only=True)
+class SiteTruth:
+    """What the simulator knows about one site (ground truth for tests).
+
+    Attributes:
+        site_id: The site id the API uses.
+        index: The site's 0-based position in the fleet.
+        name: The site name.
+        timezone: IANA zone of the site.
+        latitude: Degrees north. longitude: Degrees east.
+        peak_power_kw: Peak power, kW.
+        installation_date: Site-local installation date (no data before it).
+        country: Country name.
+        activation_status: ``ACTIVE`` or ``PENDING``.
+        inverters: Inverter serials. meters: Meter serials. batteries: Battery serials.
+        meter_types: The ``meterType`` of each meter, in the order of ``meters``.
+        optimizers: Number of optimizers on the site.
+        account: The API key of the owning account (kept out of the repr).
+        account_id: The owning account's numeric id.
+    """
+
+    site_id: int
+    index: int
+    name: str
+    timezone: str
+    latitude: float
+    longitude: float
+    peak_power_kw: float
+    installation_date: date
+    country: str
+    activation_status: str
+    inverters: tuple[str, ...]
+    meters: tuple[str, ...]
+    batteries: tuple[str, ...]
+    meter_types: tuple[str, ...]
+    optimizers: int
+    account: str = attrs.field(repr=False)
+    account_id: int
+
+    @property
+    def has_meter(self) -> bool:
+        """Whether the site has a consumption meter (overview breakdowns not null)."""
+        return "CONSUMPTION" in self.meter_types
+
+    @property
+    def has_battery(self) -> bool:
+        """Whether the site has at least one battery."""
+        return bool(self.batteries)
+
+
+class Fleet:
+    """The simulated fleet; every site is derived lazily and cached in a bounded LRU.
+
+    Args:
+        spec: The fleet's shape.
+        seed: The simulator's seed.
+        publish_delay: Seconds after a quarter-hour closes before its data appear.
+        now: Returns the simulator's "now" (POSIX seconds).
+    """
+
+    def __init__(
+        self, spec: FleetSpec, *, seed: int, publish_delay: float, now: Callable[[], float]
+    ) -> None:
+        self.spec = spec
+        self.seed = seed
+        self.publish_delay = publish_delay
+        self._now = now
+        self._key_index = {k: i for i, k in enumerate(spec.api_keys)}
+        self.model: Callable[[int], SiteModel] = functools.lru_cache(maxsize=16_384)(self._derive)
+        self._day: Callable[[int, int], Day] = functools.lru_cache(maxsize=8192)(self._compute_day)
+        self._sums: Callable[[int, int], tuple[int | None, ...]] = functools.lru_cache(
+            maxsize=131_072
+        )(self._day_sums)
+
+    # ----- sites and accounts -------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.spec.sites
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """The API keys of the fleet's accounts."""
+        return self.spec.api_keys
+
+    def _derive(self, index: int) -> SiteModel:
+        s = self.spec
+        return derive_site(
+            index,
+            seed=self.seed,
+            first_site_id=s.first_site_id,
+            api_keys=s.api_keys,
+            meter_fraction=s.meter_fraction,
+            battery_fraction=s.battery_fraction,
+            alert_fraction=s.alert_fraction,
+            zones=s.zones,
+        )
+
+    def site_id(self, index: int) -> int:
+        """Return the site id of the site at ``index`` (0-based)."""
+        return site_id_for(index, seed=self.seed, first_site_id=self.spec.first_site_id)
+
+    def index_of(self, site_id: int) -> int | None:
+        """Return the index of a site id, or ``None`` if no such site exists."""
+        i = index_for(site_id, seed=self.seed, first_site_id=self.spec.first_site_id)
+        return i if 0 <= i < self.spec.sites else None
+
+    def model_for(self, site_id: int) -> SiteModel | None:
+        """Return the internal model of a site, or ``None`` if it does not exist."""
+        i = self.index_of(site_id)
+        return None if i is None else self.model(i)
+
+    def account_index(self, api_key: str) -> int | None:
+        """Return the position of an account's key, or ``None`` if unknown."""
+        return self._key_index.get(api_key)
+
+    def account_size(self, api_key: str) -> int:
+        """Return how many sites an account owns (0 for an unknown key)."""
+        k = self._key_index.get(api_key)
+        if k is None:
+            return 0
+        n_keys = len(self.spec.api_keys)
+        return max(0, (self.spec.sites - k + n_keys - 1) // n_keys)
+
+    def account_site_index(self, api_key: str, position: int) -> int:
+        """Return the fleet index of the account's ``position``-th site (0-based)."""
+        return self._key_index[api_key] + position * len(self.spec.api_keys)
+
+    def sites_for(self, api_key: str) -> tuple[int, ...]:
+        """Return the ids of the sites ``api_key``'s account owns, in list order.
+
+        An unknown key owns no sites.
+        """
+        k = self._key_index.get(api_key)
+        if k is None:
+            return ()
+        return tuple(self.site_id(i) for i in range(k, self.spec.sites, len(self.spec.api_keys)))
+
+    def site(self, site_id: int) -> SiteTruth:
+        """Return the ground truth of a site.
+
+        Raises:
+            KeyError: No site has this id.
+        """
+        m = self.model_for(site_id)
+        if m is None:
+            raise KeyError(site_id)
+        return SiteTruth(
+            site_id=m.site_id,
+            index=m.index,
+            name=m.name,
+            timezone=m.tz,
+            latitude=m.lat,
+            longitude=m.lon,
+            peak_power_kw=m.peak_kw,
+            installation_date=date.fromordinal(m.install_ordinal),
+            country=m.country,
+            activation_status=m.activation,
+            inverters=tuple(i.serial for i in m.inverters),
+            meters=tuple(x.serial for x in m.meters),
+            batteries=tuple(b.serial for b in m.batteries),
+            meter_types=tuple(x.meter_type for x in m.meters),
+            optimizers=sum(i.optimizers for i in m.inverters),
+            account=m.account,
+            account_id=m.account_id,
+        )
+
+    # ----- days -----------------------------------------------------------------------
+
+    def _compute_day(self, index: int, ordinal: int) -> Day:
+        m = self.model(index)
+        return compute_day(m, day_grid(m.tz, ordinal))
+
+    def day(self, m: SiteModel, ordinal: int) -> Day:
+        """Return the (cached) computed day of a site."""
+        return self._day(m.index, ordinal)
+
+    def pv_total(self, m: SiteModel, ordinal: int) -> int | None:
+        """Return a whole day's PV energy, Wh, without computing its quarter-hours."""
+        start, end = day_bounds(m.tz, ordinal)
+        return day_pv_total(m, ordinal, start, end)
+
+    def _day_sums(self, index: int, ordinal: int) -> tuple[int | None, ...]:
+        m = self.model(index)
+        if not m.meters:
+            return (self.pv_total(m, ordinal),) + (None,) * (N_FLOWS - 1)
+        d = self.day(m, ordinal)
+        out: list[int | None] = []
+        for q in range(N_FLOWS):
+            vals = [v for v in d.q[q] if v is not None]
+            out.append(sum(vals) if vals else None)
+        return tuple(out)
+
+    def day_sums(self, m: SiteModel, ordinal: int) -> tuple[int | None, ...]:
+        """Return the whole-day sums of the flows `PV` .. `IMPORT`, Wh (cached)."""
+        return self._sums(m.index, ordinal)
+
+    # ----- aggregation ----------------------------------------------------------------
+
+    def measure(  # noqa: C901, PLR0912, PLR0915
+        self,
+        m: SiteModel,
+        ws: float,
+        we: float,
+        resolution: str,
+        *,
+        getter: Getter,
+        kind: Kind,
+        now: float,
+        stamp_end: bool = False,
+        day_total: Callable[[int], float | None] | None = None,
+    ) -> list[Point]:
+        """Return the buckets of one series over ``[ws, we)``, as the API lists them.
+
+        The window covers every quarter-hour that starts in ``[floor(ws), we)``;
+        calendar buckets (HOUR..YEAR) aggregate those quarter-hours under the stamp of
+        their site-local start, which may lie before ``ws``. A quarter-hour is
+        published once it closed ``publish_delay`` seconds before ``now``; unpublished
+        and missing values are ``None``.
+
+        Args:
+            m: The site.
+            ws: Window start, POSIX seconds.
+            we: Window end (exclusive), POSIX seconds.
+            resolution: One of the API's resolutions.
+            getter: Returns a day's per-quarter-hour values of the series.
+            kind: How a bucket combines its quarter-hours.
+            now: The simulator's "now", POSIX seconds.
+            stamp_end: Stamp quarter-hours and hours with their end (voltage,
+                frequency).
+            day_total: Optional O(1) whole-day total of the series (``sum`` only).
+
+        Returns:
+            ``(site-local ISO stamp, value or None)`` per bucket, in time order.
+        """
+        tz = m.tz
+        q0 = int(ws // QH) * QH
+        ordinal = local_ordinal(q0, zone(tz))
+        pub_limit = now - self.publish_delay - QH  # a quarter-hour s is out iff s <= this
+        out: list[Point] = []
+        end_off = 1 if stamp_end else 0
+        if resolution == "QUARTER_HOUR":
+            while True:
+                start, end = day_bounds(tz, ordinal)
+                if start >= we:
+                    break
+                n = (end - start) // QH
+                k0 = max(0, (q0 - start) // QH)
+                k1 = min(n, math.ceil((we - start) / QH))
+                if k0 < k1:
+                    stamps = day_grid(tz, ordinal).stamps
+                    last = k0  # quarter-hours k0..last-1 are published
+                    if start <= pub_limit and ordinal >= m.install_ordinal:
+                        last = max(k0, min(k1, int((pub_limit - start) // QH) + 1))
+                    if last > k0:
+                        vals = getter(self.day(m, ordinal))
+                        out.extend(
+                            zip(stamps[k0 + end_off : last + end_off], vals[k0:last], strict=True)
+                        )
+                    if last < k1:
+                        out.extend(
+                            zip(stamps[last + end_off : k1 + end_off], repeat(None), strict=False)
+                        )
+                ordinal += 1
+            return out
+
+        total_sum = 0.0
+        n_pub = 0
+        n_val = 0
+        stamp = ""
+
+        def flush() -> None:
+            if not stamp:
+                return
+            if not n_val:
+                out.append((stamp, None))
+            elif kind == "sum":
+                out.append((stamp, total_sum))
+            elif kind == "power":
+                out.append((stamp, round(total_sum / n_pub, 4)))
+            else:
+                out.append((stamp, round(total_sum / n_val, 4)))
+
+        if resolution == "HOUR":
+            cur: tuple[int, int] | None = None
+            while True:
+                start, end = day_bounds(tz, ordinal)
+                if start >= we:
+                    break
+                n = (end - start) // QH
+                k0 = max(0, (q0 - start) // QH)
+                k1 = min(n, math.ceil((we - start) / QH))
+                if k0 < k1:
+                    grid = day_grid(tz, ordinal)
+                    live = start <= pub_limit and ordinal >= m.install_ordinal
+                    hvals = getter(self.day(m, ordinal)) if live else None
+                    offsets = grid.offsets
+                    for k in range(k0, k1):
+                        s = start + k * QH
+                        h0 = k - ((s + offsets[k]) % 3600) // QH
+                        if (ordinal, h0) != cur:
+                            flush()
+                            cur = (ordinal, h0)
+                            stamp = grid.stamps[min(n, h0 + 4) if stamp_end else max(0, h0)]
+                            total_sum, n_pub, n_val = 0.0, 0, 0
+                        if hvals is not None and s <= pub_limit:
+                            n_pub += 1
+                            v = hvals[k]
+                            if v is not None:
+                                total_sum += v
+                                n_val += 1
+                ordinal += 1
+            flush()
+            return out
+
+        # Calendar buckets: DAY, WEEK, MONTH, YEAR and TOTAL.
+        bucket: int | None = None
+        while True:
+            start, end = day_bounds(tz, ordinal)
+            if start >= we:
+                break
+            n = (end - start) // QH
+            k0 = max(0, (q0 - start) // QH)
+            k1 = min(n, math.ceil((we - start) / QH))
+            if k0 < k1:
+                if resolution == "TOTAL":
+                    key = -1
+                    if bucket is None:
+                        stamp = iso_local(start + k0 * QH, zone(tz))
+                else:
+                    key = bucket_start_ordinal(ordinal, resolution)
+                if key != bucket:
+                    if resolution != "TOTAL":
+                        flush()
+                        stamp = iso_local(day_bounds(tz, key)[0], zone(tz))
+                        total_sum, n_pub, n_val = 0.0, 0, 0
+                    bucket = key
+                if start <= pub_limit and ordinal >= m.install_ordinal:
+                    full = k0 == 0 and k1 == n and end - QH <= pub_limit
+                    t = day_total(ordinal) if full and day_total is not None else None
+                    if t is not None:
+                        total_sum += t
+                        n_pub += n
+                        n_val += 1
+                    else:
+                        vals = getter(self.day(m, ordinal))
+                        for k in range(k0, k1):
+                            if start + k * QH <= pub_limit:
+                                n_pub += 1
+                                v = vals[k]
+                                if v is not None:
+                                    total_sum += v
+                                    n_val += 1
+            ordinal += 1
+        flush()
+        return out
+
+    def window_sums(
+        self, m: SiteModel, ws: float, we: float, *, now: float, flows: int = N_FLOWS
+    ) -> list[int | None]:
+        """Return the sums of the flows `PV` .. `IMPORT` over a window, Wh.
+
+        A flow is ``None`` when the window holds no value of it (for example no meter).
+        The sums equal the sums of the quarter-hour buckets `measure` lists. Only the
+        first ``flows`` flows are summed (``1``: production only, which is cheap).
+        """
+        tz = m.tz
+        q0 = int(ws // QH) * QH
+        ordinal = local_ordinal(q0, zone(tz))
+        pub_limit = now - self.publish_delay - QH
+        sums = [0] * N_FLOWS
+        seen = [False] * N_FLOWS
+        wanted = range(flows if m.meters else 1)
+        while True:
+            start, end = day_bounds(tz, ordinal)
+            if start >= we:
+                break
+            n = (end - start) // QH
+            k0 = max(0, (q0 - start) // QH)
+            k1 = min(n, math.ceil((we - start) / QH))
+            if k0 < k1 and start <= pub_limit and ordinal >= m.install_ordinal:
+                if k0 == 0 and k1 == n and end - QH <= pub_limit:
+                    day_s = (
+                        self.day_sums(m, ordinal)
+                        if len(wanted) > 1
+                        else (self.pv_total(m, ordinal),)
+                    )
+                    for q in wanted:
+                        t = day_s[q]
+                        if t is not None:
+                            sums[q] += t
+                            seen[q] = True
+                else:
+                    d = self.day(m, ordinal)
+                    last = min(k1, int((pub_limit - start) // QH) + 1)
+                    for q in wanted:
+                        vals = [v for v in d.q[q][k0:last] if v is not None]
+                        if vals:
+                            sums[q] += sum(vals)
+                            seen[q] = True
+            ordinal += 1
+        return [sums[q] if seen[q] else None for q in range(N_FLOWS)]
+
+    # ----- ground truth in datetimes --------------------------------------------------
+
+    def _window(
+        self, m: SiteModel, start: datetime | None, end: datetime | None, now: float
+    ) -> tuple[float, float]:
+        tz = zone(m.tz)
+        if start is None:
+            ws = float(day_bounds(m.tz, local_ordinal(now, tz))[0])
+        else:
+            ws = (start if start.tzinfo else start.replace(tzinfo=tz)).timestamp()
+        we = now if end is None else (end if end.tzinfo else end.replace(tzinfo=tz)).timestamp()
+        return ws, we
+
+    def _points(self, pts: list[Point]) -> list[tuple[datetime, float | None]]:
+        return [(datetime.fromisoformat(s), None if v is None else float(v)) for s, v in pts]
+
+    def energy(
+        self,
+        site_id: int,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        resolution: str = "QUARTER_HOUR",
+    ) -> list[tuple[datetime, float | None]]:
+        """Return the expected ``/energy`` buckets of a site, Wh.
+
+        Naive datetimes are site-local; ``None`` bounds mean local midnight and now,
+        like the API's default window. No span caps apply.
+
+        Raises:
+            KeyError: No site has this id.
+        """
+        m = self._require(site_id)
+        now = self._now()
+        ws, we = self._window(m, start, end, now)
+        pts = self.measure(
+            m,
+            ws,
+            we,
+            resolution,
+            getter=_site_pv,
+            kind="sum",
+            now=now,
+            day_total=functools.partial(self.pv_total, m),
+        )
+        return self._points(pts)
+
+    def power(
+        self,
+        site_id: int,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        resolution: str = "QUARTER_HOUR",
+    ) -> list[tuple[datetime, float | None]]:
+        """Return the expected ``/power`` buckets of a site, W (sub-daily resolutions).
+
+        Raises:
+            KeyError: No site has this id.
+            ValueError: A resolution coarser than an hour.
+        """
+        if resolution not in _SUBDAILY:
+            raise ValueError("power has quarter-hour and hourly buckets only")
+        m = self._require(site_id)
+        now = self._now()
+        ws, we = self._window(m, start, end, now)
+        return self._points(
+            self.measure(m, ws, we, resolution, getter=_site_power, kind="power", now=now)
+        )
+
+    def overview(
+        self, site_id: int, start: datetime | None = None, end: datetime | None = None
+    ) -> dict[str, float | None]:
+        """Return the expected overview totals of a window (default: today so far), Wh.
+
+        Keys: ``production``, ``consumption``, ``self_consumption``, ``to_storage``,
+        ``to_grid``, ``from_storage``, ``from_grid``; ``None`` where the site has no
+        meter or battery.
+
+        Raises:
+            KeyError: No site has this id.
+        """
+        m = self._require(site_id)
+        now = self._now()
+        ws, we = self._window(m, start, end, now)
+        s = self.window_sums(m, ws, we, now=now)
+        production = float(s[PV]) if s[PV] is not None else None
+        if production is None and we > day_bounds(m.tz, m.install_ordinal)[0]:
+            production = 0.0
+
+        def f(q: int) -> float | None:
+            v = s[q]
+            return None if v is None else float(v)
+
+        return {
+            "production": production,
+            "consumption": f(LOAD),
+            "self_consumption": f(SELF),
+            "to_storage": f(CHARGE),
+            "to_grid": f(EXPORT),
+            "from_storage": f(DISCHARGE),
+            "from_grid": f(IMPORT),
+        }
+
+    def day_energy(self, site_id: int, day: date) -> float | None:
+        """Return a whole site-local day's PV energy, Wh (``None`` before installation).
+
+        Raises:
+            KeyError: No site has this id.
+        """
+        m = self._require(site_id)
+        t = self.pv_total(m, day.toordinal())
+        return None if t is None else float(t)
+
+    def _require(self, site_id: int) -> SiteModel:
+        m = self.model_for(site_id)
+        if m is None:
+            raise KeyError(site_id)
+        return m
+
+    def now(self) -> datetime:
+        """Return the simulator's "now" as an aware UTC datetime."""
+        return datetime.fromtimestamp(self._now(), UTC)
+
+
+def _site_pv(d: Day) -> Sequence[float | None]:
+    return d.q[PV]
+
+
+def _site_power(d: Day) -> Sequence[float | None]:
+    return d.pv_power
