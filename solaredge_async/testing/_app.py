@@ -425,7 +425,7 @@ class App:
             )
         else:
             try:
-                if method != "GET":
+                if method not in {"GET", "HEAD"}:
                     raise _Problem(405, f"Method {method[:10]} is not allowed here")  # noqa: TRY301
                 obj = self._route(rest, pairs, caller, now)
                 if fault == "schema_drift":
@@ -711,6 +711,7 @@ class App:
         defaulted = f_raw is None and t_raw is None
         if (f_raw is None) != (t_raw is None) and not cfg.allow_single_bound:
             raise _Problem(400, "Both from and to are required, or neither")
+        f_dt = t_dt = None
         try:
             if f_raw is None:
                 ws, f_str = self._midnight(m.tz, now)
@@ -729,11 +730,14 @@ class App:
             raise _Problem(400, str(exc)) from None
         if ws >= we:
             raise _Problem(400, "from must be before to")
+        span = we - ws
+        if cfg.span_clock == "wall" and f_dt is not None and t_dt is not None:
+            span = (t_dt.replace(tzinfo=None) - f_dt.replace(tzinfo=None)).total_seconds()
         cap = cfg.span_caps.get(res)
         if (
             cap is not None
             and (not defaulted or cfg.cap_default_window)
-            and we - ws > cap.total_seconds()
+            and span > cap.total_seconds()
         ):
             raise _Problem(
                 400,

@@ -254,6 +254,8 @@ class SimulatorConfig:
             ``"convert"`` converts the instant to the site's zone.
         span_caps: Maximum ``to - from`` per resolution (``None``: no cap).
         cap_default_window: Apply the caps to the default (midnight to now) window too.
+        span_clock: Measure ``to - from`` in ``"elapsed"`` time (a fall-back day is 25 h)
+            or in ``"wall"``-clock time (every local day is 24 h).
         allow_single_bound: Accept only one of ``from``/``to`` (the other defaults)
             instead of answering 400.
         power_resolutions: Resolutions ``/power`` and power-like device metrics accept.
@@ -307,6 +309,7 @@ class SimulatorConfig:
         factory=lambda: dict(DEFAULT_SPAN_CAPS), validator=_caps
     )
     cap_default_window: bool = False
+    span_clock: Literal["elapsed", "wall"] = "elapsed"
     allow_single_bound: bool = False
     power_resolutions: frozenset[str] = frozenset({"QUARTER_HOUR", "HOUR"})
     energy_resolutions: frozenset[str] = frozenset(RESOLUTIONS)

@@ -54,7 +54,7 @@ class _HTTPProtocol(asyncio.Protocol):
         self._stall = stall
         self._connections = connections
         self._buf = bytearray()
-        self._queue: deque[tuple[Reply, bool]] = deque()
+        self._queue: deque[tuple[Reply, bool, bool]] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._transport: asyncio.Transport | None = None
         self._closing = False
@@ -74,7 +74,7 @@ class _HTTPProtocol(asyncio.Protocol):
         if self._worker is not None:
             self._worker.cancel()
         while self._queue:
-            reply, _keep = self._queue.popleft()
+            reply, _keep, _head = self._queue.popleft()
             reply.finish()
 
     def close(self) -> None:
@@ -130,14 +130,15 @@ class _HTTPProtocol(asyncio.Protocol):
                 target = target[slash:] if slash >= 0 else "/"
             path, _, query = target.partition("?")
             reply = self._handle(method, path, query, headers, body, mono=self._clock())
+            head_only = method == "HEAD"
             if not self._queue and reply.delay <= 0 and reply.action is None:
-                self._write(reply, keep)
+                self._write(reply, keep, head_only)
                 reply.finish()
                 if not keep:
                     self._closing = True
                     return
             else:
-                self._queue.append((reply, keep))
+                self._queue.append((reply, keep, head_only))
                 if self._worker is None or self._worker.done():
                     self._worker = asyncio.get_running_loop().create_task(self._drain())
                 if not keep:
@@ -152,7 +153,7 @@ class _HTTPProtocol(asyncio.Protocol):
             )
             self._transport.close()
 
-    def _write(self, reply: Reply, keep: bool) -> None:
+    def _write(self, reply: Reply, keep: bool, head_only: bool = False) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             return
@@ -162,7 +163,8 @@ class _HTTPProtocol(asyncio.Protocol):
         if not keep:
             parts.append("connection: close\r\n")
         parts.append("\r\n")
-        transport.write("".join(parts).encode("latin-1") + reply.body)
+        head = "".join(parts).encode("latin-1")
+        transport.write(head if head_only else head + reply.body)
         if not keep:
             transport.close()
 
@@ -178,7 +180,7 @@ class _HTTPProtocol(asyncio.Protocol):
 
     async def _drain(self) -> None:
         while self._queue and not self._closing:
-            reply, keep = self._queue[0]
+            reply, keep, head_only = self._queue[0]
             try:
                 if reply.delay > 0:
                     await asyncio.sleep(reply.delay)
@@ -192,7 +194,7 @@ class _HTTPProtocol(asyncio.Protocol):
                     if self._transport is not None:
                         self._transport.close()
                     return
-                self._write(reply, keep)
+                self._write(reply, keep, head_only)
                 if not keep:
                     self._closing = True
                     return

@@ -10,7 +10,7 @@ import pytest
 
 from solaredge_async.testing import FleetSpec, Simulator, SimulatorConfig
 
-from ._helpers import NOW, client, make_sim, site_with
+from ._helpers import BERLIN, NOW, client, make_sim, site_with
 
 pytestmark = pytest.mark.anyio
 
@@ -104,7 +104,7 @@ async def test_energy_and_power_match_ground_truth():
     async with client(sim) as c:
         energy = (await c.get(f"/sites/{site_id}/energy", params=params)).json()
         power = (await c.get(f"/sites/{site_id}/power", params=params)).json()
-    start, end = datetime(2026, 5, 11, 6), datetime(2026, 5, 11, 18)
+    start, end = datetime(2026, 5, 11, 6, tzinfo=BERLIN), datetime(2026, 5, 11, 18, tzinfo=BERLIN)
     expected = [(t.isoformat(), v) for t, v in sim.fleet.energy(site_id, start, end)]
     assert [(v["timestamp"], v["value"]) for v in energy["values"]] == expected
     expected_p = [(t.isoformat(), v) for t, v in sim.fleet.power(site_id, start, end)]
@@ -531,7 +531,6 @@ async def test_explicit_overview_window_equals_energy_sum():
     """An explicit overview window equals the energy buckets of the same window."""
     sim = make_sim(sites=40, zones=None)
     site_id = site_with(sim, meter=True, battery=True)
-    tz = sim.fleet.site(site_id).timezone
     params = {"from": "2026-05-10T08:00:00", "to": "2026-05-10T20:00:00"}
     async with client(sim) as c:
         o = (await c.get(f"/sites/{site_id}/overview", params=params)).json()
@@ -539,7 +538,6 @@ async def test_explicit_overview_window_equals_energy_sum():
     assert o["production"]["total"] == sum(v["value"] or 0 for v in e["values"])
     assert o["consumption"]["total"] is not None
     assert o["production"]["toStorage"] is not None
-    assert tz
 
 
 async def test_simulator_settings_are_validated():
@@ -551,9 +549,45 @@ async def test_simulator_settings_are_validated():
     with pytest.raises(ValueError):
         Simulator(requests_per_minute=-1)
     with pytest.raises(ValueError):
-        SimulatorConfig(now=datetime(2026, 1, 1))  # noqa: DTZ001
+        SimulatorConfig(now=datetime(2026, 1, 1))
     sim = make_sim()
     with pytest.raises(ValueError):
-        sim.set_now(datetime(2026, 1, 1))  # noqa: DTZ001
+        sim.set_now(datetime(2026, 1, 1))
     sim.advance(timedelta(hours=1))
     assert sim.now() == NOW + timedelta(hours=1)
+
+
+async def test_storage_settings_soe_scale_and_negative_energy():
+    """The state of energy can be 0-100; negative storage energy samples can be injected."""
+    sim = make_sim(sites=60, soe_scale="percent", negative_storage_energy=0.2)
+    site_id = site_with(sim, meter=True, battery=True)
+    async with client(sim) as c:
+        body = (await c.get(f"/sites/{site_id}/storage/telemetry")).json()
+    series = next(iter(body["storage"].values()))
+    soe = [v["value"] for v in series["stateOfEnergy"]["values"] if v["value"] is not None]
+    assert max(soe) > 1.0
+    assert all(0.0 <= v <= 100.0 for v in soe)
+    energies = [
+        v["value"]
+        for name in ("chargeEnergy", "dischargeEnergy")
+        for v in series[name]["values"]
+        if v["value"] is not None
+    ]
+    negatives = [v for v in energies if v < 0]
+    assert 0 < len(negatives) < len(energies)
+
+
+async def test_span_clock_on_the_fall_back_day():
+    """A 25 h fall-back day at HOUR is over the 24 h cap in elapsed time, not in wall time."""
+    params = {"from": "2026-10-25T00:00:00", "to": "2026-10-26T00:00:00", "resolution": "HOUR"}
+    for clock, status, n in (("elapsed", 400, 0), ("wall", 200, 25)):
+        sim = make_sim(span_clock=clock, now=datetime(2026, 11, 1, tzinfo=BERLIN))
+        site_id = sim.fleet.sites_for(sim.api_key)[0]
+        async with client(sim) as c:
+            r = await c.get(f"/sites/{site_id}/energy", params=params)
+        assert r.status_code == status
+        if n:
+            stamps = [v["timestamp"] for v in r.json()["values"]]
+            assert len(stamps) == n
+            assert "2026-10-25T02:00:00+02:00" in stamps
+            assert "2026-10-25T02:00:00+01:00" in stamps

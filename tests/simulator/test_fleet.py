@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +13,7 @@ from solaredge_async.testing import FleetSpec, Simulator, SimulatorConfig
 from solaredge_async.testing._solar import compute_day
 from solaredge_async.testing._timeutil import day_grid
 
-from ._helpers import BERLIN, NOW, make_sim, site_with
+from ._helpers import BERLIN, make_sim, site_with
 
 
 def test_fleet_is_deterministic_per_seed():
@@ -97,10 +98,10 @@ def test_overview_equals_sum_of_energy_buckets(zone):
 
 
 def test_energy_is_whole_wh_and_power_is_four_times_energy():
-    """Quarter-hour energy is a whole number of Wh; power ≈ 4 × energy."""
+    """Quarter-hour energy is a whole number of Wh; power is about 4 times the energy."""
     sim = make_sim()
     site_id = sim.fleet.sites_for(sim.api_key)[0]
-    day = (datetime(2026, 5, 11), datetime(2026, 5, 12))
+    day = (datetime(2026, 5, 11, tzinfo=BERLIN), datetime(2026, 5, 12, tzinfo=BERLIN))
     energy = sim.fleet.energy(site_id, *day)
     power = sim.fleet.power(site_id, *day)
     assert [t for t, _ in energy] == [t for t, _ in power]
@@ -112,11 +113,25 @@ def test_energy_is_whole_wh_and_power_is_four_times_energy():
         assert abs(p - 4 * e) <= 4.0
 
 
+def test_naive_bounds_are_site_local():
+    """Naive window bounds mean the site's wall clock, like offset-free API input."""
+    sim = make_sim()
+    site_id = sim.fleet.sites_for(sim.api_key)[0]
+    naive = sim.fleet.energy(site_id, datetime(2026, 5, 11, 6), datetime(2026, 5, 11, 9))
+    aware = sim.fleet.energy(
+        site_id, datetime(2026, 5, 11, 6, tzinfo=BERLIN), datetime(2026, 5, 11, 9, tzinfo=BERLIN)
+    )
+    assert naive == aware
+    assert len(naive) == 12
+
+
 def test_night_buckets_are_null_and_sunrise_has_zero_or_more():
     """Night quarter-hours are null (not 0.0) and production starts after sunrise."""
     sim = make_sim()
     site_id = sim.fleet.sites_for(sim.api_key)[0]
-    energy = sim.fleet.energy(site_id, datetime(2026, 5, 11), datetime(2026, 5, 12))
+    energy = sim.fleet.energy(
+        site_id, datetime(2026, 5, 11, tzinfo=BERLIN), datetime(2026, 5, 12, tzinfo=BERLIN)
+    )
     assert len(energy) == 96
     assert all(v is None for t, v in energy if t.hour < 3 or t.hour >= 23)
     assert all(v is not None for t, v in energy if 9 <= t.hour < 17)
@@ -163,7 +178,7 @@ def test_dst_days_have_92_or_100_quarter_hours(day, expected):
     assert len(buckets) == expected
     instants = [t.timestamp() for t, _ in buckets]
     assert instants == sorted(set(instants))
-    assert all(b - a == 900 for a, b in zip(instants, instants[1:], strict=False))
+    assert all(b - a == 900 for a, b in pairwise(instants))
     offsets = {t.utcoffset() for t, _ in buckets}
     assert len(offsets) == (1 if expected == 96 else 2)
 
@@ -177,21 +192,27 @@ def test_calendar_buckets_align_to_site_local_boundaries():
         for s in sim.fleet.sites_for(sim.api_key)
         if sim.fleet.site(s).installation_date < date(2025, 1, 1)
     )
-    year = sim.fleet.energy(site_id, datetime(2025, 4, 1), datetime(2026, 2, 1), "YEAR")
+    year = sim.fleet.energy(
+        site_id, datetime(2025, 4, 1, tzinfo=BERLIN), datetime(2026, 2, 1, tzinfo=BERLIN), "YEAR"
+    )
     assert [t.isoformat() for t, _ in year] == [
         "2025-01-01T00:00:00+01:00",
         "2026-01-01T00:00:00+01:00",
     ]
-    month = sim.fleet.energy(site_id, datetime(2025, 3, 15), datetime(2025, 5, 2), "MONTH")
+    month = sim.fleet.energy(
+        site_id, datetime(2025, 3, 15, tzinfo=BERLIN), datetime(2025, 5, 2, tzinfo=BERLIN), "MONTH"
+    )
     assert [t.isoformat() for t, _ in month] == [
         "2025-03-01T00:00:00+01:00",
         "2025-04-01T00:00:00+02:00",
         "2025-05-01T00:00:00+02:00",
     ]
-    week = sim.fleet.energy(site_id, datetime(2025, 5, 1), datetime(2025, 5, 10), "WEEK")
+    week = sim.fleet.energy(
+        site_id, datetime(2025, 5, 1, tzinfo=BERLIN), datetime(2025, 5, 10, tzinfo=BERLIN), "WEEK"
+    )
     assert [t.date() for t, _ in week] == [date(2025, 4, 28), date(2025, 5, 5)]
     # Every resolution sums the same quarter-hours of the window.
-    window = (datetime(2025, 4, 1), datetime(2025, 7, 1))
+    window = (datetime(2025, 4, 1, tzinfo=BERLIN), datetime(2025, 7, 1, tzinfo=BERLIN))
     totals = {
         res: sum(v or 0 for _, v in sim.fleet.energy(site_id, *window, res))
         for res in ("DAY", "WEEK", "MONTH", "YEAR", "TOTAL")
@@ -207,10 +228,15 @@ def test_hour_buckets_on_a_half_hour_zone():
     kolkata = ZoneInfo("Asia/Kolkata")
     sim.set_now(datetime(2026, 5, 13, tzinfo=kolkata))
     hours = sim.fleet.energy(
-        site_id, datetime(2026, 5, 12, 6, 30), datetime(2026, 5, 12, 9), "HOUR"
+        site_id,
+        datetime(2026, 5, 12, 6, 30, tzinfo=kolkata),
+        datetime(2026, 5, 12, 9, tzinfo=kolkata),
+        "HOUR",
     )
     assert [t.strftime("%H:%M%z") for t, _ in hours] == ["06:00+0530", "07:00+0530", "08:00+0530"]
-    quarters = sim.fleet.energy(site_id, datetime(2026, 5, 12, 7), datetime(2026, 5, 12, 8))
+    quarters = sim.fleet.energy(
+        site_id, datetime(2026, 5, 12, 7, tzinfo=kolkata), datetime(2026, 5, 12, 8, tzinfo=kolkata)
+    )
     assert hours[1][1] == sum(v or 0 for _, v in quarters)
 
 
@@ -218,7 +244,9 @@ def test_breakdowns_balance_on_a_battery_site():
     """Production and consumption breakdowns add up; storage flows are present."""
     sim = make_sim(sites=60, zones=None)
     site_id = site_with(sim, meter=True, battery=True)
-    o = sim.fleet.overview(site_id, datetime(2026, 5, 1), datetime(2026, 5, 12))
+    o = sim.fleet.overview(
+        site_id, datetime(2026, 5, 1, tzinfo=BERLIN), datetime(2026, 5, 12, tzinfo=BERLIN)
+    )
     assert o["production"] == o["self_consumption"] + o["to_storage"] + o["to_grid"]
     assert o["consumption"] == o["self_consumption"] + o["from_storage"] + o["from_grid"]
     assert o["to_storage"] > 0
@@ -240,8 +268,9 @@ def test_lifetime_total_is_fast_for_a_pv_site():
     sim = make_sim(sites=30, zones=None)
     site_id = site_with(sim, meter=False)
     t0 = time.perf_counter()
-    ((_, total),) = sim.fleet.energy(site_id, datetime(2015, 1, 1), datetime(2026, 5, 12), "TOTAL")
+    ((_, total),) = sim.fleet.energy(
+        site_id, datetime(2015, 1, 1, tzinfo=BERLIN), datetime(2026, 5, 12, tzinfo=BERLIN), "TOTAL"
+    )
     assert time.perf_counter() - t0 < 0.5
     assert total is not None
     assert total > 0
-    assert NOW.year == 2026

@@ -6,12 +6,12 @@ import subprocess
 import sys
 import time
 
-import anyio
 import httpx
 import pytest
 
 from solaredge_async.testing import Faults, main
 from solaredge_async.testing._cli import build_parser, config_from_args, parse_latency
+from solaredge_async.testing._config import DEFAULT_API_KEY
 
 from ._helpers import client, make_sim
 
@@ -30,6 +30,7 @@ async def test_serve_answers_like_the_transport():
             energy = await c.get(f"/sites/{site_id}/energy")
             for _ in range(10):  # keep-alive on one connection
                 assert (await c.get(f"/sites/{site_id}")).status_code == 200
+            head = await c.head(f"/sites/{site_id}")
             token = await c.post("/oauth2/token", json={"grant_type": "refresh_token"})
             outside = await c.get(url.removesuffix("/v2") + "/v1/sites")
             pipelined = await c.get("/sites/1/powerFlow")
@@ -43,7 +44,10 @@ async def test_serve_answers_like_the_transport():
     assert token.json()["error"] == "invalid_request"
     assert outside.status_code == 404
     assert pipelined.status_code == 404
-    assert sim.ledger(sim.api_key).calls == 14
+    assert head.status_code == 200
+    assert head.content == b""
+    assert int(head.headers["content-length"]) > 0
+    assert sim.ledger(sim.api_key).calls == 15
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as c:
             await c.get(url + "/sites")
@@ -54,21 +58,27 @@ async def test_serve_answers_like_the_transport():
 async def test_server_faults_drop_stall_and_delay():
     """Resets drop the connection, stalls trip the client's timeout, latency delays."""
     reset = make_sim(faults=Faults(connection_reset=1.0))
-    async with reset.serve() as url:
-        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": reset.api_key}) as c:
-            with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
-                await c.get("/sites")
+    async with (
+        reset.serve() as url,
+        httpx.AsyncClient(base_url=url, headers={"X-API-Key": reset.api_key}) as c,
+    ):
+        with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+            await c.get("/sites")
     stall = make_sim(faults=Faults(timeout=1.0, stall=2.0))
-    async with stall.serve() as url:
-        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": stall.api_key}) as c:
-            with pytest.raises(httpx.ReadTimeout):
-                await c.get("/sites", timeout=0.2)
+    async with (
+        stall.serve() as url,
+        httpx.AsyncClient(base_url=url, headers={"X-API-Key": stall.api_key}) as c,
+    ):
+        with pytest.raises(httpx.ReadTimeout):
+            await c.get("/sites", timeout=0.2)
     slow = make_sim(faults=Faults(latency=(0.05, 0.0)))
-    async with slow.serve() as url:
-        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": slow.api_key}) as c:
-            t0 = time.perf_counter()
-            assert (await c.get("/sites")).status_code == 200
-            assert time.perf_counter() - t0 >= 0.05
+    async with (
+        slow.serve() as url,
+        httpx.AsyncClient(base_url=url, headers={"X-API-Key": slow.api_key}) as c,
+    ):
+        t0 = time.perf_counter()
+        assert (await c.get("/sites")).status_code == 200
+        assert time.perf_counter() - t0 >= 0.05
     assert slow.ledger(slow.api_key).in_flight == 0
 
 
@@ -128,14 +138,21 @@ def test_main_reports_bad_arguments(capsys):
 @pytest.mark.loopback
 def test_simulate_command_serves_in_a_subprocess():
     """`python -m solaredge_async.testing` prints its URL and serves until stopped."""
-    cmd = [sys.executable, "-m", "solaredge_async.testing", "--port", "0", "--sites", "3"]
-    with subprocess.Popen(
-        [*cmd, "--api-key", "K", "--quiet"], stdout=subprocess.PIPE, text=True
-    ) as proc:
+    cmd = [
+        sys.executable,
+        "-m",
+        "solaredge_async.testing",
+        "--port",
+        "0",
+        "--sites",
+        "3",
+        "--quiet",
+    ]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:  # noqa: S603
         try:
             assert proc.stdout is not None
             url = proc.stdout.readline().strip()
-            r = httpx.get(url + "/sites", headers={"X-API-Key": "K"})
+            r = httpx.get(url + "/sites", headers={"X-API-Key": DEFAULT_API_KEY})
             assert r.status_code == 200
             assert r.json()["sites"]["count"] == 3
         finally:
@@ -156,4 +173,3 @@ async def test_pytest_plugin_client_fixture(solaredge_client, solaredge_simulato
     ids = [s.site_id async for s in solaredge_client.sites()]
     assert ids == list(solaredge_simulator.fleet.sites_for(solaredge_simulator.api_key))
     assert solaredge_simulator.requests
-    assert anyio.current_time() >= 0
