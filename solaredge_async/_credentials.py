@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Awaitable, Callable
-from typing import Final, Literal, TypeAlias
+from typing import Final, TypeAlias
 
 from solaredge_async.errors import ConfigurationError
 
@@ -71,7 +71,7 @@ class ApiKeyCredential:
         ConfigurationError: No key given or in the environment, or a malformed one.
     """
 
-    kind: Final[Literal["api_key"]] = "api_key"
+    kind: Final = "api_key"
 
     def __init__(self, api_key: str | None = None, account_key: str | None = None) -> None:
         if api_key is None:
@@ -112,7 +112,7 @@ class BearerCredential:
         ConfigurationError: ``token_provider`` is not callable.
     """
 
-    kind: Final[Literal["bearer"]] = "bearer"
+    kind: Final = "bearer"
 
     def __init__(self, token_provider: TokenProvider) -> None:
         if not callable(token_provider):

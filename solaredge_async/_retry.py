@@ -43,6 +43,13 @@ def _non_negative(_inst: object, attribute: attrs.Attribute[float], value: float
         raise ConfigurationError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
+def _positive_or_none(
+    inst: object, attribute: attrs.Attribute[float | None], value: float | None
+) -> None:
+    if value is not None:
+        _positive(inst, attribute, value)  # type: ignore[arg-type]
+
+
 def _attempts(_inst: object, _attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(f"max_attempts must be an integer >= 1, got {value!r}")
@@ -74,7 +81,8 @@ class RetryPolicy:
     max_backoff: float = attrs.field(default=30.0, validator=_positive)
     jitter: float = attrs.field(default=0.5, validator=_non_negative)
     deadline: float | None = attrs.field(
-        default=300.0, validator=attrs.validators.optional(_positive)
+        default=300.0,
+        validator=_positive_or_none,  # type: ignore[arg-type]
     )
     minute_pause: float = attrs.field(default=60.0, validator=_non_negative)
 
@@ -108,19 +116,23 @@ class _Wait:
                 # Shared: every request in flight waits, not only this one.
                 self._pause(pause)
                 return pause + jitter
-        backoff = min(policy.initial_backoff * 2 ** (state.attempt_number - 1), policy.max_backoff)
+        backoff = min(
+            policy.initial_backoff * 2.0 ** (state.attempt_number - 1), policy.max_backoff
+        )
         if isinstance(exc, RateLimitedError):
             # A 429 without rate-limit headers: back off conservatively.
             backoff = max(backoff, min(5.0, policy.max_backoff))
         return backoff + jitter
 
 
-def _stop_past_deadline(state: tenacity.RetryCallState) -> bool:
+class _StopPastDeadline(tenacity.stop.stop_base):
     """Stop when the next wait would end after the effective deadline."""
-    deadline = anyio.current_effective_deadline()
-    if math.isinf(deadline):
-        return False
-    return anyio.current_time() + state.upcoming_sleep >= deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        deadline = anyio.current_effective_deadline()
+        if math.isinf(deadline):
+            return False
+        return anyio.current_time() + retry_state.upcoming_sleep >= deadline
 
 
 async def call_with_retries(
@@ -144,7 +156,7 @@ async def call_with_retries(
     if policy.max_attempts == 1:
         return await attempt(1)
     retrying = tenacity.AsyncRetrying(
-        stop=tenacity.stop_after_attempt(policy.max_attempts) | _stop_past_deadline,
+        stop=tenacity.stop_after_attempt(policy.max_attempts) | _StopPastDeadline(),
         wait=_Wait(policy, pause),
         retry=tenacity.retry_if_exception(is_retryable),
         sleep=anyio.sleep,

@@ -197,7 +197,7 @@ class Engine:
                 json=json_body,
             )
             started = anyio.current_time()
-            credits = 1
+            cost = 1
             try:
                 response = await self.http.send(request, stream=True)
                 try:
@@ -206,15 +206,15 @@ class Engine:
                     await response.aclose()
             except httpx.HTTPError as exc:
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-                    credits = 0  # never reached the server
-                self.ledger.credits += credits
-                self._emit(method, path, None, number, started, credits, exc)
+                    cost = 0  # never reached the server
+                self.ledger.credits += cost
+                self._emit(method, path, None, number, started, cost, exc)
                 raise self._transport_error(exc, method, path) from None
             except BaseException:
                 # Cancelled (or the body was too large) after sending: still charged.
-                self.ledger.credits += credits
+                self.ledger.credits += cost
                 raise
-        self.ledger.credits += credits
+        self.ledger.credits += cost
         status = response.status_code
         limit = _int_header(response.headers, "x-ratelimit-limit-minute")
         remaining = _int_header(response.headers, "x-ratelimit-remaining-minute")
@@ -225,11 +225,11 @@ class Engine:
         if self.limiter is not None:
             self.limiter.observe(limit, remaining)
         if status < 300:  # noqa: PLR2004
-            self._emit(method, path, status, number, started, credits, None)
+            self._emit(method, path, status, number, started, cost, None)
             return Response(status, response.headers, content)
-        exc = self._status_error(method, path, response, content, remaining)
-        self._emit(method, path, status, number, started, credits, exc)
-        raise exc
+        error = self._status_error(method, path, response, content, remaining)
+        self._emit(method, path, status, number, started, cost, error)
+        raise error
 
     async def _read(self, response: httpx.Response, method: str, path: str) -> bytes:
         declared = _int_header(response.headers, "content-length")
@@ -251,14 +251,14 @@ class Engine:
             path=path,
         )
 
-    def _emit(
+    def _emit(  # noqa: PLR0917
         self,
         method: str,
         path: str,
         status: int | None,
         attempt: int,
         started: float,
-        credits: int,
+        cost: int,
         error: BaseException | None,
     ) -> None:
         duration = anyio.current_time() - started
@@ -281,7 +281,7 @@ class Engine:
                     status_code=status,
                     attempt=attempt,
                     duration=duration,
-                    credits=credits,
+                    credits=cost,
                     error=type(error).__name__ if error is not None else None,
                 )
             )
@@ -350,7 +350,7 @@ class Engine:
             return errors.RateLimitedError(
                 retry_after=retry_after,
                 remaining=remaining,
-                **common,  # type: ignore[arg-type]
+                **common,
             )
         return errors.error_class_for(status)(**common)  # type: ignore[arg-type]
 

@@ -40,8 +40,8 @@ from solaredge_async.models import (
     DeviceType,
     EnvironmentalBenefits,
     JSONValue,
-    MeasurementSystem,
     Measurements,
+    MeasurementSystem,
     OverviewPerformance,
     Period,
     PowerFlow,
@@ -105,7 +105,7 @@ DEVICE_METRICS: Final[Mapping[str, _Metric]] = {
     "inverter_power": _Metric("inverters", "power", "power"),
     "inverter_energy": _Metric("inverters", "energy", "energy"),
     **{
-        f"meter_{d}_{q}": _Metric("meters", f"{d}-{q}", q)  # type: ignore[arg-type]
+        f"meter_{d}_{q}": _Metric("meters", f"{d}-{q}", q)
         for d in ("import", "export", "production", "consumption")
         for q in ("power", "energy")
     },
@@ -229,8 +229,17 @@ def _check_time_inputs(start: object, end: object) -> None:
         hi = hi.replace(tzinfo=start.tzinfo)
     if hi <= lo:
         raise errors.InvalidRequestError(
-            f"end ({end.isoformat()}) must be after start ({start.isoformat()})"  # type: ignore[union-attr]
+            f"end ({hi.isoformat()}) must be after start ({lo.isoformat()})"
         )
+
+
+def _resolve(
+    start: TimeInput | None, end: TimeInput | None, zone: ZoneInfo
+) -> tuple[datetime, datetime]:
+    window = _time.resolve_window(start, end, zone)
+    if window is None:  # pragma: no cover - callers checked both are given
+        raise errors.InvalidRequestError("pass both start and end, or neither")
+    return window
 
 
 def _bool_param(value: object, name: str) -> str:
@@ -572,7 +581,7 @@ class SolarEdgeClient:
             return None
         _check_time_inputs(start, end)
         zone = await self.site_timezone(site_id)
-        lo, hi = _time.resolve_window(start, end, zone)
+        lo, hi = _resolve(start, end, zone)
         res = resolution or Resolution.QUARTER_HOUR
         if self._split:
             windows = _time.split_window(lo, hi, res, self._caps, zone)
@@ -597,7 +606,7 @@ class SolarEdgeClient:
                 tg.start_soon(run, index, call)
         return results  # type: ignore[return-value]
 
-    async def _measurements(
+    async def _measurements(  # noqa: PLR0917
         self,
         path: str,
         site_id: int,
@@ -733,7 +742,7 @@ class SolarEdgeClient:
         if start is not None or end is not None:
             _check_time_inputs(start, end)
             zone = await self.site_timezone(site_id)
-            lo, hi = _time.resolve_window(start, end, zone)
+            lo, hi = _resolve(start, end, zone)
             params = [
                 ("from", _time.format_api_time(lo, zone)),
                 ("to", _time.format_api_time(hi, zone)),
@@ -849,7 +858,7 @@ class SolarEdgeClient:
         if start is not None or end is not None:
             _check_time_inputs(start, end)
             zone = await self.site_timezone(site_id)
-            lo, hi = _time.resolve_window(start, end, zone)
+            lo, hi = _resolve(start, end, zone)
             params = [
                 ("from", _time.format_api_time(lo, zone)),
                 ("to", _time.format_api_time(hi, zone)),

@@ -115,7 +115,7 @@ class TokenSet:
     refresh_token: str = attrs.field(repr=False)
     expires_at: float
     expires_in: float
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - a type name, not a secret
 
 
 class OAuthClient:
@@ -316,8 +316,8 @@ class RefreshingTokenProvider:
                 # Shielded: a refresh cancelled after the server rotated the token
                 # would lose the only valid refresh token.
                 with anyio.CancelScope(shield=True):
-                    tokens = await self._oauth.refresh(self._refresh_token)
-                    await self._on_refresh(tokens)
-                self._refresh_token = tokens.refresh_token
-                self._tokens = tokens
+                    fresh = await self._oauth.refresh(self._refresh_token)
+                    await self._on_refresh(fresh)
+                self._refresh_token = fresh.refresh_token
+                self._tokens = tokens = fresh
             return tokens.access_token

@@ -46,6 +46,6 @@ def virtual_backend(name: str) -> tuple[str, dict[str, Any]]:
     """An anyio_backend value with a fresh virtual clock for ``name``."""
     if name == "asyncio":
         return ("asyncio", {"loop_factory": VirtualClockLoop})
-    import trio.testing  # noqa: PLC0415
+    import trio.testing
 
     return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})

@@ -235,7 +235,8 @@ class SimulatorConfig:
             ``anyio.current_time()`` in-process, ``time.monotonic()`` in the server.
         prefix: The path the API is mounted under (``"/v2"``; ``""`` for the root).
         monitoring_alias: Also serve everything under ``{prefix}/monitoring``.
-        requests_per_minute: Per-account limit in fixed clock minutes (0/None: none).
+        requests_per_minute: Per-account limit in fixed clock minutes (0/None: none;
+            then no ``x-ratelimit-*`` headers are sent either).
         monthly_credits: Per-account credits per billing month (0/None: unlimited).
         enforce_monthly: Refuse calls with a monthly 429 once the credits are used up
             (one live report saw the cap unenforced; then calls are only counted).

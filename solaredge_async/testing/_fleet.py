@@ -53,6 +53,14 @@ Getter = Callable[[Day], Sequence[float | None]]
 Point = tuple[str, float | None]
 
 _SUBDAILY: Final = frozenset({"QUARTER_HOUR", "HOUR"})
+# Bounded caches: a sweep touches each site-day in a burst, so small LRUs hit well
+# and the simulator stays under ~50 MB whatever the fleet size.
+#: Derived sites kept (~1.8 KB each).
+_SITE_CACHE: Final = 8192
+#: Computed site-days kept (~5-30 KB each with device series).
+_DAY_CACHE: Final = 1024
+#: Whole-day flow sums kept (~0.2 KB each).
+_SUMS_CACHE: Final = 32_768
 
 
 @attrs.frozen(kw_only=True)
@@ -123,10 +131,14 @@ class Fleet:
         self.publish_delay = publish_delay
         self._now = now
         self._key_index = {k: i for i, k in enumerate(spec.api_keys)}
-        self.model: Callable[[int], SiteModel] = functools.lru_cache(maxsize=16_384)(self._derive)
-        self._day: Callable[[int, int], Day] = functools.lru_cache(maxsize=8192)(self._compute_day)
+        self.model: Callable[[int], SiteModel] = functools.lru_cache(maxsize=_SITE_CACHE)(
+            self._derive
+        )
+        self._day: Callable[[int, int], Day] = functools.lru_cache(maxsize=_DAY_CACHE)(
+            self._compute_day
+        )
         self._sums: Callable[[int, int], tuple[int | None, ...]] = functools.lru_cache(
-            maxsize=131_072
+            maxsize=_SUMS_CACHE
         )(self._day_sums)
 
     # ----- sites and accounts -------------------------------------------------------
@@ -269,10 +281,12 @@ class Fleet:
         """Return the buckets of one series over ``[ws, we)``, as the API lists them.
 
         The window covers every quarter-hour that starts in ``[floor(ws), we)``;
-        calendar buckets (HOUR..YEAR) aggregate those quarter-hours under the stamp of
+        coarser buckets (HOUR..YEAR) aggregate those quarter-hours under the stamp of
         their site-local start, which may lie before ``ws``. A quarter-hour is
         published once it closed ``publish_delay`` seconds before ``now``; unpublished
-        and missing values are ``None``.
+        and missing values are ``None``. An hour is ``None`` until its last
+        quarter-hour is published; DAY and coarser buckets are running totals of
+        the published quarter-hours (``None`` only when they hold no value).
 
         Args:
             m: The site.
@@ -328,7 +342,7 @@ class Fleet:
         def flush() -> None:
             if not stamp:
                 return
-            if not n_val:
+            if n_val <= 0:
                 out.append((stamp, None))
             elif kind == "sum":
                 out.append((stamp, total_sum))
@@ -359,6 +373,12 @@ class Fleet:
                             cur = (ordinal, h0)
                             stamp = grid.stamps[min(n, h0 + 4) if stamp_end else max(0, h0)]
                             total_sum, n_pub, n_val = 0.0, 0, 0
+                            # An hour still open (or not yet published) is null as a whole.
+                            hour_end = start + min(n, h0 + 4) * QH
+                            if hour_end - QH > pub_limit:
+                                n_val = -1
+                        if n_val < 0:
+                            continue
                         if hvals is not None and s <= pub_limit:
                             n_pub += 1
                             v = hvals[k]

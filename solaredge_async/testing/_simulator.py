@@ -247,10 +247,15 @@ class Simulator:
         """Return what ``account`` was served and charged.
 
         ``account`` is an API key, an OAuth ``client_id`` (bearer calls are charged to
-        the app's account), or ``None`` for calls without a valid credential. Every call
-        that reaches the API costs one credit, errors included; 429s, HTML edge errors
-        and spurious 429 bursts do not (unless ``charge_rate_limited``); OAuth calls do
-        not (unless ``charge_oauth``).
+        the app's account), or ``None`` for calls without a valid credential (401s and
+        V1 410s land there).
+
+        What costs a credit: every call that reaches the API, errors included (400,
+        403, 404, 405, 5xx, and the faults that happen after the API answered:
+        resets, stalls, malformed, truncated and drifted bodies). What does not: 429s
+        of any kind, spurious 429 bursts included (unless ``charge_rate_limited``);
+        HTML error pages from the CDN edge (never); OAuth token and revoke calls
+        (unless ``charge_oauth``). ``calls`` counts everything received.
         """
         return self._limits.usage(ANONYMOUS if account is None else account)
 

@@ -141,14 +141,14 @@ def _midnight(tz: ZoneInfo, ordinal: int) -> int:
     return int(datetime.combine(date.fromordinal(ordinal), time(), tzinfo=tz).timestamp())
 
 
-@functools.lru_cache(maxsize=262_144)
+@functools.lru_cache(maxsize=65_536)
 def day_bounds(tz_name: str, ordinal: int) -> tuple[int, int]:
     """Return the (cached) local midnights that start and end a site-local day."""
     tz = zone(tz_name)
     return _midnight(tz, ordinal), _midnight(tz, ordinal + 1)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def day_grid(tz_name: str, ordinal: int) -> DayGrid:
     """Return the (cached) quarter-hour grid of a site-local day."""
     return DayGrid(zone(tz_name), ordinal)

@@ -10,7 +10,7 @@ import pytest
 
 from solaredge_async.testing import FleetSpec, Simulator, SimulatorConfig
 
-from ._helpers import BERLIN, NOW, client, make_sim, site_with
+from ._support import BERLIN, NOW, client, make_sim, site_with
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from solaredge_async.testing import Faults
 from solaredge_async.testing._config import FAULT_KINDS
 from tests._clock import virtual_backend
 
-from ._helpers import client, make_sim
+from ._support import client, make_sim
 
 pytestmark = pytest.mark.anyio
 

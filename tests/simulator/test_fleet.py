@@ -13,7 +13,7 @@ from solaredge_async.testing import FleetSpec, Simulator, SimulatorConfig
 from solaredge_async.testing._solar import compute_day
 from solaredge_async.testing._timeutil import day_grid
 
-from ._helpers import BERLIN, make_sim, site_with
+from ._support import BERLIN, make_sim, site_with
 
 
 def test_fleet_is_deterministic_per_seed():
@@ -150,6 +150,21 @@ def test_open_and_unpublished_buckets_are_null():
     sim.set_now(datetime(2026, 5, 12, 13, 2, 1, tzinfo=BERLIN))
     at = {t.strftime("%H:%M"): v for t, v in sim.fleet.energy(site_id)}
     assert at["12:45"] is not None
+
+
+def test_open_hour_is_null_but_today_is_a_running_total():
+    """The current hour is null until published; today's DAY bucket is a running total."""
+    sim = make_sim()
+    site_id = sim.fleet.sites_for(sim.api_key)[0]
+    hours = dict(sim.fleet.energy(site_id, resolution="HOUR"))
+    at = {t.strftime("%H"): v for t, v in hours.items()}
+    assert at["13"] is not None
+    assert at["14"] is None  # 14:37: the hour is still open
+    ((_, today),) = sim.fleet.energy(site_id, resolution="DAY")
+    assert today == sim.fleet.overview(site_id)["production"]
+    assert today == sum(v for v in hours.values() if v is not None) + sum(
+        v or 0 for t, v in sim.fleet.energy(site_id) if t.hour == 14
+    )
 
 
 def test_nothing_before_installation():

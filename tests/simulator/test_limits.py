@@ -10,7 +10,7 @@ import pytest
 from solaredge_async.testing import Faults, FleetSpec
 from tests._clock import virtual_backend
 
-from ._helpers import NOW, client, make_sim
+from ._support import NOW, client, make_sim
 
 pytestmark = pytest.mark.anyio
 

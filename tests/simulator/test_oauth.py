@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from ._helpers import client, make_sim
+from ._support import client, make_sim
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from solaredge_async.testing import Faults, main
 from solaredge_async.testing._cli import build_parser, config_from_args, parse_latency
 from solaredge_async.testing._config import DEFAULT_API_KEY
 
-from ._helpers import client, make_sim
+from ._support import client, make_sim
 
 
 @pytest.mark.anyio

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import anyio
@@ -64,7 +65,7 @@ async def test_free_tier_pacing_is_evenly_spaced():
     """Ten calls a minute with no burst: grants 6.05 s apart (60 s plus the margin)."""
     limiter = RateLimiter(10)
     granted = await _grant_times(limiter, 21, [0.0])
-    gaps = [b - a for a, b in zip(granted, granted[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
     assert granted[0] == pytest.approx(0.0)
     assert all(g == pytest.approx(6.05) for g in gaps)
     # 21 grants span 20 intervals = 121 s: utilisation 60/60.5 of the limit.
@@ -101,7 +102,7 @@ async def test_not_adopting_when_told_not_to():
 
 
 async def test_remaining_zero_drains_the_burst():
-    """remaining 0 empties saved-up tokens: the next call waits a whole interval."""
+    """Remaining 0 empties saved-up tokens: the next call waits a whole interval."""
     limiter = RateLimiter(60, burst=10, safety_margin=0)
     limiter.observe(limit=None, remaining=0)
     start = anyio.current_time()

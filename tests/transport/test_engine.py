@@ -180,7 +180,9 @@ async def test_trace_id_read_from_properties():
         b'Authentication Failed","status":401,"detail":"Invalid API key","instance":null,'
         b'"properties":{"traceId":"a1b2c3d4e5f60718293a4b5c6d7e8f90"}}'
     )
-    script = Script(httpx.Response(401, content=body, headers={"content-type": "application/problem+json"}))
+    script = Script(
+        httpx.Response(401, content=body, headers={"content-type": "application/problem+json"})
+    )
     async with client(script) as c:
         with pytest.raises(AuthenticationError) as info:
             await c.get("/sites/1")
@@ -194,16 +196,18 @@ async def test_per_minute_429_pauses_everyone_for_retry_after():
         429,
         "Too Many Requests",
         "API rate limit exceeded",
-        **{"retry-after": "17", "x-ratelimit-remaining-minute": "0", "x-ratelimit-limit-minute": "10"},
+        **{
+            "retry-after": "17",
+            "x-ratelimit-remaining-minute": "0",
+            "x-ratelimit-limit-minute": "10",
+        },
     )
     state = {"limited": True}
 
     def handler(request: httpx.Request) -> httpx.Response:
         if state["limited"]:
             state["limited"] = False
-            return httpx.Response(
-                429, headers=limited.headers, content=limited.content
-            )
+            return httpx.Response(429, headers=limited.headers, content=limited.content)
         return ok()
 
     script = Script(handler)
@@ -222,15 +226,18 @@ async def test_per_minute_429_pauses_everyone_for_retry_after():
     assert usage.rate_limited_minute == 1
     assert usage.rate_limited_monthly == 0
     # The first answer came at t=0: nobody was sent anything during the 17 s pause.
-    sent_after = [t for t in script.times[1:]]
+    sent_after = list(script.times[1:])
     assert all(t >= 17.0 for t in sent_after)
     assert len(script.requests) == 4
 
 
 async def test_monthly_429_is_not_retried_and_trips_the_breaker():
-    """remaining > 0 and no Retry-After: QuotaExhaustedError, then refused locally."""
+    """Remaining > 0 and no Retry-After: QuotaExhaustedError, then refused locally."""
     monthly = problem(
-        429, "Too Many Requests", "quota", **{"x-ratelimit-remaining-minute": "7", "x-ratelimit-limit-minute": "10"}
+        429,
+        "Too Many Requests",
+        "quota",
+        **{"x-ratelimit-remaining-minute": "7", "x-ratelimit-limit-minute": "10"},
     )
     script = Script(monthly, ok())
     async with client(script, retry=FAST) as c:
@@ -290,7 +297,7 @@ async def test_deadline_covers_slow_answers():
 
 
 async def test_read_timeout_is_retried():
-    """httpx timeouts become retried TimeoutErrors (a TransportError)."""
+    """Httpx timeouts become retried TimeoutErrors (a TransportError)."""
 
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)

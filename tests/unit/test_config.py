@@ -88,7 +88,7 @@ def test_key_and_token_provider_are_exclusive():
     ],
 )
 def test_safe_base_urls_are_accepted(url):
-    """https anywhere and http on loopback are fine; a trailing slash is dropped."""
+    """Https anywhere and http on loopback are fine; a trailing slash is dropped."""
     client = SolarEdgeClient(api_key="k", base_url=url, transport=T)
     assert client.base_url == url.rstrip("/")
 

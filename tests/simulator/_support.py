@@ -1,4 +1,4 @@
-"""Shared helpers of the simulator tests."""
+"""Shared fixtures-in-code of the simulator tests: a small simulator and a client."""
 
 from __future__ import annotations
 
