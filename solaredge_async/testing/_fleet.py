@@ -121,14 +121,25 @@ class Fleet:
         seed: The simulator's seed.
         publish_delay: Seconds after a quarter-hour closes before its data appear.
         now: Returns the simulator's "now" (POSIX seconds).
+        soe_scale: ``"fraction"`` or ``"percent"`` state of energy.
+        negative_storage_energy: Share of storage energy samples made negative.
     """
 
     def __init__(
-        self, spec: FleetSpec, *, seed: int, publish_delay: float, now: Callable[[], float]
+        self,
+        spec: FleetSpec,
+        *,
+        seed: int,
+        publish_delay: float,
+        now: Callable[[], float],
+        soe_scale: str = "fraction",
+        negative_storage_energy: float = 0.0,
     ) -> None:
         self.spec = spec
         self.seed = seed
         self.publish_delay = publish_delay
+        self.soe_scale = soe_scale
+        self.negative_storage_energy = negative_storage_energy
         self._now = now
         self._key_index = {k: i for i, k in enumerate(spec.api_keys)}
         self.model: Callable[[int], SiteModel] = functools.lru_cache(maxsize=_SITE_CACHE)(
@@ -578,6 +589,71 @@ class Fleet:
             "from_storage": f(DISCHARGE),
             "from_grid": f(IMPORT),
         }
+
+    def telemetry(
+        self,
+        site_id: int,
+        serial: str,
+        metric: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        resolution: str = "QUARTER_HOUR",
+    ) -> list[tuple[datetime, float | None]]:
+        """Return the expected series of one device metric (as bulk telemetry lists it).
+
+        Args:
+            site_id: The site.
+            serial: An inverter, meter or battery serial of that site.
+            metric: The camelCase metric (``power``, ``energy``, ``voltage``,
+                ``importPower``, ``stateOfEnergy``, ...), in its base unit (W, Wh, V,
+                A, Hz, fraction or percent).
+            start: Window start (naive: site-local; ``None``: local midnight).
+            end: Window end (``None``: now).
+            resolution: Any resolution the metric supports.
+
+        Raises:
+            KeyError: Unknown site, serial, or a metric the device does not report.
+        """
+        from solaredge_async.testing._devices import (  # noqa: PLC0415 - avoids a cycle
+            END_STAMPED,
+            FAMILY_METRICS,
+            device_getter,
+        )
+
+        m = self._require(site_id)
+        where = {
+            d.serial: (family, i)
+            for family, devices in (
+                ("inverters", m.inverters),
+                ("meters", m.meters),
+                ("storage", m.batteries),
+            )
+            for i, d in enumerate(devices)
+        }
+        family, index = where[serial]
+        spec = FAMILY_METRICS[family][metric]
+        getter = device_getter(
+            m,
+            family,
+            index,
+            metric,
+            soe_scale=self.soe_scale,
+            negative_rate=self.negative_storage_energy,
+        )
+        now = self._now()
+        ws, we = self._window(m, start, end, now)
+        pts = self.measure(
+            m,
+            ws,
+            we,
+            resolution,
+            getter=getter,
+            kind=spec.kind,
+            now=now,
+            stamp_end=metric in END_STAMPED,
+        )
+        return self._points(pts)
 
     def day_energy(self, site_id: int, day: date) -> float | None:
         """Return a whole site-local day's PV energy, Wh (``None`` before installation).

@@ -58,7 +58,12 @@ class Simulator:
         self.config = cfg
         self._fixed_now: float | None = cfg.now.timestamp() if cfg.now is not None else None
         self.fleet = Fleet(
-            cfg.fleet, seed=cfg.seed, publish_delay=cfg.publish_delay, now=self.now_timestamp
+            cfg.fleet,
+            seed=cfg.seed,
+            publish_delay=cfg.publish_delay,
+            now=self.now_timestamp,
+            soe_scale=cfg.soe_scale,
+            negative_storage_energy=cfg.negative_storage_energy,
         )
         self._limits = Limits(
             per_minute=cfg.requests_per_minute,

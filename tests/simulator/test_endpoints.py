@@ -304,7 +304,13 @@ async def test_inverter_telemetry_sums_to_site():
             assert sum(parts) == bucket["value"]
             p_parts = [inv["power"]["values"][k]["value"] for inv in inverters.values()]
             assert sum(p_parts) == pytest.approx(power["values"][k]["value"], abs=1e-3)
-    one = next(iter(inverters.values()))
+    serial, one = next(iter(inverters.items()))
+    start, end = datetime(2026, 5, 11, 6, tzinfo=BERLIN), datetime(2026, 5, 11, 18, tzinfo=BERLIN)
+    for metric in ("energy", "voltage"):
+        truth = sim.fleet.telemetry(site_id, serial, metric, start=start, end=end)
+        assert [(t.isoformat(), v) for t, v in truth] == [
+            (v["timestamp"], v["value"]) for v in one[metric]["values"]
+        ]
     assert set(one) == {"power", "energy", "voltage", "current", "frequency"}
     assert one["voltage"]["unit"] == "VOLT"
     # Voltage and frequency are stamped with the bucket's end.

@@ -1,0 +1,55 @@
+"""Type-checked only (mypy --strict): the public API as a user writes it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from solaredge_async import (
+    Measurements,
+    QuotaExhaustedError,
+    RateLimiter,
+    RetryPolicy,
+    Site,
+    SolarEdgeClient,
+    Telemetry,
+    Usage,
+    WindowCaps,
+)
+
+
+async def fleet_day(client: SolarEdgeClient, day: date) -> list[tuple[int, float | None]]:
+    """Sum each site's energy for a day."""
+    totals: list[tuple[int, float | None]] = []
+    async for site in client.sites():
+        s: Site = site
+        energy: Measurements = await client.site_energy(s.site_id, start=day, end=day)
+        known = [v for v in energy.values if v is not None]
+        totals.append((s.site_id, sum(known) if known else None))
+    return totals
+
+
+async def one_inverter(client: SolarEdgeClient, site_id: int, serial: str) -> datetime | None:
+    """The last voltage stamp of one inverter."""
+    volts = await client.inverter_voltage(site_id, serial, resolution="HOUR")
+    telemetry: Telemetry = await client.inverter_telemetry(site_id)
+    _ = telemetry.devices.get(serial, {})
+    return volts.timestamps[-1] if volts.timestamps else None
+
+
+async def configured() -> Usage:
+    """Every option a service would set."""
+    limiter = RateLimiter(10, burst=1)
+    async with SolarEdgeClient(
+        api_key="k",
+        rate_limiter=limiter,
+        max_concurrency=3,
+        retry=RetryPolicy(max_attempts=3, deadline=60.0),
+        window_caps=WindowCaps(),
+        split_windows=False,
+    ) as client:
+        try:
+            await client.site(1)
+        except QuotaExhaustedError as exc:
+            _ = exc.remaining
+            client.reset_quota()
+        return client.usage
