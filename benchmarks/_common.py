@@ -43,7 +43,7 @@ class SimServer:
         *,
         sites: int = 100,
         rate: int | None = None,
-        credits: int | None = None,
+        credits: int | None = None,  # noqa: A002
         latency: tuple[float, float] | None = None,
         zones: Sequence[str] | None = ("Europe/Berlin",),
         span_caps: bool = True,
@@ -167,6 +167,6 @@ def site_ids(server: SimServer, count: int) -> list[int]:
             batch = [int(s["siteId"]) for s in json.loads(resp.read())["sites"]["site"]]
         ids.extend(batch)
         page += 1
-        if len(batch) < 1000:  # noqa: PLR2004
+        if len(batch) < 1000:
             break
     return ids[:count]

@@ -42,7 +42,7 @@ def _simulator(settings: dict[str, object]) -> Simulator:
             now=datetime.fromisoformat(str(settings["now"])),
             requests_per_minute=settings.get("rate"),  # type: ignore[arg-type]
             monthly_credits=settings.get("credits"),  # type: ignore[arg-type]
-            faults=Faults(latency=tuple(latency) if isinstance(latency, list) else None),  # type: ignore[arg-type]
+            faults=Faults(latency=tuple(latency) if isinstance(latency, list) else None),
             record_requests=0,
             **caps,  # type: ignore[arg-type]
         )

@@ -141,7 +141,8 @@ _fromisoformat = datetime.fromisoformat
 # What the fallback accepts: a date, T (or space), hh:mm[:ss[.fraction]], an offset.
 _TIMESTAMP_RE: Final = re.compile(
     r"\s*(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2})(:\d{2})?(?:[.,](\d+))?\s*"
-    r"([Zz]|[+-]\d{2}(?::?\d{2})?)?\s*\Z"
+    r"([Zz]|[+-]\d{2}(?::?\d{2})?)?\s*\Z",
+    re.ASCII,
 )
 
 
@@ -969,9 +970,10 @@ class ResponseParser:
         lines = cattrs.transform_error(exc, format_exception=_format_exception)
         if not lines:  # pragma: no cover - transform_error always yields one line
             lines = [f"{_format_exception(exc, None)} @ $"]
-        if len(lines) > MAX_ERRORS:
-            lines = [*lines[: MAX_ERRORS - 1], f"... and {len(lines) - MAX_ERRORS + 1} more"]
-        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        total = len(lines)
+        if total > MAX_ERRORS:
+            lines = [*lines[: MAX_ERRORS - 1], f"... and {total - MAX_ERRORS + 1} more"]
+        more = f" (and {total - 1} more)" if total > 1 else ""
         error = ResponseValidationError(
             f"{path}: the response body does not fit the API reference: {lines[0]}{more}",
             path=path,

@@ -413,6 +413,7 @@ class App:
             adm.settle(reply.status, fault, charge=cfg.charge_rate_limited)
             return reply
         if fault == "html_error":
+            adm.refund_minute()  # the CDN edge answered; the gateway never counted it
             reply = self._html_error(fault_pick)
             reply.fault = fault
             reply.delay = delay

@@ -99,7 +99,8 @@ class Faults:
     rate_limit_burst   a per-minute 429 (``remaining 0`` and ``Retry-After``), as     no
                        if another app of the account had used the minute
     server_error       a 500/502/503/504 with a problem+json body                     yes
-    html_error         a 502/503/504/52x HTML page from the CDN edge                  no
+    html_error         a 502/503/504/52x HTML page from the CDN edge, without the     no
+                       gateway's headers; it takes no slot of the minute either
     connection_reset   the connection drops after the request was processed;          yes
                        in-process `httpx.ReadError` or `httpx.RemoteProtocolError`
     timeout            the response never comes; in-process, sleeps the request's     yes

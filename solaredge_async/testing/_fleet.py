@@ -623,13 +623,9 @@ class Fleet:
 
         m = self._require(site_id)
         where = {
-            d.serial: (family, i)
-            for family, devices in (
-                ("inverters", m.inverters),
-                ("meters", m.meters),
-                ("storage", m.batteries),
-            )
-            for i, d in enumerate(devices)
+            **{d.serial: ("inverters", i) for i, d in enumerate(m.inverters)},
+            **{d.serial: ("meters", i) for i, d in enumerate(m.meters)},
+            **{d.serial: ("storage", i) for i, d in enumerate(m.batteries)},
         }
         family, index = where[serial]
         spec = FAMILY_METRICS[family][metric]

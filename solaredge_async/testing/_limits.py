@@ -136,6 +136,13 @@ class Admission:
         self.remaining = 0 if limit is not None else None
         self.retry_after = _seconds_to_next_minute(mono)
 
+    def refund_minute(self) -> None:
+        """Give back the minute slot (the call never reached the gateway's counter)."""
+        with self._limits.lock:
+            self._acct.minute_count = max(0, self._acct.minute_count - 1)
+        if self.remaining is not None:
+            self.remaining += 1
+
     def release(self) -> None:
         """Mark the call as answered (for the concurrency cap)."""
         with self._limits.lock:

@@ -77,6 +77,14 @@ def test_credits_of_faulted_calls():
     assert usage.credits == 1000 - counts["html_error"] - counts["rate_limit_burst"]
 
 
+def test_html_edge_errors_do_not_use_the_minute():
+    """An HTML page from the CDN edge never reached the gateway's per-minute counter."""
+    sim = make_sim(requests_per_minute=3, faults=Faults(html_error=1.0))
+    replies = _drive(sim, 10)
+    assert {r.status for r in replies} <= {502, 503, 504, 520, 521, 522, 524}
+    assert sim.ledger(sim.api_key).minute_429s == 0
+
+
 async def test_connection_resets_raise_httpx_transport_errors():
     """A reset raises httpx.ReadError or httpx.RemoteProtocolError (both appear)."""
     sim = make_sim(faults=Faults(connection_reset=1.0))
@@ -132,6 +140,7 @@ async def test_error_pages_and_bodies():
     assert html.headers["content-type"].startswith("text/html")
     assert "<html" in html.text
     assert "x-ratelimit-limit-minute" not in html.headers
+    assert "x-kong-request-id" not in html.headers
     malformed = await one(malformed_json=1.0)
     truncated = await one(truncated_json=1.0)
     for r in (malformed, truncated):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from solaredge_async import (
     Measurements,
@@ -15,6 +15,9 @@ from solaredge_async import (
     Usage,
     WindowCaps,
 )
+
+if TYPE_CHECKING:
+    from datetime import date, datetime
 
 
 async def fleet_day(client: SolarEdgeClient, day: date) -> list[tuple[int, float | None]]:

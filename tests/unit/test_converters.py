@@ -507,7 +507,7 @@ def test_naive_timestamps() -> None:
         "timestamp without a UTC offset: '2026-05-12T14:15:00' @ $.values[3].timestamp",
     )
     series = LENIENT.measurements(data, "/e")
-    assert series.timestamps[3] == datetime(2026, 5, 12, 14, 15)  # noqa: DTZ001
+    assert series.timestamps[3] == datetime(2026, 5, 12, 14, 15)
     assert series.timestamps[3].tzinfo is None
     assert series.period is not None
     assert series.period.start.tzinfo is None
@@ -521,7 +521,7 @@ def test_naive_site_date_is_refused_when_strict() -> None:
     where = "$.sites.site[0].installationDate"
     assert error.errors == (f"timestamp without a UTC offset: '2023-04-17T00:00:00' @ {where}",)
     site = LENIENT.sites_page(data, "/sites").sites[0]
-    assert site.installation_date == datetime(2023, 4, 17)  # noqa: DTZ001
+    assert site.installation_date == datetime(2023, 4, 17)
 
 
 def test_missing_point_value() -> None:
@@ -644,7 +644,7 @@ def test_error_list_is_capped() -> None:
     error = errors_of(LENIENT.measurements, data, "/e")
     assert len(error.errors) == MAX_ERRORS
     assert error.errors[-1] == f"... and {300 - MAX_ERRORS + 1} more"
-    assert f"(and {MAX_ERRORS - 1} more)" in str(error)
+    assert str(error).endswith("@ $.values[0].value (and 299 more)")
 
 
 @pytest.mark.parametrize(
@@ -894,8 +894,8 @@ OFFSETS = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
     lambda m: timezone(timedelta(minutes=m))
 )
 INSTANTS = st.datetimes(
-    min_value=datetime(2000, 1, 1),  # noqa: DTZ001
-    max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+    min_value=datetime(2000, 1, 1),
+    max_value=datetime(2100, 1, 1),
     timezones=OFFSETS,
 )
 VALUES = (

@@ -1,7 +1,6 @@
 """Tests for site-local time handling: windows, splitting by cap, merging."""
 
 # Naive datetimes are the point of many tests here: they mean site-local wall time.
-# ruff: noqa: DTZ001
 
 from __future__ import annotations
 
