@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["Simulator"]
 
 #: The host the in-process base URL names (the transport answers any host).
-_HOST = "https://monitoringapi.solaredge.com"
+# A host that can never resolve: a client given this base URL but not the
+# in-process transport fails at once instead of sending the key anywhere.
+_HOST = "https://simulator.solaredge.invalid"
 
 
 class Simulator:

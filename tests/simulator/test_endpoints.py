@@ -494,7 +494,7 @@ async def test_prefix_and_monitoring_alias():
     async with client(sim) as c:
         assert (await c.get("/sites")).status_code == 200
         assert (await c.get("/monitoring/sites")).status_code == 200
-        outside = await c.get("https://monitoringapi.solaredge.com/v3/sites")
+        outside = await c.get("https://simulator.solaredge.invalid/v3/sites")
     assert outside.status_code == 404
     root = make_sim(prefix="")
     async with httpx.AsyncClient(transport=root.transport(), base_url="http://sim") as c:
