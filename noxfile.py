@@ -93,7 +93,15 @@ def typecheck(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """Sweep yesterday's data of a simulated fleet (no credentials, no network)."""
     session.install(".[cli]")
-    session.run("solaredge-async", "sweep", "--simulate", "--out", "sweep-out", *session.posargs)
+    session.run(
+        "solaredge-async",
+        "sweep",
+        "--simulate",
+        "--out",
+        "sweep-out",
+        "--overwrite",
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON, default=False)

@@ -36,6 +36,7 @@ class SimServer:
         latency: ``(mean, jitter)`` seconds, or None.
         zones: IANA zones of the sites, or None for the worldwide mix.
         span_caps: Enforce the documented span caps.
+        api_keys: One API key per account (sites are dealt out in turn).
     """
 
     def __init__(
@@ -47,10 +48,12 @@ class SimServer:
         latency: tuple[float, float] | None = None,
         zones: Sequence[str] | None = ("Europe/Berlin",),
         span_caps: bool = True,
+        api_keys: Sequence[str] = (API_KEY,),
     ) -> None:
         self.settings = {
             "sites": sites,
-            "api_key": API_KEY,
+            "api_key": api_keys[0],
+            "api_keys": list(api_keys),
             "now": NOW,
             "rate": rate,
             "credits": credits,
@@ -118,9 +121,9 @@ class SimServer:
         proc.stdin.flush()
         return proc.stdout.readline()
 
-    def usage(self) -> dict[str, object]:
-        """The benchmark account's usage: calls, credits, 429s, statuses."""
-        result: dict[str, object] = json.loads(self._ask(f"usage {API_KEY}"))
+    def usage(self, api_key: str = API_KEY) -> dict[str, object]:
+        """An account's usage: calls, credits, 429s, statuses."""
+        result: dict[str, object] = json.loads(self._ask(f"usage {api_key}"))
         return result
 
     def reset(self) -> None:

@@ -7,9 +7,10 @@ It prints the base URL on its first line, then answers one command per stdin lin
 * ``reset``: a new billing month for every account;
 * EOF: exit.
 
-The JSON settings: ``sites``, ``api_key``, ``now`` (aware ISO 8601), ``rate`` (calls per
-minute or null), ``credits`` (monthly or null), ``latency`` ([mean, jitter] seconds or
-null), ``zones`` (list or null), ``span_caps`` (bool, default true), ``seed``.
+The JSON settings: ``sites``, ``api_key`` (or ``api_keys``, one per account), ``now``
+(aware ISO 8601), ``rate`` (calls per minute or null), ``credits`` (monthly or null),
+``latency`` ([mean, jitter] seconds or null), ``zones`` (list or null), ``span_caps``
+(bool, default true), ``seed``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _simulator(settings: dict[str, object]) -> Simulator:
             seed=int(settings.get("seed", 0)),  # type: ignore[call-overload]
             fleet=FleetSpec(
                 sites=int(settings.get("sites", 100)),  # type: ignore[call-overload]
-                api_keys=(str(settings["api_key"]),),
+                api_keys=tuple(str(k) for k in settings.get("api_keys") or [settings["api_key"]]),  # type: ignore[attr-defined]
                 zones=tuple(zones) if isinstance(zones, list) else None,
             ),
             now=datetime.fromisoformat(str(settings["now"])),

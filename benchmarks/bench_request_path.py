@@ -318,9 +318,9 @@ def run(
     seconds: float | None = None,
 ) -> dict[str, float]:
     """Measure every contender at every concurrency; keys ``rps_<name>_<c>``, ``cpu_us_...``."""
-    rounds = rounds or (1 if quick else 3)
-    seconds = seconds or (0.3 if quick else 1.0)
-    warmup = 0.1 if quick else 0.25
+    rounds = rounds or (1 if quick else 5)
+    seconds = seconds or (0.3 if quick else 0.6)
+    warmup = 0.1 if quick else 0.2
     names = available(contenders)
     samples: dict[tuple[str, int], list[tuple[float, float]]] = {}
     with SimServer(sites=200) as server:

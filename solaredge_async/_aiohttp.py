@@ -31,6 +31,7 @@ import builtins
 import ssl
 from typing import TYPE_CHECKING, Final
 
+import anyio.lowlevel
 import httpx
 
 from solaredge_async.errors import ConfigurationError
@@ -62,6 +63,17 @@ def _import_aiohttp() -> None:
         import aiohttp  # noqa: F401, PLC0415
     except ImportError as exc:
         raise ConfigurationError(_INSTALL_HINT) from exc
+
+
+def _running_loop() -> object:
+    """The running event loop, or None where anyio cannot say (anyio < 4.11)."""
+    current_token = getattr(anyio.lowlevel, "current_token", None)
+    if current_token is None:
+        return None
+    try:
+        return current_token().native_token
+    except Exception:  # noqa: BLE001 - no loop, or a backend anyio does not know
+        return None
 
 
 def _check_backend() -> None:
@@ -223,22 +235,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         state = "closed" if self._closed else "open" if self._session is not None else "idle"
         return f"<AiohttpTransport {state} max_connections={self._max_connections}>"
 
-    def _open(self) -> aiohttp.ClientSession:
-        import anyio.lowlevel  # noqa: PLC0415
-
+    def _open(self, loop: object) -> aiohttp.ClientSession:
         _check_backend()
-        loop = anyio.lowlevel.current_token().native_token
-        session = self._session
-        if session is not None:
-            if self._loop is loop:
-                return session
-            if not session.closed:
-                raise ConfigurationError(
-                    "this AiohttpTransport's connections belong to another event loop; "
-                    "make one transport per event loop"
-                )
         if self._closed:
             raise RuntimeError("the AiohttpTransport is closed")
+        session = self._session
+        if session is not None and not session.closed:
+            raise ConfigurationError(
+                "this AiohttpTransport's connections belong to another event loop; "
+                "make one transport per event loop"
+            )
         import aiohttp  # noqa: PLC0415
 
         connector = aiohttp.TCPConnector(
@@ -283,9 +289,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 httpx's own transport would.
             ConfigurationError: Used under trio, or from a second event loop.
         """
+        loop = _running_loop()
         session = self._session
-        if session is None or session.closed or self._closed:
-            session = self._open()
+        if session is None or loop is not self._loop or session.closed:
+            session = self._open(loop)
         url = request.url
         if url.scheme not in {"http", "https"}:
             raise httpx.UnsupportedProtocol(

@@ -19,7 +19,8 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeAlias
+from contextlib import aclosing
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 import anyio
 import httpx
@@ -29,7 +30,7 @@ from solaredge_async._retry import call_with_retries
 from solaredge_async._usage import Ledger, RequestEvent
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import AsyncGenerator, Callable, Mapping
 
     from solaredge_async._credentials import Credential
     from solaredge_async._limiter import RateLimiter
@@ -237,11 +238,14 @@ class Engine:
             raise self._too_large(method, path)
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.max_body:
-                raise self._too_large(method, path)
-            chunks.append(chunk)
+        # Closed explicitly when the cap cuts the body short: trio warns about (and
+        # finalises late) an async generator left to the garbage collector.
+        async with aclosing(cast("AsyncGenerator[bytes]", response.aiter_bytes())) as body:
+            async for chunk in body:
+                size += len(chunk)
+                if size > self.max_body:
+                    raise self._too_large(method, path)
+                chunks.append(chunk)
         return b"".join(chunks)
 
     def _too_large(self, method: str, path: str) -> errors.ResponseValidationError:

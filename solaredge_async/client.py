@@ -55,9 +55,11 @@ from solaredge_async.models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Mapping
     from types import TracebackType
     from zoneinfo import ZoneInfo
+
+    from solaredge_async.fleet import Sweep, SweepPlan, SweepProgress, SweepSpec
 
 __all__ = ["DEFAULT_BASE_URL", "SolarEdgeClient"]
 
@@ -475,6 +477,45 @@ class SolarEdgeClient:
         """Whether windows over their cap are split (else refused)."""
         return self._split
 
+    @property
+    def resolutions(self) -> Mapping[str, frozenset[str]]:
+        """The resolutions each kind of call accepts (see `DEFAULT_RESOLUTIONS`)."""
+        return dict(self._resolutions)
+
+    def known_site_timezone(self, site_id: int) -> ZoneInfo | None:
+        """The site's time zone if already known (from `sites`, `site` or given); no call."""
+        return self._zones.get(site_id)
+
+    async def plan_sweep(self, spec: SweepSpec, *, now: datetime | None = None) -> SweepPlan:
+        """Plan a fleet sweep: see `solaredge_async.fleet.plan_sweep`."""
+        from solaredge_async.fleet import plan_sweep  # noqa: PLC0415
+
+        return await plan_sweep(self, spec, now=now)
+
+    def sweep(
+        self,
+        plan: SweepPlan,
+        *,
+        concurrency: int | None = None,
+        buffer_size: int | None = None,
+        on_progress: Callable[[SweepProgress], object] | None = None,
+        progress_interval: float = 0.5,
+    ) -> Sweep:
+        """Run a planned sweep: ``async with client.sweep(plan) as results:``.
+
+        See `solaredge_async.fleet.sweep`.
+        """
+        from solaredge_async.fleet import sweep  # noqa: PLC0415
+
+        return sweep(
+            self,
+            plan,
+            concurrency=concurrency,
+            buffer_size=buffer_size,
+            on_progress=on_progress,
+            progress_interval=progress_interval,
+        )
+
     def reset_quota(self) -> None:
         """Allow calls again after the monthly credits ran out (after the billing day)."""
         self._ledger.quota_exhausted = False
@@ -601,9 +642,16 @@ class SolarEdgeClient:
         async def run(index: int, call: Callable[[], Awaitable[T]]) -> None:
             results[index] = await call()
 
-        async with anyio.create_task_group() as tg:
-            for index, call in enumerate(calls):
-                tg.start_soon(run, index, call)
+        try:
+            async with anyio.create_task_group() as tg:
+                for index, call in enumerate(calls):
+                    tg.start_soon(run, index, call)
+        except BaseExceptionGroup as group:
+            # Callers get one library error, as from an unsplit call, not a group.
+            error = _one_error(group)
+            if error is None:
+                raise
+            raise error from None
         return results  # type: ignore[return-value]
 
     async def _measurements(  # noqa: PLR0917
@@ -635,7 +683,9 @@ class SolarEdgeClient:
 
     # -- fleet ------------------------------------------------------------------
 
-    async def site_pages(self, *, page_size: int = MAX_SITES_PAGE) -> AsyncIterator[SitesPage]:
+    async def site_pages(
+        self, *, page_size: int = MAX_SITES_PAGE
+    ) -> AsyncGenerator[SitesPage, None]:
         """Every page of ``GET /sites``, in order (one call per page).
 
         Stops on the first short page, or when ``count`` shows every site was seen,
@@ -652,12 +702,20 @@ class SolarEdgeClient:
         self._check_open()
         self._refuse_bearer("/sites")
         seen = 0
+        seen_ids: set[int] = set()
         page_no = 1
         while True:
             data = await self._get(
                 "/sites", [("page", str(page_no)), ("sites-in-page", str(page_size))]
             )
             page = self._parser.sites_page(data, "/sites")
+            ids = {site.site_id for site in page.sites}
+            if ids and ids <= seen_ids:
+                # A full page of sites already seen: the server ignores `page`; going
+                # on would fetch the same page forever, a credit each time.
+                logger.warning("GET /sites: page %d repeats earlier sites; stopping", page_no)
+                return
+            seen_ids |= ids
             for site in page.sites:
                 self._remember_site(site)
             seen += len(page.sites)
@@ -672,7 +730,7 @@ class SolarEdgeClient:
                 return
             page_no += 1
 
-    async def sites(self, *, page_size: int = MAX_SITES_PAGE) -> AsyncIterator[Site]:
+    async def sites(self, *, page_size: int = MAX_SITES_PAGE) -> AsyncGenerator[Site, None]:
         """Every site the API key sees, all pages (``GET /sites``).
 
         Each site's time zone is remembered, so later windowed calls cost no
@@ -684,16 +742,24 @@ class SolarEdgeClient:
 
     async def _alert_pages(
         self, path: str, only_open: bool | None, page_size: int
-    ) -> AsyncIterator[Alert]:
+    ) -> AsyncGenerator[Alert, None]:
         page_size = _check_page_size(page_size, MAX_ALERTS_PAGE, "page_size")
         flag = None if only_open is None else _bool_param(only_open, "only_open")
         self._check_open()
         page_no = 1
+        previous: tuple[Alert, ...] = ()
         while True:
             params = [("page", str(page_no)), ("alerts-in-page", str(page_size))]
             if flag is not None:
                 params.append(("only-open", flag))
             alerts = self._parser.alerts(await self._get(path, params), path)
+            if alerts and alerts == previous:
+                # The same full page again: the server ignores `page` (see site_pages).
+                logger.warning(
+                    "GET %s: page %d repeats page %d; stopping", path, page_no, page_no - 1
+                )
+                return
+            previous = alerts
             for alert in alerts:
                 yield alert
             if len(alerts) < page_size:
@@ -702,7 +768,7 @@ class SolarEdgeClient:
 
     async def alerts(
         self, *, only_open: bool = False, page_size: int = MAX_ALERTS_PAGE
-    ) -> AsyncIterator[Alert]:
+    ) -> AsyncGenerator[Alert, None]:
         """Every alert of every site, all pages (``GET /alerts``).
 
         ``only-open`` is always sent (its server default is unknown).
@@ -821,7 +887,7 @@ class SolarEdgeClient:
 
     async def site_alerts(
         self, site_id: int, *, only_open: bool | None = None, page_size: int = MAX_ALERTS_PAGE
-    ) -> AsyncIterator[Alert]:
+    ) -> AsyncGenerator[Alert, None]:
         """The site's alerts, all pages (``/sites/{id}/alerts``).
 
         ``only-open`` is sent when given (``False`` and ``True`` both).
@@ -1142,6 +1208,26 @@ class SolarEdgeClient:
         return await self.storage_metric(
             site_id, serial, "state_of_energy", start=start, end=end, resolution=resolution
         )
+
+
+def _one_error(group: BaseExceptionGroup[BaseException]) -> errors.SolarEdgeError | None:
+    """The error to raise for a group of library errors (None if anything else is in it).
+
+    The monthly-credit error wins (a sweep stops on it), else the first one.
+    """
+    matched, rest = group.split(errors.SolarEdgeError)
+    if rest is not None or matched is None:
+        return None
+    leaves: list[errors.SolarEdgeError] = []
+    stack: list[BaseException] = [matched]
+    while stack:
+        exc = stack.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            stack[:0] = exc.exceptions
+        elif isinstance(exc, errors.SolarEdgeError):
+            leaves.append(exc)
+    quota = [e for e in leaves if isinstance(e, errors.QuotaExhaustedError)]
+    return (quota or leaves or [None])[0]
 
 
 def _merge_measurements(parts: list[Measurements]) -> Measurements:

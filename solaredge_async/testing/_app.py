@@ -84,6 +84,8 @@ _NOT_FOUND: Final = 404
 _V1_RE: Final = re.compile(r"^/(site/[^/]+(/.*)?|sites/list|equipment/.*|version/.*)$")
 
 #: Headers on every response of the API (§11 of the reference).
+UNLIMITED_PER_MINUTE: Final = 1_000_000
+
 _STATIC_HEADERS: Final = (
     ("cache-control", "no-cache, no-store, max-age=0, must-revalidate"),
     ("pragma", "no-cache"),
@@ -465,10 +467,13 @@ class App:
 
     def _headers(self, ctype: str, adm: Admission | None) -> list[tuple[str, str]]:
         h = [("content-type", ctype), ("date", self._date())]
-        limit = self.limits.per_minute
-        if adm is not None and limit is not None:
-            h.append(("x-ratelimit-limit-minute", str(limit)))
-            h.append(("x-ratelimit-remaining-minute", str(adm.remaining)))
+        if adm is not None:
+            # The live gateway sends both headers on every response; without a
+            # per-minute limit the simulator reports an unreachable one.
+            limit = self.limits.per_minute
+            h.append(("x-ratelimit-limit-minute", str(limit or UNLIMITED_PER_MINUTE)))
+            remaining = adm.remaining if adm.remaining is not None else UNLIMITED_PER_MINUTE
+            h.append(("x-ratelimit-remaining-minute", str(remaining)))
         h.extend(_STATIC_HEADERS)
         ids = _hex(24)
         h.append(("cf-ray", f"{ids[:16]}-FRA"))
@@ -696,8 +701,14 @@ class App:
         q: dict[str, list[str]],
         now: float,
         allowed: frozenset[str] | None,
+        *,
+        capped: bool = True,
     ) -> tuple[float, float, str, str, str]:
-        """Return ``(ws, we, period.from, period.to, resolution)``; 400 when invalid."""
+        """Return ``(ws, we, period.from, period.to, resolution)``; 400 when invalid.
+
+        ``capped=False`` skips the span cap (totals such as ``/overview`` have no
+        resolution, so the reference gives them no cap).
+        """
         cfg = self.config
         res = q.get("resolution", ["QUARTER_HOUR"])[0]
         if res not in RESOLUTIONS:
@@ -736,7 +747,8 @@ class App:
             span = (t_dt.replace(tzinfo=None) - f_dt.replace(tzinfo=None)).total_seconds()
         cap = cfg.span_caps.get(res)
         if (
-            cap is not None
+            capped
+            and cap is not None
             and (not defaulted or cfg.cap_default_window)
             and span > cap.total_seconds()
         ):
@@ -832,7 +844,7 @@ class App:
     def _overview(
         self, m: SiteModel, q: dict[str, list[str]], _caller: _Caller, now: float
     ) -> object:
-        ws, we, *_ = self._window(m, q, now, None)
+        ws, we, *_ = self._window(m, q, now, None, capped=self.config.cap_overview)
         s = self.fleet.window_sums(m, ws, we, now=now)
         p_unit, c_unit = self.config.overview_units
         p_div, c_div = _ENERGY_UNITS[p_unit], _ENERGY_UNITS[c_unit]
@@ -878,7 +890,7 @@ class App:
         }
 
     def _performance(self, m: SiteModel, q: dict[str, list[str]], now: float) -> object:
-        ws, we, *_ = self._window(m, q, now, None)
+        ws, we, *_ = self._window(m, q, now, None, capped=self.config.cap_overview)
         production = self.fleet.window_sums(m, ws, we, now=now)[PV]
         return self._perf_values(m, production)
 

@@ -256,6 +256,8 @@ class SimulatorConfig:
             ``"convert"`` converts the instant to the site's zone.
         span_caps: Maximum ``to - from`` per resolution (``None``: no cap).
         cap_default_window: Apply the caps to the default (midnight to now) window too.
+        cap_overview: Apply the quarter-hour span cap to ``/overview`` windows too (the
+            reference names no cap for totals; off by default).
         span_clock: Measure ``to - from`` in ``"elapsed"`` time (a fall-back day is 25 h)
             or in ``"wall"``-clock time (every local day is 24 h).
         allow_single_bound: Accept only one of ``from``/``to`` (the other defaults)
@@ -311,6 +313,7 @@ class SimulatorConfig:
         factory=lambda: dict(DEFAULT_SPAN_CAPS), validator=_caps
     )
     cap_default_window: bool = False
+    cap_overview: bool = False
     span_clock: Literal["elapsed", "wall"] = "elapsed"
     allow_single_bound: bool = False
     power_resolutions: frozenset[str] = frozenset({"QUARTER_HOUR", "HOUR"})

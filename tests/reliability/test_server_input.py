@@ -11,7 +11,6 @@ virtual-time bound (so a retry loop or a pagination loop that never ends is caug
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -27,6 +26,7 @@ from solaredge_async.errors import (
     SolarEdgeError,
     TimeoutError,
 )
+from tests.reliability import _figures
 from tests.reliability._support import CALLS, SHAPES, endpoint_methods, mock_client, run_virtual
 
 pytestmark = pytest.mark.anyio
@@ -36,9 +36,6 @@ KEY = "server-input-KEY-0a1b2c3d4e5f"
 #: Virtual seconds any one call may take, retries and waits included, before it counts
 #: as hung (the retry policy's own deadline is 300 s).
 HANG_LIMIT = 3 * 3600.0
-
-#: Counts of what the property tests tried, reported at the end of the session.
-TRIED: dict[str, int] = {}
 
 #: A valid body of each response shape, as the simulator serves them.
 REFERENCE: dict[str, str] = {
@@ -142,6 +139,9 @@ SPECIAL_BODIES: dict[str, bytes] = {
         b'"status":404,"detail":"Unknown endpoint","traceId":"0f1e2d3c4b5a69788796a5b4c3d2e1f0"}'
     ),
 }
+
+#: The special bodies that are valid JSON (some endpoint may accept them).
+VALID_JSON = frozenset({"null", "problem json", "tiny float"})
 
 STATUSES = (200, 200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 410, 418, 429, 500, 502, 520)
 CONTENT_TYPES = (
@@ -320,7 +320,7 @@ def test_every_endpoint_method_is_covered():
 
 
 @settings(
-    max_examples=700,
+    max_examples=400,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -330,7 +330,7 @@ def test_any_single_answer_raises_only_library_errors(data: st.DataObject, backe
     call_name = data.draw(st.sampled_from(sorted(CALLS)), label="call")
     answer = data.draw(answers(SHAPES[call_name]), label="answer")
     limited = data.draw(st.booleans(), label="rate limiter on")
-    TRIED[answer["label"]] = TRIED.get(answer["label"], 0) + 1
+    _figures.server_inputs[answer["label"]] += 1
 
     async def main() -> BaseException | None:
         async with mock_client(
@@ -346,7 +346,7 @@ def test_any_single_answer_raises_only_library_errors(data: st.DataObject, backe
 
 
 @settings(
-    max_examples=300,
+    max_examples=400,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -358,11 +358,14 @@ def test_a_sequence_of_answers_raises_only_library_errors(
     call_name = data.draw(st.sampled_from(sorted(CALLS)), label="call")
     script = data.draw(st.lists(answers(SHAPES[call_name]), min_size=1, max_size=8))
     for answer in script:
-        TRIED[answer["label"]] = TRIED.get(answer["label"], 0) + 1
+        _figures.server_inputs[answer["label"]] += 1
     served: list[int] = []
 
     def handler(_request: httpx.Request) -> httpx.Response:
         served.append(1)
+        if len(served) > 500:
+            # A loop that never sleeps never lets the virtual clock reach the hang limit.
+            raise RuntimeError("runaway: more than 500 requests for one call")
         # A server that keeps answering past the script repeats its last answer.
         return _respond(script[min(len(served), len(script)) - 1])
 
@@ -374,7 +377,6 @@ def test_a_sequence_of_answers_raises_only_library_errors(
 
     exc = run_virtual(backend, main)
     _check_escaped(exc, f"{call_name} <- {[a['label'] for a in script]}")
-    assert len(served) < 1000, f"{call_name} sent {len(served)} requests"
 
 
 @pytest.mark.parametrize("call_name", sorted(CALLS))
@@ -387,7 +389,7 @@ def test_named_bad_bodies_on_every_endpoint(call_name: str, label: str) -> None:
             "headers": {"content-type": ctype},
             "body": SPECIAL_BODIES[label],
         }
-        TRIED[label] = TRIED.get(label, 0) + 1
+        _figures.server_inputs[label] += 1
 
         async def main(answer: dict[str, Any] = answer) -> BaseException | None:
             async with mock_client(
@@ -399,7 +401,7 @@ def test_named_bad_bodies_on_every_endpoint(call_name: str, label: str) -> None:
 
         exc = run_virtual("trio" if len(label) % 2 else "asyncio", main)
         _check_escaped(exc, f"{call_name} <- {status} {label}")
-        if status == 200 and label not in {"null", "problem json"}:
+        if status == 200 and label not in VALID_JSON:
             # None of these bodies is a valid answer to any endpoint.
             assert isinstance(exc, ResponseValidationError), (call_name, label, exc)
 
@@ -441,7 +443,11 @@ HUNDRED_MB = 100 * 1024 * 1024
 
 
 class _Stream(httpx.AsyncByteStream):
-    """A streamed body of ``total`` bytes (one shared chunk: small in memory) that counts."""
+    """A streamed body of ``total`` bytes (one shared chunk: small in memory) that counts.
+
+    An iterator object rather than an async generator, so nothing is left for the garbage
+    collector when the reader stops early.
+    """
 
     def __init__(self, total: int, *, stall_after: int | None = None) -> None:
         self.total = total
@@ -449,17 +455,34 @@ class _Stream(httpx.AsyncByteStream):
         self.sent = 0
         self.closed = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while self.sent < self.total:
-            if self.stall_after is not None and self.sent >= self.stall_after:
-                await anyio.sleep_forever()
-            self.sent += len(CHUNK)
-            yield CHUNK
+    def __aiter__(self) -> _Stream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.closed or self.sent >= self.total:
+            raise StopAsyncIteration
+        if self.stall_after is not None and self.sent >= self.stall_after:
+            await anyio.sleep_forever()
+        self.sent += len(CHUNK)
+        return CHUNK
 
     async def aclose(self) -> None:
         self.closed = True
 
 
+#: httpx's own response iterators are async generators nested in one another; when the
+#: engine stops reading early it closes the outer one, and trio then warns about the inner
+#: ones (``Response.aiter_raw``, ``BoundAsyncStream.__aiter__``) being finalised by the
+#: garbage collector. That is httpx's (encode/httpx#3593, #3777), not a leak: the stream
+#: itself is closed, as asserted below.
+HTTPX_INNER_GENERATOR = pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <async_generator object "
+    "(Response.aiter_raw|BoundAsyncStream.__aiter__)"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
+
+
+@HTTPX_INNER_GENERATOR
 @pytest.mark.parametrize("status", [200, 503, 429])
 async def test_a_100_mb_streamed_body_is_refused_without_reading_it_all(status):
     """A 100 MB body without Content-Length: refused at the engine's cap, the stream closed."""
@@ -482,6 +505,7 @@ async def test_a_100_mb_streamed_body_is_refused_without_reading_it_all(status):
     assert usage.credits == 1
 
 
+@HTTPX_INNER_GENERATOR
 async def test_a_declared_100_mb_body_is_refused_before_reading_a_byte():
     """Content-Length over the cap: refused from the header, not one chunk read."""
     stream = _Stream(HUNDRED_MB)
@@ -496,6 +520,7 @@ async def test_a_declared_100_mb_body_is_refused_before_reading_a_byte():
     assert stream.closed
 
 
+@HTTPX_INNER_GENERATOR
 async def test_a_body_that_stalls_mid_way_ends_at_the_deadline():
     """A body that stops flowing (and a transport with no read timeout) ends at the deadline."""
     streams: list[_Stream] = []

@@ -147,3 +147,15 @@ def test_bad_settings_are_refused(kwargs, match):
     """Rates, bursts and margins out of range are configuration errors."""
     with pytest.raises(ConfigurationError, match=match):
         RateLimiter(**kwargs)
+
+
+async def test_lateness_is_recovered_within_half_the_margin():
+    """After idling, a fast bucket lends up to margin/2 seconds of tokens, no more."""
+    limiter = RateLimiter(600, safety_margin=0.5)  # one token per 0.1008 s
+    await limiter.acquire()
+    await anyio.sleep(10)
+    granted = await _grant_times(limiter, 6, [0.0])
+    immediate = [t for t in granted if t < 1e-9]
+    # 1 token + 0.25 s / 0.1008 s = 3.48 tokens saved: three go at once, then pacing.
+    assert len(immediate) == 3
+    assert sorted(granted)[3] == pytest.approx((1 - 0.48) * 60.5 / 600, abs=1e-3)

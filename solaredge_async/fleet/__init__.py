@@ -1,0 +1,81 @@
+"""Fleet sweeps: every site, inverter, meter and battery, at the rate limit, losing nothing.
+
+Plan, then run::
+
+    from solaredge_async import SolarEdgeClient
+    from solaredge_async.fleet import YESTERDAY, ItemSucceeded, SweepSpec, plan_sweep, sweep
+
+    async with SolarEdgeClient(api_key=...) as client:
+        spec = SweepSpec(
+            what={"overview", "energy", "inverter_telemetry"}, start=YESTERDAY, end=YESTERDAY
+        )
+        plan = await plan_sweep(client, spec)       # discovery only: the site list
+        print(plan.credits, plan.duration())        # the exact price and the time it takes
+        async with sweep(client, plan) as results:
+            async for result in results:            # each item exactly once
+                if isinstance(result, ItemSucceeded):
+                    ...
+
+`plan_sweep` turns a `SweepSpec` into `WorkItem` s, one per API call, split at the
+client's caps and priced exactly; `sweep` runs them behind the client's rate limiter
+and concurrency bound and streams one `SweepResult` per item through a bounded
+buffer, so memory stays flat for any fleet size. `flat_rows` turns results into flat
+rows for a table load (the CLI's output format).
+"""
+
+from solaredge_async.fleet._plan import SweepPlan, WorkItem, plan_sweep
+from solaredge_async.fleet._rows import ROW_FIELDS, Row, flat_rows, source_of
+from solaredge_async.fleet._run import (
+    AUTHENTICATION_FAILED,
+    CLIENT_CLOSED,
+    QUOTA_EXHAUSTED,
+    ItemFailed,
+    ItemNotAttempted,
+    ItemSucceeded,
+    Sweep,
+    SweepProgress,
+    SweepRecord,
+    SweepResult,
+    SweepResults,
+    sweep,
+)
+from solaredge_async.fleet._spec import (
+    BULK_TARGETS,
+    SITE_TARGETS,
+    TARGETS,
+    TODAY,
+    YESTERDAY,
+    SiteDay,
+    SweepBound,
+    SweepSpec,
+)
+
+__all__ = [
+    "AUTHENTICATION_FAILED",
+    "BULK_TARGETS",
+    "CLIENT_CLOSED",
+    "QUOTA_EXHAUSTED",
+    "ROW_FIELDS",
+    "SITE_TARGETS",
+    "TARGETS",
+    "TODAY",
+    "YESTERDAY",
+    "ItemFailed",
+    "ItemNotAttempted",
+    "ItemSucceeded",
+    "Row",
+    "SiteDay",
+    "Sweep",
+    "SweepBound",
+    "SweepPlan",
+    "SweepProgress",
+    "SweepRecord",
+    "SweepResult",
+    "SweepResults",
+    "SweepSpec",
+    "WorkItem",
+    "flat_rows",
+    "plan_sweep",
+    "source_of",
+    "sweep",
+]

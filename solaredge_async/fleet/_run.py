@@ -1,0 +1,550 @@
+"""Running a sweep: bounded fan-out behind the client's limiter, results streamed out.
+
+The shape is aiometer's ``amap``: an async context manager that owns a task group and
+hands out the receiving end of a bounded memory stream. A driver task walks the plan
+lazily and starts an item's task only once one of ``concurrency`` slots is free; each
+task makes its call through the client (its rate limiter and concurrency bound) and
+sends one result into the stream, holding its slot until the result is taken. A slow
+consumer therefore stops the sweep instead of growing memory: at most ``concurrency``
+tasks and ``buffer_size`` results exist at any time, whatever the fleet size.
+
+Every item ends as exactly one result: `ItemSucceeded`, `ItemFailed` or
+`ItemNotAttempted`. A failure is captured as a result and never cancels the others.
+When the monthly credits run out (`QuotaExhaustedError`), the client was closed, or
+the credential was refused (401), nothing new is launched, the tasks already running
+finish, and every remaining item is reported not attempted with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections import deque
+from typing import TYPE_CHECKING, Final, Self, TypeAlias
+
+import anyio
+import attrs
+
+from solaredge_async import errors
+from solaredge_async.client import DEVICE_METRICS
+from solaredge_async.fleet._plan import FAMILY_OF, SweepPlan, WorkItem
+from solaredge_async.models import (
+    Alert,
+    Device,
+    DeviceType,
+    Measurements,
+    SiteOverview,
+    Telemetry,
+    TelemetrySeries,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from types import TracebackType
+
+    from anyio.abc import TaskGroup
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+    from solaredge_async.client import SolarEdgeClient
+
+__all__ = [
+    "ItemFailed",
+    "ItemNotAttempted",
+    "ItemSucceeded",
+    "SweepProgress",
+    "SweepRecord",
+    "SweepResult",
+    "SweepResults",
+    "sweep",
+]
+
+logger = logging.getLogger("solaredge_async.fleet")
+
+#: What a successful item holds, by kind: ``overview`` a `SiteOverview`; ``energy``,
+#: ``power`` and single device metrics `Measurements`; bulk telemetry `Telemetry`;
+#: ``devices`` a tuple of `Device`; ``alerts`` and ``fleet_alerts`` a tuple of `Alert`.
+SweepRecord: TypeAlias = (
+    SiteOverview | Measurements | Telemetry | tuple[Device, ...] | tuple[Alert, ...]
+)
+
+#: Reason of `ItemNotAttempted` when the monthly credits ran out.
+QUOTA_EXHAUSTED: Final = "quota exhausted"
+#: Reason of `ItemNotAttempted` when the credential was refused (401).
+AUTHENTICATION_FAILED: Final = "authentication failed"
+#: Reason of `ItemNotAttempted` when the client was closed during the sweep.
+CLIENT_CLOSED: Final = "client closed"
+
+_ALL_DEVICE_TYPES: Final = tuple(DeviceType)
+_RATE_WINDOW: Final = 60.0
+
+
+@attrs.frozen(kw_only=True)
+class ItemSucceeded:
+    """An item whose call succeeded.
+
+    Attributes:
+        item: The work item.
+        record: The parsed response (see `SweepRecord`); bulk telemetry keeps only the
+            metrics the spec asked for.
+    """
+
+    item: WorkItem
+    record: SweepRecord
+
+
+@attrs.frozen(kw_only=True)
+class ItemFailed:
+    """An item whose call failed; the other items carry on.
+
+    Attributes:
+        item: The work item.
+        error: The error: a `solaredge_async.SolarEdgeError` subclass for every API,
+            transport and validation failure (e.g. `PermissionDeniedError` for a site
+            the credential cannot see); any other exception is a bug, reported here
+            rather than cancelling the fleet.
+    """
+
+    item: WorkItem
+    error: Exception
+
+
+@attrs.frozen(kw_only=True)
+class ItemNotAttempted:
+    """An item the sweep did not get data for, and spent no credit on.
+
+    Run it later with ``plan.only(ids)`` (or ``plan.without(done_ids)``).
+
+    Attributes:
+        item: The work item.
+        reason: Why: ``"quota exhausted"`` (the monthly credits ran out, before or
+            while the call was made: a monthly 429 costs no credit),
+            ``"authentication failed"`` (the credential was refused on another
+            item) or ``"client closed"``.
+    """
+
+    item: WorkItem
+    reason: str
+
+
+#: One result per item.
+SweepResult: TypeAlias = ItemSucceeded | ItemFailed | ItemNotAttempted
+
+
+@attrs.frozen(kw_only=True)
+class SweepProgress:
+    """A snapshot of a running sweep.
+
+    Attributes:
+        total: Items in the plan.
+        done: Items finished (results produced, whether or not read yet).
+        succeeded: Items that succeeded.
+        failed: Items that failed.
+        not_attempted: Items reported not attempted.
+        credits: Credits the client spent since the sweep started (retries included;
+            read from the client's ledger, so other calls on the same client count).
+        planned_credits: The plan's price.
+        retries: Retried attempts since the sweep started.
+        rate_limited: 429 answers since the sweep started (per minute and monthly).
+        rate: Calls per minute over the last minute (the whole run while shorter).
+        elapsed: Seconds since the sweep started.
+        eta: Seconds to go at the current rate, or `None` while unknown.
+        stopped: Why the sweep stopped launching items, or `None`.
+    """
+
+    total: int
+    done: int
+    succeeded: int
+    failed: int
+    not_attempted: int
+    credits: int
+    planned_credits: int
+    retries: int
+    rate_limited: int
+    rate: float
+    elapsed: float
+    eta: float | None
+    stopped: str | None
+
+
+def _filter_telemetry(record: Telemetry, keep: frozenset[str]) -> Telemetry:
+    devices: dict[str, Mapping[str, TelemetrySeries]] = {
+        serial: {name: series for name, series in metrics.items() if name in keep}
+        for serial, metrics in record.devices.items()
+    }
+    return attrs.evolve(record, devices=devices)
+
+
+class _Run:
+    """The mutable state of one sweep: counters, the stop flag, the call dispatch."""
+
+    def __init__(
+        self,
+        client: SolarEdgeClient,
+        plan: SweepPlan,
+        *,
+        concurrency: int,
+        on_progress: Callable[[SweepProgress], object] | None,
+        progress_interval: float,
+    ) -> None:
+        self.client = client
+        self.plan = plan
+        self.total = len(plan)
+        self.planned = plan.credits
+        self.concurrency = concurrency
+        self.on_progress = on_progress
+        self.progress_interval = progress_interval
+        self.slots = anyio.Semaphore(concurrency, fast_acquire=True)
+        self.succeeded = 0
+        self.failed = 0
+        self.not_attempted = 0
+        self.stop_reason: str | None = None
+        usage = client.usage
+        self.credits0 = usage.credits
+        self.retries0 = usage.retries
+        self.limited0 = usage.rate_limited_minute + usage.rate_limited_monthly
+        self.started = anyio.current_time()
+        self.samples: deque[tuple[float, int]] = deque([(self.started, usage.credits)])
+        self.last_report = -math.inf
+        self.finished = False
+
+    # -- driving -----------------------------------------------------------------
+
+    async def drive(self, send: MemoryObjectSendStream[SweepResult]) -> None:
+        async with send, anyio.create_task_group() as tg:
+            for item in self.plan:
+                reason = self.stop_reason
+                if reason is None:
+                    # Lazy spawning: a task starts only once a slot is free, and the
+                    # stop flag is read again after the wait.
+                    await self.slots.acquire()
+                    reason = self.stopped()
+                    if reason is None:
+                        tg.start_soon(self._one, item, send)
+                        continue
+                    self.slots.release()
+                await self._send(send, ItemNotAttempted(item=item, reason=reason))
+
+    def stopped(self) -> str | None:
+        """Why nothing new is launched, or `None` (read afresh after every wait)."""
+        return self.stop_reason
+
+    async def _one(self, item: WorkItem, send: MemoryObjectSendStream[SweepResult]) -> None:
+        try:
+            result = await self._execute(item)
+            await self._send(send, result)
+        finally:
+            self.slots.release()
+
+    async def _send(self, send: MemoryObjectSendStream[SweepResult], result: SweepResult) -> None:
+        if isinstance(result, ItemSucceeded):
+            self.succeeded += 1
+        elif isinstance(result, ItemFailed):
+            self.failed += 1
+        else:
+            self.not_attempted += 1
+        await send.send(result)
+
+    def _stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            logger.warning("sweep: %s; no further items are launched", reason)
+
+    async def _execute(self, item: WorkItem) -> SweepResult:
+        try:
+            record = await self._call(item)
+        except errors.QuotaExhaustedError:
+            self._stop(QUOTA_EXHAUSTED)
+            return ItemNotAttempted(item=item, reason=QUOTA_EXHAUSTED)
+        except errors.ClientClosedError:
+            self._stop(CLIENT_CLOSED)
+            return ItemNotAttempted(item=item, reason=CLIENT_CLOSED)
+        except errors.AuthenticationError as exc:
+            self._stop(AUTHENTICATION_FAILED)
+            return ItemFailed(item=item, error=exc)
+        except errors.SolarEdgeError as exc:
+            return ItemFailed(item=item, error=exc)
+        except Exception as exc:
+            logger.exception("sweep: unexpected error on item %s", item.id)
+            return ItemFailed(item=item, error=exc)
+        return ItemSucceeded(item=item, record=record)
+
+    async def _call(self, item: WorkItem) -> SweepRecord:  # noqa: PLR0911
+        client = self.client
+        kind = item.kind
+        site_id = item.site_id
+        start, end, res = item.start, item.end, item.resolution
+        if start is not None:
+            # The plan knows every site's zone: give it to the client, so a client that
+            # did not plan this sweep spends no call looking it up.
+            key = getattr(start.tzinfo, "key", None)
+            if isinstance(key, str):
+                client.set_site_timezone(site_id, key)
+        if kind in FAMILY_OF:
+            return await self._telemetry(item)
+        if kind in {"alerts", "fleet_alerts"}:
+            return await self._alerts(item)
+        if kind == "overview":
+            return await client.site_overview(site_id, start=start, end=end)
+        if kind == "energy":
+            return await client.site_energy(site_id, start=start, end=end, resolution=res)
+        if kind == "power":
+            return await client.site_power(site_id, start=start, end=end, resolution=res)
+        if kind == "devices":
+            return await client.devices(site_id, types=_ALL_DEVICE_TYPES)
+        if kind in DEVICE_METRICS and item.serial is not None:
+            return await client.device_metric(
+                site_id, item.serial, kind, start=start, end=end, resolution=res
+            )
+        raise errors.InvalidRequestError(f"unknown work item kind {kind!r}")
+
+    async def _telemetry(self, item: WorkItem) -> Telemetry:
+        client = self.client
+        family = FAMILY_OF[item.kind]
+        site_id, start, end, res = item.site_id, item.start, item.end, item.resolution
+        if family == "inverters":
+            tel = await client.inverter_telemetry(site_id, start=start, end=end, resolution=res)
+        elif family == "meters":
+            tel = await client.meter_telemetry(site_id, start=start, end=end, resolution=res)
+        else:
+            tel = await client.storage_telemetry(site_id, start=start, end=end, resolution=res)
+        keep = self.plan.telemetry_metrics.get(item.kind)
+        return tel if keep is None else _filter_telemetry(tel, keep)
+
+    async def _alerts(self, item: WorkItem) -> tuple[Alert, ...]:
+        only_open = self.plan.spec.only_open_alerts
+        pages = (
+            self.client.alerts(only_open=only_open)
+            if item.kind == "fleet_alerts"
+            else self.client.site_alerts(item.site_id, only_open=only_open)
+        )
+        # The client's list methods are async generators: close them even when a page
+        # fails or the sweep is cancelled half-way.
+        async with contextlib.aclosing(pages) as it:
+            return tuple([alert async for alert in it])
+
+    # -- progress ----------------------------------------------------------------
+
+    def snapshot(self) -> SweepProgress:
+        now = anyio.current_time()
+        usage = self.client.usage
+        self._sample(now, usage.credits)
+        t0, c0 = self.samples[0]
+        span = now - t0
+        rate = (usage.credits - c0) * 60.0 / span if span > 0 else 0.0
+        done = self.succeeded + self.failed + self.not_attempted
+        remaining = max(0, self.total - done)
+        eta: float | None
+        if remaining == 0:
+            eta = 0.0
+        elif rate > 0 and self.stop_reason is None:
+            eta = remaining * 60.0 / rate
+        else:
+            eta = None
+        return SweepProgress(
+            total=self.total,
+            done=done,
+            succeeded=self.succeeded,
+            failed=self.failed,
+            not_attempted=self.not_attempted,
+            credits=usage.credits - self.credits0,
+            planned_credits=self.planned,
+            retries=usage.retries - self.retries0,
+            rate_limited=usage.rate_limited_minute + usage.rate_limited_monthly - self.limited0,
+            rate=rate,
+            elapsed=now - self.started,
+            eta=eta,
+            stopped=self.stop_reason,
+        )
+
+    def _sample(self, now: float, spent: int) -> None:
+        samples = self.samples
+        if now - samples[-1][0] >= 1.0:
+            samples.append((now, spent))
+        # Keep the oldest sample at most a minute back (but always one).
+        while len(samples) > 1 and now - samples[1][0] >= _RATE_WINDOW:
+            samples.popleft()
+
+    def tick(self) -> None:
+        """Called by the consumer per result: report progress at most every interval."""
+        if self.on_progress is None:
+            return
+        now = anyio.current_time()
+        if now - self.last_report >= self.progress_interval:
+            self.last_report = now
+            self.on_progress(self.snapshot())
+
+    def finish(self) -> None:
+        if not self.finished:
+            self.finished = True
+            if self.on_progress is not None:
+                self.on_progress(self.snapshot())
+
+
+class SweepResults:
+    """The stream of results of a running sweep (``async for result in results``).
+
+    Each item of the plan comes out exactly once, in completion order. Iteration ends
+    when every item is accounted for.
+    """
+
+    def __init__(self, run: _Run, receive: MemoryObjectReceiveStream[SweepResult]) -> None:
+        self._run = run
+        self._receive = receive
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> SweepResult:
+        try:
+            result = await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._run.finish()
+            raise StopAsyncIteration from None
+        self._run.tick()
+        return result
+
+    @property
+    def plan(self) -> SweepPlan:
+        """The plan being run."""
+        return self._run.plan
+
+    @property
+    def progress(self) -> SweepProgress:
+        """A snapshot of the progress so far."""
+        return self._run.snapshot()
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why no further items are launched (e.g. ``"quota exhausted"``), or `None`."""
+        return self._run.stop_reason
+
+
+class Sweep:
+    """The async context manager `sweep` returns; entering it starts the sweep.
+
+    Leaving the block (normally, by ``break``, by an exception or by cancellation)
+    cancels whatever is still running and waits for it: no task, rate-limiter token,
+    concurrency slot or connection outlives the block, and the client stays usable.
+    An exception raised in the block propagates unchanged (not wrapped in an
+    exception group).
+    """
+
+    def __init__(
+        self,
+        client: SolarEdgeClient,
+        plan: SweepPlan,
+        *,
+        concurrency: int | None = None,
+        buffer_size: int | None = None,
+        on_progress: Callable[[SweepProgress], object] | None = None,
+        progress_interval: float = 0.5,
+    ) -> None:
+        if plan.window_caps != client.window_caps:
+            raise errors.InvalidRequestError(
+                "the plan was made with other window caps than this client's; plan the "
+                "sweep with the client that runs it"
+            )
+        if concurrency is None:
+            concurrency = 2 * client.max_concurrency
+        if concurrency < 1:
+            raise errors.InvalidRequestError(f"concurrency must be >= 1, got {concurrency!r}")
+        if buffer_size is None:
+            buffer_size = concurrency
+        if buffer_size < 0:
+            raise errors.InvalidRequestError(f"buffer_size must be >= 0, got {buffer_size!r}")
+        self._client = client
+        self._plan = plan
+        self._concurrency = concurrency
+        self._buffer_size = buffer_size
+        self._on_progress = on_progress
+        self._interval = progress_interval
+        self._tg: TaskGroup | None = None
+        self._receive: MemoryObjectReceiveStream[SweepResult] | None = None
+
+    async def __aenter__(self) -> SweepResults:
+        if self._tg is not None:
+            raise RuntimeError("a Sweep can be entered only once")
+        run = _Run(
+            self._client,
+            self._plan,
+            concurrency=self._concurrency,
+            on_progress=self._on_progress,
+            progress_interval=self._interval,
+        )
+        send, receive = anyio.create_memory_object_stream[SweepResult](self._buffer_size)
+        self._receive = receive
+        tg = self._tg = anyio.create_task_group()
+        await tg.__aenter__()
+        tg.start_soon(run.drive, send)
+        return SweepResults(run, receive)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        tg = self._tg
+        if tg is None:  # pragma: no cover - __aenter__ always sets it
+            return None
+        tg.cancel_scope.cancel()
+        try:
+            if exc is None or isinstance(exc, Exception):
+                # Let the block's own exception propagate as it is: the task group
+                # only has cancelled tasks to wait for.
+                await tg.__aexit__(None, None, None)
+                return None
+            # Cancellation and KeyboardInterrupt go through the task group as usual.
+            return await tg.__aexit__(exc_type, exc, tb)
+        finally:
+            if self._receive is not None:
+                self._receive.close()
+
+
+def sweep(
+    client: SolarEdgeClient,
+    plan: SweepPlan,
+    *,
+    concurrency: int | None = None,
+    buffer_size: int | None = None,
+    on_progress: Callable[[SweepProgress], object] | None = None,
+    progress_interval: float = 0.5,
+) -> Sweep:
+    """Run a plan, streaming one result per item out of an ``async with`` block.
+
+    ::
+
+        plan = await plan_sweep(client, SweepSpec(what={"energy"}, start=day, end=day))
+        async with sweep(client, plan) as results:
+            async for result in results:
+                if isinstance(result, ItemSucceeded):
+                    store(result.item, result.record)
+
+    Args:
+        client: The client (the one that made the plan): its rate limiter and
+            concurrency bound pace every call.
+        plan: The plan, e.g. from `plan_sweep` (or ``plan.only(ids)`` to resume).
+        concurrency: Items in progress at most (default: twice the client's
+            ``max_concurrency``, so a ready item is waiting whenever a request slot
+            frees up; the client still bounds requests in flight).
+        buffer_size: Results buffered for a slow consumer (default ``concurrency``).
+        on_progress: Called with a `SweepProgress` from the consuming task, at most
+            every ``progress_interval`` seconds and once at the end.
+        progress_interval: Seconds between progress calls.
+
+    Returns:
+        An async context manager yielding `SweepResults`.
+
+    Raises:
+        InvalidRequestError: A plan made with other window caps than the client's,
+            or a concurrency or buffer size out of range.
+    """
+    return Sweep(
+        client,
+        plan,
+        concurrency=concurrency,
+        buffer_size=buffer_size,
+        on_progress=on_progress,
+        progress_interval=progress_interval,
+    )
