@@ -259,7 +259,7 @@ def test_real_api_path_over_loopback_never_writes_the_key(tmp_path, capsys):
         assert key not in text
     for path in out.rglob("*"):
         assert key.encode() not in path.read_bytes()
-    assert sim.ledger(key).credits == 1 + 24 + 1  # discovery, sweep, the site list
+    assert sim.ledger(key).credits == 1 + 20 + 1  # discovery, sweep, the site list
 
 
 def test_sites_command_lists_the_fleet(capsys):

@@ -320,7 +320,7 @@ def test_every_endpoint_method_is_covered():
 
 
 @settings(
-    max_examples=400,
+    max_examples=3000,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -346,7 +346,7 @@ def test_any_single_answer_raises_only_library_errors(data: st.DataObject, backe
 
 
 @settings(
-    max_examples=400,
+    max_examples=3000,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
