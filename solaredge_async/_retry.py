@@ -153,8 +153,23 @@ async def call_with_retries(
     Raises:
         The last attempt's error when it is not retryable or attempts ran out.
     """
-    if policy.max_attempts == 1:
+    # The first attempt runs outside tenacity: building and driving its state
+    # machine costs ~70 µs, paid now only by calls that fail.
+    try:
         return await attempt(1)
+    except Exception as exc:
+        if policy.max_attempts == 1 or not is_retryable(exc):
+            raise
+        first_failure: Exception | None = exc
+
+    async def attempt_again(number: int) -> T:
+        nonlocal first_failure
+        if first_failure is not None:
+            # Replays attempt 1's outcome, so tenacity waits and counts as if it ran it.
+            failure, first_failure = first_failure, None
+            raise failure
+        return await attempt(number)
+
     retrying = tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(policy.max_attempts) | _StopPastDeadline(),
         wait=_Wait(policy, pause),
@@ -165,5 +180,5 @@ async def call_with_retries(
     )
     async for trial in retrying:
         with trial:
-            return await attempt(trial.retry_state.attempt_number)
+            return await attempt_again(trial.retry_state.attempt_number)
     raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
