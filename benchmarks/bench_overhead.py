@@ -49,7 +49,7 @@ _HEADERS = {
 }
 
 
-def _handler(request: httpx.Request) -> httpx.Response:
+def _handler(_request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, content=_BODY, headers=_HEADERS)
 
 
