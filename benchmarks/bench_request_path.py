@@ -9,8 +9,10 @@ process (the server's CPU is not in it).
 Contenders:
 
 * ``full``: `SolarEdgeClient` (limiter off, retries on, parsing to `SiteOverview`)
-  on its default httpx transport (httpcore), pool = in-flight bound;
-* ``full_pools``: the same over `PoolsTransport` (pools of 2 httpcore connections);
+  over ONE httpcore pool sized to the in-flight bound (the client before it adopted
+  `PoolsTransport`);
+* ``full_pools``: the same on its default transport, `PoolsTransport` (pools of 2
+  httpcore connections): as shipped;
 * ``full_aiohttp``: the same over `AiohttpTransport` (the ``fast`` extra);
 * ``httpx``: bare `httpx.AsyncClient`, same pool limits and headers, body read;
 * ``httpx_pools``: bare httpx over `PoolsTransport`;
@@ -68,7 +70,12 @@ class Full(Contender):
     name = "full"
 
     def transport(self) -> object:
-        return None
+        import httpx  # noqa: PLC0415
+
+        c = self.concurrency
+        return httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=c, max_keepalive_connections=c)
+        )
 
     async def open(self) -> None:
         from solaredge_async import RetryPolicy, SolarEdgeClient  # noqa: PLC0415
@@ -101,9 +108,7 @@ class FullPools(Full):
     name = "full_pools"
 
     def transport(self) -> object:
-        from _pools import PoolsTransport  # noqa: PLC0415
-
-        return PoolsTransport.for_concurrency(self.concurrency)
+        return None  # the client's default: PoolsTransport sized to max_concurrency
 
 
 class FullAiohttp(Full):
@@ -155,7 +160,7 @@ class HttpxPools(Httpx):
     name = "httpx_pools"
 
     def transport(self) -> object:
-        from _pools import PoolsTransport  # noqa: PLC0415
+        from solaredge_async._pools import PoolsTransport  # noqa: PLC0415
 
         return PoolsTransport.for_concurrency(self.concurrency)
 

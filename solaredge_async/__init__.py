@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING
 from solaredge_async._version import __version__
 
 if TYPE_CHECKING:
+    from solaredge_async._aiohttp import AiohttpTransport
     from solaredge_async._limiter import RateLimiter
+    from solaredge_async._pools import PoolsTransport
     from solaredge_async._retry import RetryPolicy
     from solaredge_async._time import WindowCaps
     from solaredge_async._usage import RequestEvent, Usage
@@ -92,6 +94,8 @@ if TYPE_CHECKING:
     )
 
 _LAZY: dict[str, str] = {
+    "AiohttpTransport": "solaredge_async._aiohttp",
+    "PoolsTransport": "solaredge_async._pools",
     "RateLimiter": "solaredge_async._limiter",
     "RetryPolicy": "solaredge_async._retry",
     "WindowCaps": "solaredge_async._time",
@@ -182,6 +186,7 @@ __all__ = [
     "YESTERDAY",
     "APIStatusError",
     "ActivationStatus",
+    "AiohttpTransport",
     "Alert",
     "AlertComponent",
     "AlertStatus",
@@ -208,6 +213,7 @@ __all__ = [
     "Performance",
     "Period",
     "PermissionDeniedError",
+    "PoolsTransport",
     "PowerFlow",
     "Production",
     "QuotaExhaustedError",

@@ -197,10 +197,16 @@ class Engine:
                 headers=headers,
                 json=json_body,
             )
+            # What this attempt sent (a bearer token changes between attempts): an error
+            # body or message that echoes it is scrubbed as well.
+            sent = tuple(v.removeprefix("Bearer ") for v in headers.values())
             started = anyio.current_time()
             cost = 1
+            failure: errors.TransportError | None = None
             try:
-                response = await self.http.send(request, stream=True)
+                # Never follow a redirect, even with a caller's client that does: the key
+                # would go to wherever the Location points, http:// included.
+                response = await self.http.send(request, stream=True, follow_redirects=False)
                 try:
                     content = await self._read(response, method, path)
                 finally:
@@ -210,11 +216,15 @@ class Engine:
                     cost = 0  # never reached the server
                 self.ledger.credits += cost
                 self._emit(method, path, None, number, started, cost, exc)
-                raise self._transport_error(exc, method, path) from None
+                failure = self._transport_error(exc, method, path, sent)
             except BaseException:
                 # Cancelled (or the body was too large) after sending: still charged.
                 self.ledger.credits += cost
                 raise
+            if failure is not None:
+                # Raised outside the handler, so the httpx error (its text, its request,
+                # the request's headers) is not kept as the __context__.
+                raise failure
         self.ledger.credits += cost
         status = response.status_code
         limit = _int_header(response.headers, "x-ratelimit-limit-minute")
@@ -228,7 +238,7 @@ class Engine:
         if status < 300:  # noqa: PLR2004
             self._emit(method, path, status, number, started, cost, None)
             return Response(status, response.headers, content)
-        error = self._status_error(method, path, response, content, remaining)
+        error = self._status_error(method, path, response, content, remaining, sent=sent)
         self._emit(method, path, status, number, started, cost, error)
         raise error
 
@@ -290,17 +300,17 @@ class Engine:
                 )
             )
 
-    def scrub(self, text: str) -> str:
-        """Remove every secret of the credential from ``text``."""
-        for secret in self._secrets():
+    def scrub(self, text: str, extra: Sequence[str] = ()) -> str:
+        """Remove every secret of the credential (and ``extra`` ones) from ``text``."""
+        for secret in (*self._secrets(), *extra):
             if secret and secret in text:
                 text = text.replace(secret, "[redacted]")
         return text
 
     def _transport_error(
-        self, exc: httpx.HTTPError, method: str, path: str
+        self, exc: httpx.HTTPError, method: str, path: str, sent: Sequence[str] = ()
     ) -> errors.TransportError:
-        detail = self.scrub(str(exc)) or type(exc).__name__
+        detail = self.scrub(str(exc), sent) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             return errors.TimeoutError(
                 f"{method} {path} timed out ({type(exc).__name__}: {detail})",
@@ -320,15 +330,22 @@ class Engine:
         response: httpx.Response,
         content: bytes,
         remaining: int | None,
+        *,
+        sent: Sequence[str] = (),
     ) -> errors.APIStatusError:
         status = response.status_code
-        body = self.scrub(content[: errors.MAX_BODY_CHARS * 4].decode("utf-8", "replace"))
+        body = self.scrub(content[: errors.MAX_BODY_CHARS * 4].decode("utf-8", "replace"), sent)
         title = detail = trace_id = None
         if "json" in response.headers.get("content-type", "") or body.startswith("{"):
             title, detail, trace_id = _problem_fields(content)
-            title = self.scrub(title) if title else title
-            detail = self.scrub(detail) if detail else detail
-        headers = {k: v for k in _DIAGNOSTIC_HEADERS if (v := response.headers.get(k)) is not None}
+            title = self.scrub(title, sent) if title else title
+            detail = self.scrub(detail, sent) if detail else detail
+            trace_id = self.scrub(trace_id, sent) if trace_id else trace_id
+        headers = {
+            k: self.scrub(v, sent)
+            for k in _DIAGNOSTIC_HEADERS
+            if (v := response.headers.get(k)) is not None
+        }
         common = {
             "status_code": status,
             "method": method,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Final, Literal, Self, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -235,6 +235,51 @@ def _check_time_inputs(start: object, end: object) -> None:
         )
 
 
+def _site_zone(name: object) -> ZoneInfo:
+    if not isinstance(name, str):
+        # site_zone(None) means UTC (a site without a zone); a caller's None is a mistake.
+        raise errors.InvalidRequestError(
+            f"a site time zone must be an IANA name such as 'Europe/Berlin', got {name!r}"
+        )
+    return _time.site_zone(name)
+
+
+#: How far a span in wall-clock time (naive datetimes, dates) can be from its elapsed
+#: length: one DST change (1 h almost everywhere, 2 h at most), with room to spare.
+_WALL_SLACK: Final = timedelta(hours=3)
+
+
+def _check_span_without_zone(
+    start: TimeInput, end: TimeInput, resolution: str, caps: _time.WindowCaps
+) -> None:
+    """Refuse a window over its cap before the site's zone is looked up (a paid call).
+
+    Only a window over the cap in every zone is refused here; the exact check, with
+    the DST margin, runs once the zone is known.
+
+    Raises:
+        SpanTooLongError: The window is longer than the cap whatever the zone.
+    """
+    cap = caps.cap_for(resolution)
+    if cap is None:
+        return
+    lo = start if isinstance(start, datetime) else datetime.combine(start, time())
+    hi = end if isinstance(end, datetime) else datetime.combine(end + timedelta(days=1), time())
+    aware = lo.utcoffset() is not None
+    if aware != (hi.utcoffset() is not None):
+        return  # a date with an aware datetime: where the date starts depends on the zone
+    # Aware: elapsed time (in UTC: equal tzinfos would subtract wall clocks); else wall.
+    span = hi.astimezone(UTC) - lo.astimezone(UTC) if aware else hi - lo
+    if span > cap + (timedelta(0) if aware else _WALL_SLACK):
+        hours = span.total_seconds() / 3600
+        raise errors.SpanTooLongError(
+            f"The window {lo.isoformat()} to {hi.isoformat()} spans {hours:g} h at "
+            f"{resolution}, over the cap of {cap.total_seconds() / 3600:g} h per request. "
+            "Pass split_windows=True (the default) to send it as several requests, or raise "
+            f"WindowCaps.{str(resolution).lower()} if the server allows more"
+        )
+
+
 def _resolve(
     start: TimeInput | None, end: TimeInput | None, zone: ZoneInfo
 ) -> tuple[datetime, datetime]:
@@ -264,8 +309,9 @@ class SolarEdgeClient:
         token_provider: An async callable returning a current OAuth access token.
         base_url: The V2 base URL; every path is appended verbatim.
         allow_insecure_http: Allow ``http://`` to a host that is not loopback.
-        transport: An httpx transport for the client's own connection pool
-            (the simulator's ``Simulator.transport()``, a mock, ...).
+        transport: An httpx transport for the client's own connection pool (the
+            simulator's ``Simulator.transport()``, a mock, `AiohttpTransport` under
+            asyncio, ...). By default a `PoolsTransport` sized to ``max_concurrency``.
         http_client: A caller-owned ``httpx.AsyncClient``; the client does not close
             it. Its ``base_url`` and auth are not used.
         requests_per_minute: The limiter's starting rate (calls per minute; the free
@@ -346,10 +392,24 @@ class SolarEdgeClient:
             limiter = RateLimiter(
                 requests_per_minute, burst=burst, safety_margin=DEFAULT_SAFETY_MARGIN
             )
-        if isinstance(timeout, int | float) and not (timeout > 0 and math.isfinite(timeout)):
-            raise errors.ConfigurationError(f"timeout must be a positive number, got {timeout!r}")
+        if not isinstance(timeout, httpx.Timeout) and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not (timeout > 0 and math.isfinite(timeout))
+        ):
+            # None (no timeout at all) included: a stalled server would hold a slot.
+            raise errors.ConfigurationError(
+                f"timeout must be a positive number of seconds or an httpx.Timeout, got {timeout!r}"
+            )
         self._owns_http = http_client is None
         if http_client is None:
+            if transport is None:
+                # Several small httpcore pools instead of one large one: httpcore's pool
+                # costs grow with connections x waiting requests, which made one pool
+                # lose 96 % of its throughput at 200 in flight (benchmarks/README.md).
+                from solaredge_async._pools import PoolsTransport  # noqa: PLC0415
+
+                transport = PoolsTransport.for_concurrency(max_concurrency)
             http_client = httpx.AsyncClient(
                 transport=transport,
                 timeout=timeout,
@@ -387,11 +447,18 @@ class SolarEdgeClient:
                         f"resolutions has an unknown kind {kind!r}; "
                         f"known: {', '.join(sorted(DEFAULT_RESOLUTIONS))}"
                     )
-                self._resolutions[kind] = frozenset(str(r) for r in allowed)
+                values = frozenset(str(r) for r in allowed)
+                unknown = values - _ALL_RESOLUTIONS
+                if unknown or isinstance(allowed, str) or not values:
+                    raise errors.ConfigurationError(
+                        f"resolutions[{kind!r}] must be a collection of resolutions among "
+                        f"{', '.join(sorted(_ALL_RESOLUTIONS))}; got {sorted(unknown)}"
+                    )
+                self._resolutions[kind] = values
         self._zones: dict[int, ZoneInfo] = {}
         self._zone_locks: dict[int, anyio.Lock] = {}
         for site_id, name in (site_timezones or {}).items():
-            self._zones[_check_site_id(site_id)] = _time.site_zone(name)
+            self._zones[_check_site_id(site_id)] = _site_zone(name)
         self._closed = False
         self._max_concurrency = max_concurrency
 
@@ -526,7 +593,7 @@ class SolarEdgeClient:
         Raises:
             InvalidRequestError: A bad site id or an unknown zone name.
         """
-        self._zones[_check_site_id(site_id)] = _time.site_zone(timezone)
+        self._zones[_check_site_id(site_id)] = _site_zone(timezone)
 
     def _secrets(self) -> tuple[str, ...]:
         cred = self._credential
@@ -621,9 +688,11 @@ class SolarEdgeClient:
         if start is None and end is None:
             return None
         _check_time_inputs(start, end)
+        res = resolution or Resolution.QUARTER_HOUR
+        if not self._split:
+            _check_span_without_zone(start, end, res, self._caps)  # type: ignore[arg-type]
         zone = await self.site_timezone(site_id)
         lo, hi = _resolve(start, end, zone)
-        res = resolution or Resolution.QUARTER_HOUR
         if self._split:
             windows = _time.split_window(lo, hi, res, self._caps, zone)
         else:
@@ -679,7 +748,7 @@ class SolarEdgeClient:
             return run
 
         parts = await self._gather([call(a, b) for a, b in windows])
-        return _merge_measurements(parts)
+        return parts[0] if len(parts) == 1 else _merge_measurements(parts)
 
     # -- fleet ------------------------------------------------------------------
 
@@ -961,7 +1030,7 @@ class SolarEdgeClient:
             return run
 
         parts = await self._gather([call(a, b) for a, b in windows])
-        return _merge_telemetry(parts)
+        return parts[0] if len(parts) == 1 else _merge_telemetry(parts)
 
     async def inverter_telemetry(
         self,

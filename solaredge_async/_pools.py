@@ -9,8 +9,8 @@ walk short; each request goes to the pool with the fewest requests in flight, so
 the client's in-flight bound at most ``pools x connections`` no pool ever holds more
 than ``connections`` requests and nothing queues inside httpcore.
 
-Use: ``SolarEdgeClient(..., max_concurrency=50, transport=PoolsTransport.for_concurrency(50))``.
-Written to library standard so that it can move into the package as it is.
+`SolarEdgeClient` uses it for its own connection pool (sized to ``max_concurrency``)
+when neither ``transport`` nor ``http_client`` is given.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import ssl
 from typing import TYPE_CHECKING, Self
 
 import httpx
+
+from solaredge_async.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -64,7 +66,7 @@ class PoolsTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: Seconds an idle connection is kept open.
 
     Raises:
-        ValueError: ``pools`` or ``connections`` below 1.
+        ConfigurationError: ``pools`` or ``connections`` below 1.
     """
 
     def __init__(
@@ -76,7 +78,7 @@ class PoolsTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: float = 5.0,
     ) -> None:
         if pools < 1 or connections < 1:
-            raise ValueError("pools and connections must be at least 1")
+            raise ConfigurationError("pools and connections must be at least 1")
         context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
         limits = httpx.Limits(
             max_connections=connections,
@@ -104,9 +106,25 @@ class PoolsTransport(httpx.AsyncBaseTransport):
         except BaseException:
             in_flight[index] -= 1
             raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _Counted(response.stream, self, index)
+        stream = response.stream
+        if not isinstance(stream, httpx.AsyncByteStream):  # pragma: no cover - httpcore's is
+            in_flight[index] -= 1
+            return response
+        response.stream = _Counted(stream, self, index)
         return response
+
+    def busy(self) -> tuple[int, int]:
+        """``(connections in use, requests queued or assigned)`` over every pool.
+
+        Both are 0 when nothing is in flight: a check that cancelled requests left no
+        connection or pool slot behind.
+        """
+        connections = requests = 0
+        for transport in self.pools:
+            pool = transport._pool  # noqa: SLF001 - httpcore's pool behind httpx
+            connections += sum(not (c.is_idle() or c.is_closed()) for c in pool.connections)
+            requests += len(pool._requests)  # noqa: SLF001
+        return connections, requests
 
     async def aclose(self) -> None:
         """Close every pool."""
