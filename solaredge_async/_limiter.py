@@ -35,6 +35,10 @@ DEFAULT_SAFETY_MARGIN = 0.5
 _EPSILON = 1e-6
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 class RateLimiter:
     """A token bucket shared by every request made with one credential.
 
@@ -64,14 +68,18 @@ class RateLimiter:
         safety_margin: float = DEFAULT_SAFETY_MARGIN,
         adopt_server_limit: bool = True,
     ) -> None:
-        if not (requests_per_minute > 0 and math.isfinite(requests_per_minute)):
+        if not _is_number(requests_per_minute) or not (
+            requests_per_minute > 0 and math.isfinite(requests_per_minute)
+        ):
             raise ConfigurationError(
                 f"requests_per_minute must be a positive number, got {requests_per_minute!r}; "
                 "pass requests_per_minute=None to the client to turn rate limiting off"
             )
-        if burst < 1:
-            raise ConfigurationError(f"burst must be at least 1, got {burst!r}")
-        if not (safety_margin >= 0 and math.isfinite(safety_margin)):
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ConfigurationError(f"burst must be an integer, at least 1; got {burst!r}")
+        if not _is_number(safety_margin) or not (
+            safety_margin >= 0 and math.isfinite(safety_margin)
+        ):
             raise ConfigurationError(f"safety_margin must be >= 0 seconds, got {safety_margin!r}")
         self._rate = float(requests_per_minute)
         self._burst = burst

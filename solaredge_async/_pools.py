@@ -42,9 +42,10 @@ class _Counted(httpx.AsyncByteStream):
         self._index = index
         self._closed = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # The pool's own iterator, not a generator of ours: an abandoned generator
+        # would be finalised by the garbage collector, which trio warns about.
+        return self._stream.__aiter__()
 
     async def aclose(self) -> None:
         if not self._closed:

@@ -33,14 +33,18 @@ __all__ = ["RetryPolicy"]
 T = TypeVar("T")
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
+    if not _is_number(value) or not (value > 0 and math.isfinite(value)):
         raise ConfigurationError(f"{attribute.name} must be a positive number, got {value!r}")
 
 
 def _non_negative(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value >= 0 and math.isfinite(value)):
-        raise ConfigurationError(f"{attribute.name} must be >= 0, got {value!r}")
+    if not _is_number(value) or not (value >= 0 and math.isfinite(value)):
+        raise ConfigurationError(f"{attribute.name} must be a number >= 0, got {value!r}")
 
 
 def _positive_or_none(

@@ -87,7 +87,11 @@ def authorize_url(
     if state is not None:
         params["state"] = state
     if access_duration is not None:
-        if isinstance(access_duration, bool) or not 1 <= access_duration <= 24:  # noqa: PLR2004
+        if (
+            isinstance(access_duration, bool)
+            or not isinstance(access_duration, int)
+            or not 1 <= access_duration <= 24  # noqa: PLR2004
+        ):
             raise ConfigurationError(
                 f"access_duration is in months, 1 to 24; got {access_duration!r}"
             )
@@ -181,14 +185,19 @@ class OAuthClient:
                 text = text.replace(secret, "[redacted]")
             return text
 
+        failure: TransportError | None = None
         try:
             response = await self._http.post(self._base + path, json=body)
         except httpx.TimeoutException as exc:
-            raise TimeoutError(f"POST {path} timed out ({type(exc).__name__})", path=path) from None
+            failure = TimeoutError(f"POST {path} timed out ({type(exc).__name__})", path=path)
         except httpx.HTTPError as exc:
-            raise TransportError(
+            failure = TransportError(
                 f"POST {path} got no answer ({type(exc).__name__}: {scrub(str(exc))})", path=path
-            ) from None
+            )
+        if failure is not None:
+            # Raised outside the handler: the httpx error's request (whose body holds the
+            # client secret and the refresh token) must not ride along as __context__.
+            raise failure
         try:
             data = response.json()
         except ValueError:

@@ -177,3 +177,25 @@ class SweepSpec:
                 "pass both start and end, or neither (for the API's default window: "
                 "site-local midnight today to now)"
             )
+        _check_order(self.start, self.end)
+
+
+def _check_order(start: object, end: object) -> None:
+    """Refuse a window that ends before it starts, before any call is made."""
+    backwards = False
+    if isinstance(start, SiteDay) and isinstance(end, SiteDay):
+        backwards = end.offset < start.offset
+    elif isinstance(start, datetime) and isinstance(end, datetime):
+        if (start.utcoffset() is None) == (end.utcoffset() is None):
+            backwards = end <= start
+    elif (
+        isinstance(start, date)
+        and isinstance(end, date)
+        and not isinstance(start, datetime)
+        and not isinstance(end, datetime)
+    ):
+        backwards = end < start  # dates are inclusive: one day is start == end
+    if backwards:
+        raise InvalidRequestError(
+            f"the window must end after it starts: start={start!r}, end={end!r}"
+        )

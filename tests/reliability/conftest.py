@@ -20,7 +20,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     return virtual_backend(str(request.param))
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:  # noqa: ANN401 - pytest's own type
+def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print the figures the reliability tests gathered (bad inputs, faults, leaks)."""
     lines = _figures.summary()
     if lines:
