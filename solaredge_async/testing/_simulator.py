@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from solaredge_async.testing._asgi import SimulatorASGIApp
+
 __all__ = ["Simulator"]
 
 #: The host the in-process base URL names (the transport answers any host).
@@ -166,6 +168,19 @@ class Simulator:
             clock = self.config.clock
             mono = clock() if clock is not None else time.monotonic()
         return self._app.handle(method.upper(), path, query, headers or {}, body, mono=mono)
+
+    def asgi_app(self, *, clock: Callable[[], float] | None = None) -> SimulatorASGIApp:
+        """Return this simulator as an ASGI 3 application (no socket needed).
+
+        For ``httpx.ASGITransport(app=sim.asgi_app())`` or any ASGI server. The
+        per-minute windows follow ``clock``, else the configured clock, else
+        ``anyio.current_time()``.
+        """
+        from solaredge_async.testing._asgi import SimulatorASGIApp  # noqa: PLC0415
+
+        return SimulatorASGIApp(
+            self.handle, clock=clock if clock is not None else self.config.clock
+        )
 
     def transport(self, *, clock: Callable[[], float] | None = None) -> httpx.AsyncBaseTransport:
         """Return an in-process httpx transport answering from this simulator.

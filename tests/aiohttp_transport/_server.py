@@ -48,7 +48,7 @@ class RawServer:
                 body = await reader.readexactly(length) if length else b""
                 self.requests.append((head, body))
                 if self.stall:
-                    await asyncio.sleep(3600)
+                    await asyncio.Event().wait()  # a hung server: never answers
                 answer = self.reply(head, body)
                 if answer is None:
                     return
