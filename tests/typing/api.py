@@ -56,3 +56,21 @@ async def configured() -> Usage:
             _ = exc.remaining
             client.reset_quota()
         return client.usage
+
+
+async def sweep_yesterday(client: SolarEdgeClient) -> tuple[int, int]:
+    """Plan, price and stream a sweep; count rows and failures."""
+    from solaredge_async import YESTERDAY, ItemFailed, ItemSucceeded, SweepSpec, flat_rows
+
+    plan = await client.plan_sweep(
+        SweepSpec(what={"overview", "energy"}, start=YESTERDAY, end=YESTERDAY)
+    )
+    seconds: float = plan.duration()
+    rows = failures = 0
+    async with client.sweep(plan) as results:
+        async for result in results:
+            if isinstance(result, ItemSucceeded):
+                rows += sum(1 for _ in flat_rows(result))
+            elif isinstance(result, ItemFailed):
+                failures += 1
+    return rows + int(seconds) * 0, failures
