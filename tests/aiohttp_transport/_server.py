@@ -48,7 +48,9 @@ class RawServer:
                 body = await reader.readexactly(length) if length else b""
                 self.requests.append((head, body))
                 if self.stall:
-                    await asyncio.Event().wait()  # a hung server: never answers
+                    # A hung server: it never answers (cancelled when the test ends).
+                    # Not test timing: the client's own read timeout ends the wait.
+                    await asyncio.sleep(3600)
                 answer = self.reply(head, body)
                 if answer is None:
                     return
