@@ -1074,7 +1074,7 @@ CLI_CASES: list[CliCase] = [
             "--api-key",
             "k",
             "--base-url",
-            "http://monitoringapi.solaredge.com/v2",
+            "http://monitoring.solaredge.invalid/v2",  # never resolves, even if not refused
             "--out",
             "{out}",
         ),
