@@ -9,10 +9,10 @@ from typing import Any
 import anyio
 import httpx
 
-from solaredge_async import SolarEdgeClient
+from solaredge_async import DEFAULT_BASE_URL, SolarEdgeClient
 
 KEY = "canary-KEY-5f0e1d2c3b4a"
-BASE = "https://monitoringapi.solaredge.com/v2"
+BASE = DEFAULT_BASE_URL  # only ever reached through httpx.MockTransport
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from solaredge_async import ConfigurationError, RetryPolicy, SolarEdgeClient
+from solaredge_async import DEFAULT_BASE_URL, ConfigurationError, RetryPolicy, SolarEdgeClient
 
 CANARY = "canary-KEY-0123456789"
 
@@ -83,7 +83,7 @@ def test_key_and_token_provider_are_exclusive():
         "http://127.0.0.1:8080/v2",
         "http://localhost/v2",
         "http://[::1]:9000/v2",
-        "https://monitoringapi.solaredge.com/v2",
+        DEFAULT_BASE_URL,
         "https://example.test/v2/",
     ],
 )
@@ -96,7 +96,7 @@ def test_safe_base_urls_are_accepted(url):
 @pytest.mark.parametrize(
     ("url", "match"),
     [
-        ("http://monitoringapi.solaredge.com/v2", "clear text"),
+        (DEFAULT_BASE_URL.replace("https://", "http://"), "clear text"),
         ("http://10.0.0.5/v2", "clear text"),
         ("ftp://example.test/v2", "absolute http"),
         ("monitoringapi.solaredge.com/v2", "absolute http"),
