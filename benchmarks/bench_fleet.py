@@ -60,7 +60,7 @@ def _client(server: SimServer, name: str) -> object:
             limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
         )
     elif name == "sweep_aiohttp":
-        from solaredge_async._aiohttp import AiohttpTransport  # noqa: PLC0415
+        from solaredge_async.transports._aiohttp import AiohttpTransport  # noqa: PLC0415
 
         transport = AiohttpTransport(max_connections=CONCURRENCY)
     return SolarEdgeClient(

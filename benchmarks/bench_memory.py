@@ -85,7 +85,7 @@ async def _child(url: str, seconds: float | None, out: str) -> dict[str, float]:
 
     transport: object = None
     if importlib.util.find_spec("aiohttp") is not None:
-        from solaredge_async._aiohttp import AiohttpTransport  # noqa: PLC0415
+        from solaredge_async.transports._aiohttp import AiohttpTransport  # noqa: PLC0415
 
         transport = AiohttpTransport(max_connections=50)
     baseline = _rss_mb()

@@ -29,7 +29,7 @@ from datetime import datetime
 import _sweeps
 from _common import API_KEY, NOW, SimServer
 
-from solaredge_async._limiter import RateLimiter
+from solaredge_async.limits._bucket import RateLimiter
 
 #: A second account, for the side-by-side run.
 OTHER_KEY = "BENCH0KEY0000000000000000000000B"

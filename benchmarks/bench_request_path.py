@@ -115,7 +115,7 @@ class FullAiohttp(Full):
     name = "full_aiohttp"
 
     def transport(self) -> object:
-        from solaredge_async._aiohttp import AiohttpTransport  # noqa: PLC0415
+        from solaredge_async.transports._aiohttp import AiohttpTransport  # noqa: PLC0415
 
         return AiohttpTransport(max_connections=self.concurrency)
 
@@ -160,7 +160,7 @@ class HttpxPools(Httpx):
     name = "httpx_pools"
 
     def transport(self) -> object:
-        from solaredge_async._pools import PoolsTransport  # noqa: PLC0415
+        from solaredge_async.transports._pools import PoolsTransport  # noqa: PLC0415
 
         return PoolsTransport.for_concurrency(self.concurrency)
 
@@ -169,7 +169,7 @@ class HttpxAiohttp(Httpx):
     name = "httpx_aiohttp"
 
     def transport(self) -> object:
-        from solaredge_async._aiohttp import AiohttpTransport  # noqa: PLC0415
+        from solaredge_async.transports._aiohttp import AiohttpTransport  # noqa: PLC0415
 
         return AiohttpTransport(max_connections=self.concurrency)
 

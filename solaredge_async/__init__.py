@@ -19,12 +19,9 @@ from typing import TYPE_CHECKING
 from solaredge_async._version import __version__
 
 if TYPE_CHECKING:
-    from solaredge_async._aiohttp import AiohttpTransport
-    from solaredge_async._limiter import RateLimiter
-    from solaredge_async._pools import PoolsTransport
     from solaredge_async._retry import RetryPolicy
-    from solaredge_async._time import WindowCaps
     from solaredge_async._usage import RequestEvent, Usage
+    from solaredge_async._windows import WindowCaps
     from solaredge_async.client import DEFAULT_BASE_URL, DEVICE_METRICS, SolarEdgeClient
     from solaredge_async.errors import (
         APIStatusError,
@@ -39,11 +36,11 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         QuotaExhaustedError,
         RateLimitedError,
+        RequestTimeoutError,
         ResponseValidationError,
         ServerError,
         SolarEdgeError,
         SpanTooLongError,
-        TimeoutError,  # noqa: A004
         TransportError,
     )
     from solaredge_async.fleet import (
@@ -61,6 +58,7 @@ if TYPE_CHECKING:
         plan_sweep,
         sweep,
     )
+    from solaredge_async.limits._bucket import RateLimiter
     from solaredge_async.models import (
         ActivationStatus,
         Alert,
@@ -92,13 +90,15 @@ if TYPE_CHECKING:
         TokenSet,
         authorize_url,
     )
+    from solaredge_async.transports._aiohttp import AiohttpTransport
+    from solaredge_async.transports._pools import PoolsTransport
 
 _LAZY: dict[str, str] = {
-    "AiohttpTransport": "solaredge_async._aiohttp",
-    "PoolsTransport": "solaredge_async._pools",
-    "RateLimiter": "solaredge_async._limiter",
+    "AiohttpTransport": "solaredge_async.transports._aiohttp",
+    "PoolsTransport": "solaredge_async.transports._pools",
+    "RateLimiter": "solaredge_async.limits._bucket",
     "RetryPolicy": "solaredge_async._retry",
-    "WindowCaps": "solaredge_async._time",
+    "WindowCaps": "solaredge_async._windows",
     "RequestEvent": "solaredge_async._usage",
     "Usage": "solaredge_async._usage",
     "DEFAULT_BASE_URL": "solaredge_async.client",
@@ -118,11 +118,11 @@ _LAZY: dict[str, str] = {
             "PermissionDeniedError",
             "QuotaExhaustedError",
             "RateLimitedError",
+            "RequestTimeoutError",
             "ResponseValidationError",
             "ServerError",
             "SolarEdgeError",
             "SpanTooLongError",
-            "TimeoutError",
             "TransportError",
         ],
         "solaredge_async.errors",
@@ -221,6 +221,7 @@ __all__ = [
     "RateLimiter",
     "RefreshingTokenProvider",
     "RequestEvent",
+    "RequestTimeoutError",
     "Resolution",
     "ResponseValidationError",
     "RetryPolicy",
@@ -237,7 +238,6 @@ __all__ = [
     "SweepSpec",
     "Telemetry",
     "TelemetrySeries",
-    "TimeoutError",
     "TokenSet",
     "TransportError",
     "Unit",

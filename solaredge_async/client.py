@@ -22,18 +22,18 @@ import anyio
 import attrs
 import httpx
 
-from solaredge_async import _time, errors
+from solaredge_async import _windows, errors
 from solaredge_async._credentials import (
     ApiKeyCredential,
     BearerCredential,
     Credential,
     TokenProvider,
 )
-from solaredge_async._limiter import DEFAULT_SAFETY_MARGIN, RateLimiter
+from solaredge_async._engine import Engine, QueryParams
 from solaredge_async._retry import RetryPolicy
-from solaredge_async._transport import Engine, QueryParams
 from solaredge_async._usage import Ledger, RequestEvent, Usage
 from solaredge_async.converters import ResponseParser, decode_json
+from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN, RateLimiter
 from solaredge_async.models import (
     Alert,
     Device,
@@ -241,7 +241,7 @@ def _site_zone(name: object) -> ZoneInfo:
         raise errors.InvalidRequestError(
             f"a site time zone must be an IANA name such as 'Europe/Berlin', got {name!r}"
         )
-    return _time.site_zone(name)
+    return _windows.site_zone(name)
 
 
 #: How far a span in wall-clock time (naive datetimes, dates) can be from its elapsed
@@ -250,7 +250,7 @@ _WALL_SLACK: Final = timedelta(hours=3)
 
 
 def _check_span_without_zone(
-    start: TimeInput, end: TimeInput, resolution: str, caps: _time.WindowCaps
+    start: TimeInput, end: TimeInput, resolution: str, caps: _windows.WindowCaps
 ) -> None:
     """Refuse a window over its cap before the site's zone is looked up (a paid call).
 
@@ -283,7 +283,7 @@ def _check_span_without_zone(
 def _resolve(
     start: TimeInput | None, end: TimeInput | None, zone: ZoneInfo
 ) -> tuple[datetime, datetime]:
-    window = _time.resolve_window(start, end, zone)
+    window = _windows.resolve_window(start, end, zone)
     if window is None:  # pragma: no cover - callers checked both are given
         raise errors.InvalidRequestError("pass both start and end, or neither")
     return window
@@ -357,7 +357,7 @@ class SolarEdgeClient:
         timeout: float | httpx.Timeout = 30.0,
         retry: RetryPolicy | None = None,
         strict: bool = False,
-        window_caps: _time.WindowCaps | None = None,
+        window_caps: _windows.WindowCaps | None = None,
         split_windows: bool = True,
         resolutions: Mapping[str, Collection[str]] | None = None,
         site_timezones: Mapping[int, str] | None = None,
@@ -407,7 +407,7 @@ class SolarEdgeClient:
                 # Several small httpcore pools instead of one large one: httpcore's pool
                 # costs grow with connections x waiting requests, which made one pool
                 # lose 96 % of its throughput at 200 in flight (benchmarks/README.md).
-                from solaredge_async._pools import PoolsTransport  # noqa: PLC0415
+                from solaredge_async.transports._pools import PoolsTransport  # noqa: PLC0415
 
                 transport = PoolsTransport.for_concurrency(max_concurrency)
             http_client = httpx.AsyncClient(
@@ -437,7 +437,7 @@ class SolarEdgeClient:
             on_request=on_request,
         )
         self._parser = ResponseParser(strict=strict)
-        self._caps = window_caps if window_caps is not None else _time.WindowCaps()
+        self._caps = window_caps if window_caps is not None else _windows.WindowCaps()
         self._split = split_windows
         self._resolutions: dict[str, frozenset[str]] = dict(DEFAULT_RESOLUTIONS)
         if resolutions is not None:
@@ -535,7 +535,7 @@ class SolarEdgeClient:
         return self._max_concurrency
 
     @property
-    def window_caps(self) -> _time.WindowCaps:
+    def window_caps(self) -> _windows.WindowCaps:
         """The longest window per resolution this client sends."""
         return self._caps
 
@@ -642,7 +642,7 @@ class SolarEdgeClient:
         tz = site.location.timezone if site.location is not None else None
         if tz:
             try:
-                self._zones[site.site_id] = _time.site_zone(tz)
+                self._zones[site.site_id] = _windows.site_zone(tz)
             except errors.InvalidRequestError:
                 logger.warning("site %s has an unknown time zone %r", site.site_id, tz)
 
@@ -694,12 +694,13 @@ class SolarEdgeClient:
         zone = await self.site_timezone(site_id)
         lo, hi = _resolve(start, end, zone)
         if self._split:
-            windows = _time.split_window(lo, hi, res, self._caps, zone)
+            windows = _windows.split_window(lo, hi, res, self._caps, zone)
         else:
-            _time.check_span(lo, hi, res, self._caps, zone)
+            _windows.check_span(lo, hi, res, self._caps, zone)
             windows = [(lo, hi)]
         return [
-            (_time.format_api_time(a, zone), _time.format_api_time(b, zone)) for a, b in windows
+            (_windows.format_api_time(a, zone), _windows.format_api_time(b, zone))
+            for a, b in windows
         ]
 
     async def _gather(self, calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
@@ -879,8 +880,8 @@ class SolarEdgeClient:
             zone = await self.site_timezone(site_id)
             lo, hi = _resolve(start, end, zone)
             params = [
-                ("from", _time.format_api_time(lo, zone)),
-                ("to", _time.format_api_time(hi, zone)),
+                ("from", _windows.format_api_time(lo, zone)),
+                ("to", _windows.format_api_time(hi, zone)),
             ]
         return self._parser.overview(await self._get(path, params), path)
 
@@ -995,8 +996,8 @@ class SolarEdgeClient:
             zone = await self.site_timezone(site_id)
             lo, hi = _resolve(start, end, zone)
             params = [
-                ("from", _time.format_api_time(lo, zone)),
-                ("to", _time.format_api_time(hi, zone)),
+                ("from", _windows.format_api_time(lo, zone)),
+                ("to", _windows.format_api_time(hi, zone)),
             ]
         return self._parser.overview_performance(await self._get(path, params), path)
 
@@ -1301,7 +1302,7 @@ def _one_error(group: BaseExceptionGroup[BaseException]) -> errors.SolarEdgeErro
 
 def _merge_measurements(parts: list[Measurements]) -> Measurements:
     first, last = parts[0], parts[-1]
-    timestamps, values = _time.merge_series([(p.timestamps, p.values) for p in parts])
+    timestamps, values = _windows.merge_series([(p.timestamps, p.values) for p in parts])
     period = None
     if first.period is not None and last.period is not None:
         period = Period(start=first.period.start, end=last.period.end)
@@ -1317,7 +1318,7 @@ def _merge_telemetry(parts: list[Telemetry]) -> Telemetry:
             series = [
                 p.devices[serial][metric] for p in parts if metric in p.devices.get(serial, {})
             ]
-            timestamps, values = _time.merge_series([(s.timestamps, s.values) for s in series])
+            timestamps, values = _windows.merge_series([(s.timestamps, s.values) for s in series])
             metrics[metric] = attrs.evolve(series[0], timestamps=timestamps, values=values)
         merged[serial] = metrics
     period = None

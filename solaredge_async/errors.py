@@ -10,7 +10,7 @@ clause catches them all. The tree::
     │   └── SpanTooLongError      a window over the cap for its resolution, splitting off
     ├── ClientClosedError         the client was used after `aclose()`
     ├── TransportError            the request did not get an HTTP answer
-    │   └── TimeoutError          connect, read, write or pool timeout, or the overall
+    │   └── RequestTimeoutError   connect, read, write or pool timeout, or the overall
     │                             deadline of a call ran out
     ├── APIStatusError            the server answered with an error status
     │   ├── BadRequestError           400
@@ -50,11 +50,11 @@ __all__ = [
     "PermissionDeniedError",
     "QuotaExhaustedError",
     "RateLimitedError",
+    "RequestTimeoutError",
     "ResponseValidationError",
     "ServerError",
     "SolarEdgeError",
     "SpanTooLongError",
-    "TimeoutError",
     "TransportError",
 ]
 
@@ -103,7 +103,7 @@ class TransportError(SolarEdgeError):
         self.path = path
 
 
-class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001
+class RequestTimeoutError(TransportError, builtins.TimeoutError):
     """A connect, read, write or pool timeout, or a call's overall deadline ran out.
 
     Also a subclass of the built-in `TimeoutError`.

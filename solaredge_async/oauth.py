@@ -26,8 +26,8 @@ from solaredge_async.client import DEFAULT_BASE_URL, check_base_url
 from solaredge_async.errors import (
     ConfigurationError,
     OAuthError,
+    RequestTimeoutError,
     ResponseValidationError,
-    TimeoutError,  # noqa: A004
     TransportError,
 )
 
@@ -189,7 +189,9 @@ class OAuthClient:
         try:
             response = await self._http.post(self._base + path, json=body)
         except httpx.TimeoutException as exc:
-            failure = TimeoutError(f"POST {path} timed out ({type(exc).__name__})", path=path)
+            failure = RequestTimeoutError(
+                f"POST {path} timed out ({type(exc).__name__})", path=path
+            )
         except httpx.HTTPError as exc:
             failure = TransportError(
                 f"POST {path} got no answer ({type(exc).__name__}: {scrub(str(exc))})", path=path

@@ -4,7 +4,7 @@
 names no sites (one call per 1,000 sites), the time zones of named sites the client
 does not know yet (a site-list page or one call per site), and device lists only for
 single device metrics fetched per device. Everything else is arithmetic: windows are
-split at the client's caps with `solaredge_async._time.split_window`, exactly as the
+split at the client's caps with `solaredge_async._windows.split_window`, exactly as the
 client would split them, so each `WorkItem` is one API call and `SweepPlan.credits`
 is the number of credits the sweep will spend when nothing is retried.
 
@@ -26,10 +26,10 @@ from urllib.parse import quote
 import anyio
 import attrs
 
-from solaredge_async import _time, errors
-from solaredge_async._limiter import DEFAULT_SAFETY_MARGIN
+from solaredge_async import _windows, errors
 from solaredge_async.client import DEFAULT_RESOLUTIONS, DEVICE_METRICS
 from solaredge_async.fleet._spec import SiteDay, SweepBound, SweepSpec
+from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN
 from solaredge_async.models import DeviceType
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class SweepPlan:
         discovery_credits: int,
         failed_sites: Mapping[int, errors.SolarEdgeError],
         telemetry_metrics: Mapping[str, frozenset[str] | None],
-        window_caps: _time.WindowCaps,
+        window_caps: _windows.WindowCaps,
         requests_per_minute: float | None,
         only: frozenset[str] | None = None,
         skip: frozenset[str] | None = None,
@@ -374,8 +374,8 @@ def _split(
 ) -> tuple[_Window, ...]:
     caps = client.window_caps
     if client.split_windows:
-        return tuple(_time.split_window(lo, hi, resolution, caps, zone))
-    _time.check_span(lo, hi, resolution, caps, zone)
+        return tuple(_windows.split_window(lo, hi, resolution, caps, zone))
+    _windows.check_span(lo, hi, resolution, caps, zone)
     return ((lo, hi),)
 
 
@@ -432,7 +432,7 @@ def _template(
     res = spec.resolution
     window: tuple[datetime, datetime] | None = None
     if spec.start is not None and spec.end is not None and zone is not None:
-        window = _time.resolve_window(
+        window = _windows.resolve_window(
             _concrete(spec.start, zone, now), _concrete(spec.end, zone, now), zone
         )
     cache: dict[str | None, tuple[_Window, ...]] = {}

@@ -12,7 +12,7 @@ from typing import Final, TypeAlias
 
 import attrs
 
-from solaredge_async._time import RESOLUTIONS
+from solaredge_async._windows import RESOLUTIONS
 from solaredge_async.client import DEVICE_METRICS
 from solaredge_async.errors import InvalidRequestError
 

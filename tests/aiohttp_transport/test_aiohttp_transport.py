@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from solaredge_async import RetryPolicy, SolarEdgeClient, errors
-from solaredge_async._aiohttp import AiohttpTransport
 from solaredge_async.testing import Faults, FleetSpec, Simulator, SimulatorConfig
+from solaredge_async.transports._aiohttp import AiohttpTransport
 
 from ._server import RawServer, header_lines, response
 

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solaredge_async import RateLimiter, RetryPolicy, SolarEdgeClient, SolarEdgeError
-from solaredge_async import TimeoutError as SolarEdgeTimeoutError
+from solaredge_async import RequestTimeoutError as SolarEdgeTimeoutError
 from solaredge_async.fleet import SweepResult, SweepSpec, plan_sweep
 from solaredge_async.testing import Faults, FleetSpec, Simulator, SimulatorConfig
 from tests.reliability._support import (

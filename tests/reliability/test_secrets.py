@@ -155,7 +155,7 @@ async def test_successful_calls_against_the_simulator(
     assert sim.requests[0].api_key == API_KEY  # the canary was really sent
     assert len(events) >= 4
     # The engine logs every attempt at DEBUG: the search above had something to search.
-    assert sum(r.name == "solaredge_async._transport" for r in caplog.records) == len(events)
+    assert sum(r.name == "solaredge_async._engine" for r in caplog.records) == len(events)
 
 
 async def test_a_401_echoing_the_key_in_body_and_headers(canaries: Canaries) -> None:

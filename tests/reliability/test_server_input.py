@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from solaredge_async import RetryPolicy, SolarEdgeClient
 from solaredge_async.errors import (
     APIStatusError,
+    RequestTimeoutError,
     ResponseValidationError,
     SolarEdgeError,
-    TimeoutError,
 )
 from tests.reliability import _figures
 from tests.reliability._support import (
@@ -477,7 +477,7 @@ async def test_a_body_that_stalls_mid_way_ends_at_the_deadline() -> None:
 
     async with mock_client(handler, KEY, retry=RetryPolicy(deadline=120.0)) as client:
         start = anyio.current_time()
-        with pytest.raises(TimeoutError, match="deadline"):
+        with pytest.raises(RequestTimeoutError, match="deadline"):
             await client.site(1)
         assert anyio.current_time() - start == pytest.approx(120.0)
         assert client._engine.slots.borrowed_tokens == 0

@@ -18,9 +18,9 @@ from solaredge_async import (
     QuotaExhaustedError,
     RateLimitedError,
     RequestEvent,
+    RequestTimeoutError,
     RetryPolicy,
     ServerError,
-    TimeoutError,
     TransportError,
 )
 from tests.transport._mock import KEY, Script, client, ok, problem
@@ -287,11 +287,11 @@ async def test_attempts_are_bounded():
 
 
 async def test_deadline_covers_slow_answers():
-    """A server that never answers in time ends in TimeoutError at the deadline."""
+    """A server that never answers in time ends in RequestTimeoutError at the deadline."""
     script = Script(ok(), delay=1000)
     async with client(script, retry=RetryPolicy(deadline=30)) as c:
         start = anyio.current_time()
-        with pytest.raises(TimeoutError, match="deadline"):
+        with pytest.raises(RequestTimeoutError, match="deadline"):
             await c.get("/sites/1")
         assert anyio.current_time() - start == pytest.approx(30)
 
@@ -306,7 +306,7 @@ async def test_read_timeout_is_retried():
     async with client(script, retry=FAST) as c:
         await c.get("/sites/1")
         assert c.usage.retries == 1
-    assert issubclass(TimeoutError, TransportError)
+    assert issubclass(RequestTimeoutError, TransportError)
 
 
 async def test_cancellation_returns_tokens_and_slots():

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solaredge_async._time import (
+from solaredge_async._windows import (
     RESOLUTIONS,
     WindowCaps,
     check_span,

@@ -11,7 +11,7 @@ Install the optional extra ``solaredge-async[fast]`` (``aiohttp>=3.9``). aiohttp
 asyncio only: under trio keep the default httpcore transport::
 
     from solaredge_async import SolarEdgeClient
-    from solaredge_async._aiohttp import AiohttpTransport
+    from solaredge_async.transports._aiohttp import AiohttpTransport
 
     async with SolarEdgeClient(api_key=key, transport=AiohttpTransport()) as client:
         ...

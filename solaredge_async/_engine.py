@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Mapping
 
     from solaredge_async._credentials import Credential
-    from solaredge_async._limiter import RateLimiter
     from solaredge_async._retry import RetryPolicy
+    from solaredge_async.limits._bucket import RateLimiter
 
 __all__ = ["Engine", "QueryParams", "Response"]
 
@@ -171,7 +171,7 @@ class Engine:
         except TimeoutError as exc:
             if isinstance(exc, errors.SolarEdgeError):
                 raise
-            raise errors.TimeoutError(
+            raise errors.RequestTimeoutError(
                 f"{method} {path} did not succeed within the {deadline:g} s deadline "
                 "(RetryPolicy.deadline), retries and waits included",
                 method=method,
@@ -312,7 +312,7 @@ class Engine:
     ) -> errors.TransportError:
         detail = self.scrub(str(exc), sent) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
-            return errors.TimeoutError(
+            return errors.RequestTimeoutError(
                 f"{method} {path} timed out ({type(exc).__name__}: {detail})",
                 method=method,
                 path=path,
