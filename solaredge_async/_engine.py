@@ -13,11 +13,8 @@ and gives the slot back before any retry backoff is slept.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import math
-import time
 from collections.abc import Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, TypeAlias, cast
@@ -28,6 +25,7 @@ import httpx
 from solaredge_async import errors
 from solaredge_async._retry import call_with_retries
 from solaredge_async._usage import Ledger, RequestEvent
+from solaredge_async.limits._headers import int_header, parse_retry_after
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Mapping
@@ -65,36 +63,6 @@ class Response:
         self.status_code = status_code
         self.headers = headers
         self.content = content
-
-
-def _int_header(headers: httpx.Headers, name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` value (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if not math.isfinite(seconds):
-        return None
-    # Cap absurd values: the per-minute window is never longer than a minute
-    # or two; a huge value must not park a sweep for days.
-    return min(max(seconds, 0.0), 3600.0)
 
 
 class Engine:
@@ -227,8 +195,8 @@ class Engine:
                 raise failure
         self.ledger.credits += cost
         status = response.status_code
-        limit = _int_header(response.headers, "x-ratelimit-limit-minute")
-        remaining = _int_header(response.headers, "x-ratelimit-remaining-minute")
+        limit = int_header(response.headers, "x-ratelimit-limit-minute")
+        remaining = int_header(response.headers, "x-ratelimit-remaining-minute")
         if limit is not None:
             self.ledger.last_limit = limit
         if remaining is not None:
@@ -243,7 +211,7 @@ class Engine:
         raise error
 
     async def _read(self, response: httpx.Response, method: str, path: str) -> bytes:
-        declared = _int_header(response.headers, "content-length")
+        declared = int_header(response.headers, "content-length")
         if declared is not None and declared > self.max_body:
             raise self._too_large(method, path)
         chunks: list[bytes] = []
