@@ -114,6 +114,7 @@ HTTPX_INNER_GENERATORS = pytest.mark.filterwarnings(
     "ignore:Exception ignored in. <async_generator object "
     "(Response.aiter_raw|BoundAsyncStream.__aiter__|AsyncIteratorByteStream.__aiter__|"
     "AsyncResponseStream.__aiter__|PoolByteStream.__aiter__|"
-    "HTTP11ConnectionByteStream.__aiter__|Endpoint._huge|Endpoint._slow|_Server.\\w+)"
+    "HTTP11ConnectionByteStream.__aiter__|AsyncHTTP11Connection._receive_response_body|"
+    "Endpoint._huge|Endpoint._slow)"
     ":pytest.PytestUnraisableExceptionWarning"
 )
