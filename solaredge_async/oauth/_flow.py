@@ -186,7 +186,9 @@ class OAuthClient:
             with anyio.CancelScope(shield=True):
                 await self._http.aclose()
 
-    async def _post(self, path: str, body: dict[str, str]) -> dict[str, object]:
+    async def _post(
+        self, path: str, body: dict[str, str], *, want_json: bool = True
+    ) -> dict[str, object]:
         secrets = [v for k, v in body.items() if k in {"code", "refresh_token", "token"}]
         secrets.append(self._secret)
 
@@ -226,6 +228,8 @@ class OAuthClient:
             data = json.loads(content)
         except (ValueError, RecursionError):
             data = None
+        if not want_json and 200 <= status < 300:  # noqa: PLR2004 - RFC 7009: any body
+            return {}
         if status >= 400 or not isinstance(data, dict):  # noqa: PLR2004
             error = data.get("error") if isinstance(data, dict) else None
             desc = data.get("error_description") if isinstance(data, dict) else None
@@ -345,4 +349,4 @@ class OAuthClient:
             OAuthError: The server refused.
             TransportError: No answer; `RequestTimeoutError` past ``timeout``.
         """
-        await self._post(_REVOKE_PATH, {"token": check_secret(token, "token")})
+        await self._post(_REVOKE_PATH, {"token": check_secret(token, "token")}, want_json=False)

@@ -36,6 +36,17 @@ async def test_revoke_posts_the_documented_body() -> None:
     assert json.loads(seen[0].content) == {"token": "R-abc"}
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [httpx.Response(200), httpx.Response(204), httpx.Response(200, text="OK")],
+)
+async def test_revoke_accepts_any_success_body(reply: httpx.Response) -> None:
+    """RFC 7009: a 2xx is success whatever its body (empty, 204, plain text)."""
+    transport = httpx.MockTransport(lambda _request: reply)
+    async with OAuthClient(CLIENT_ID, CLIENT_SECRET, transport=transport) as oauth:
+        await oauth.revoke("R-abc")
+
+
 async def test_the_provider_revokes_the_grant_and_forgets_its_tokens() -> None:
     """provider.revoke(): the refresh token is revoked, the store and memory emptied."""
     server = TokenServer()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -177,3 +179,16 @@ def test_a_corrupt_token_file_is_a_clear_error(data: bytes) -> None:
     """Not JSON, another version, a naive time, a bad number, an empty token: refused."""
     with pytest.raises(ConfigurationError, match="token"):
         decode_tokens(data)
+
+
+def test_the_oauth_package_sits_below_the_client() -> None:
+    """Importing solaredge_async.oauth loads neither client.py nor the engine (floor 4 beside it)."""
+    code = (
+        "import sys, solaredge_async.oauth as o; "
+        "from solaredge_async.oauth import OAuthClient, RefreshingTokenProvider, TokenSet, "
+        "authorize_url; "
+        "bad = [m for m in ('solaredge_async.client', 'solaredge_async._engine') "
+        "if m in sys.modules]; "
+        "assert not bad, bad; assert all(hasattr(o, n) for n in o.__all__)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())  # noqa: S603
