@@ -14,9 +14,14 @@ The rules it keeps (reference §2: each refresh voids the refresh token it used)
    stepped back never stretches a token's life.
 4. A bearer call answered 401 calls `invalidate` with the token it sent; the next
    call refreshes (once, however many calls saw the 401).
-5. Nothing is shielded: a token call ends with the caller's cancel scope (and
-   `OAuthClient`'s own ``timeout``). The tokens are recorded in memory the moment
-   the response is read, so a cancellation during the save loses nothing.
+5. A caller never waits past its own deadline. Used bare, the refresh runs in the
+   caller's task and ends with the caller's cancel scope (and `OAuthClient`'s own
+   ``timeout``); the tokens are recorded in memory the moment the response is read,
+   so a cancellation during the save loses nothing, but one while the token call is
+   in flight loses the rotation if the server made it. Entered (``async with
+   provider:``), the refresh runs in the provider's own task, bounded by
+   ``refresh_timeout``: callers wait for it and may leave at their deadlines, while
+   the refresh completes and its tokens are saved. Exiting waits for it.
 """
 
 from __future__ import annotations
@@ -26,14 +31,19 @@ import time
 from typing import TYPE_CHECKING
 
 import anyio
+import attrs
 
 from solaredge_async._credentials import check_secret
-from solaredge_async.errors import ConfigurationError, OAuthError
+from solaredge_async.errors import ConfigurationError, OAuthError, RequestTimeoutError
 from solaredge_async.oauth._locks import LocalRefreshLock
 from solaredge_async.oauth._stores import CallbackTokenStore, TokenStoreError, check_grant
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from types import TracebackType
+    from typing import Self
+
+    from anyio.abc import TaskGroup
 
     from solaredge_async.oauth._flow import OAuthClient
     from solaredge_async.oauth._locks import RefreshLock
@@ -41,6 +51,15 @@ if TYPE_CHECKING:
     from solaredge_async.oauth._tokens import TokenSet
 
 __all__ = ["RefreshingTokenProvider"]
+
+
+@attrs.define
+class _Flight:
+    """One refresh run by an entered provider, and what its waiters get."""
+
+    done: anyio.Event = attrs.field(factory=anyio.Event)
+    token: str | None = None
+    error: Exception | None = None
 
 
 class RefreshingTokenProvider:
@@ -65,11 +84,17 @@ class RefreshingTokenProvider:
         lock: The `RefreshLock` (default: a `LocalRefreshLock` of this provider;
             share one between providers of the same grant).
         skew: Seconds before expiry at which a refresh starts.
+        refresh_timeout: Seconds a refresh run by the entered provider may take in all
+            (waiting for the lock, the token call, the save).
         clock: The wall clock, UTC epoch seconds (``time.time``; for tests).
 
     Raises:
         ConfigurationError: Neither or both of ``store`` and ``on_refresh``, a
-            malformed refresh token or grant name, a negative ``skew``.
+            malformed refresh token or grant name, a negative ``skew``, a
+            ``refresh_timeout`` that is not positive.
+
+    Use it bare, or enter it (``async with provider:``) so that a refresh whose caller
+    was cancelled still completes and is saved (module docstring, rule 5).
     """
 
     def __init__(
@@ -83,6 +108,7 @@ class RefreshingTokenProvider:
         tokens: TokenSet | None = None,
         lock: RefreshLock | None = None,
         skew: float = 300.0,
+        refresh_timeout: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if (store is None) == (on_refresh is None):
@@ -99,6 +125,14 @@ class RefreshingTokenProvider:
             or not (skew >= 0 and math.isfinite(skew))
         ):
             raise ConfigurationError(f"skew must be seconds >= 0, got {skew!r}")
+        if (
+            isinstance(refresh_timeout, bool)
+            or not isinstance(refresh_timeout, int | float)
+            or not (refresh_timeout > 0 and math.isfinite(refresh_timeout))
+        ):
+            raise ConfigurationError(
+                f"refresh_timeout must be seconds > 0, got {refresh_timeout!r}"
+            )
         self._oauth = oauth
         self._store: TokenStore = store if store is not None else CallbackTokenStore(on_refresh)  # type: ignore[arg-type]
         self._grant = check_grant(grant)
@@ -106,7 +140,10 @@ class RefreshingTokenProvider:
         self._tokens = tokens
         self._lock: RefreshLock = lock if lock is not None else LocalRefreshLock()
         self._skew = float(skew)
+        self._refresh_timeout = float(refresh_timeout)
         self._clock = clock
+        self._task_group: TaskGroup | None = None
+        self._flight: _Flight | None = None
         #: Tokens refreshed but not yet saved: saved before anything else is done.
         self._unsaved: TokenSet | None = None
         #: An access token a server answered 401 to.
@@ -124,6 +161,31 @@ class RefreshingTokenProvider:
     def grant(self) -> str:
         """The grant's name in the store and the lock."""
         return self._grant
+
+    async def __aenter__(self) -> Self:
+        """Run refreshes in the provider's own task from now on (see the class docstring).
+
+        Raises:
+            ConfigurationError: The provider is entered already.
+        """
+        if self._task_group is not None:
+            raise ConfigurationError("this RefreshingTokenProvider is entered already")
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        """Wait for a refresh in flight (at most ``refresh_timeout``), then run bare again."""
+        task_group, self._task_group = self._task_group, None
+        if task_group is None:
+            return None
+        return await task_group.__aexit__(exc_type, exc, tb)
 
     async def __call__(self) -> str:
         """The same as `token`: what ``SolarEdgeClient(token_provider=...)`` awaits."""
@@ -145,8 +207,40 @@ class RefreshingTokenProvider:
         tokens = self._tokens
         if self._unsaved is None and tokens is not None and self._usable(tokens):
             return tokens.access_token
-        async with self._lock.hold(self._grant):
-            return await self._token_locked()
+        task_group = self._task_group
+        if task_group is None:
+            async with self._lock.hold(self._grant):
+                return await self._token_locked()
+        flight = self._flight
+        if flight is None:
+            flight = self._flight = _Flight()
+            task_group.start_soon(self._fly, flight)
+        await flight.done.wait()  # the caller may leave here; the flight goes on
+        if flight.token is None:
+            raise flight.error or ConfigurationError("the refresh ended without a token")
+        return flight.token
+
+    async def _fly(self, flight: _Flight) -> None:
+        """Refresh in the provider's task: shielded from callers, bounded by its own timeout."""
+        try:
+            with anyio.CancelScope(shield=True), anyio.fail_after(self._refresh_timeout):
+                async with self._lock.hold(self._grant):
+                    flight.token = await self._token_locked()
+        except TimeoutError as exc:
+            flight.error = (
+                exc
+                if isinstance(exc, RequestTimeoutError)
+                else RequestTimeoutError(
+                    f"the refresh of grant {self._grant!r} did not complete within "
+                    f"{self._refresh_timeout:g} s (refresh_timeout)"
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - handed to every waiter
+            flight.error = exc
+        finally:
+            if self._flight is flight:
+                self._flight = None
+            flight.done.set()
 
     def invalidate(self, access_token: str) -> None:
         """Record that the server refused ``access_token`` (a 401 on a bearer call).

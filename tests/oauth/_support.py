@@ -28,6 +28,7 @@ class TokenServer:
         refused: Token calls answered ``invalid_grant``.
         revoked: Tokens revoked.
         delay: Seconds each token call waits before answering (virtual time).
+        answer_delay: Seconds a refresh waits after rotating, before answering.
         valid_access: Access tokens a bearer call would accept.
     """
 
@@ -37,6 +38,7 @@ class TokenServer:
         self.refused = 0
         self.revoked: list[str] = []
         self.delay = 0.0
+        self.answer_delay = 0.0
         self.valid_refresh: set[str] = set()
         self.valid_access: set[str] = set()
 
@@ -76,7 +78,11 @@ class TokenServer:
             )
         self.valid_refresh.discard(token)
         self.refreshes += 1
-        return httpx.Response(200, json=self._issue())
+        issued = self._issue()
+        if self.answer_delay:
+            # Rotated already: a client that stops waiting now has lost the new tokens.
+            await anyio.sleep(self.answer_delay)
+        return httpx.Response(200, json=issued)
 
     def oauth(self, **kwargs: object) -> OAuthClient:
         """An `OAuthClient` over this server."""
