@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "OAuthClient",
     "authorize_url",
+    "check_positive",
 ]
 
 #: SolarEdge Connect's consent page (on its own host).
@@ -111,7 +112,12 @@ def authorize_url(
     return f"{authorize_endpoint}?{urlencode(params)}"
 
 
-def _check_positive(value: object, what: str) -> float:
+def check_positive(value: object, what: str) -> float:
+    """Return ``value`` as a float if it is a positive finite number, else raise.
+
+    Raises:
+        ConfigurationError: Not a number (bools refused), not positive, or not finite.
+    """
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -155,12 +161,12 @@ class OAuthClient:
         self.client_id = check_secret(client_id, "client_id")
         self._secret = check_secret(client_secret, "client_secret")
         self._base = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self._timeout = _check_positive(timeout, "timeout")
+        self._timeout = check_positive(timeout, "timeout")
         if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
             raise ConfigurationError(
                 f"max_response_bytes must be a positive integer, got {max_response_bytes!r}"
             )
-        self._max_bytes = int(_check_positive(max_response_bytes, "max_response_bytes"))
+        self._max_bytes = int(check_positive(max_response_bytes, "max_response_bytes"))
         self._owns = http_client is None
         self._http = http_client or httpx.AsyncClient(
             transport=transport, timeout=self._timeout, trust_env=False

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import attrs
 
 from solaredge_async._credentials import check_secret
 from solaredge_async.errors import ConfigurationError, OAuthError, RequestTimeoutError
+from solaredge_async.oauth._flow import check_positive
 from solaredge_async.oauth._locks import LocalRefreshLock
 from solaredge_async.oauth._stores import CallbackTokenStore, TokenStoreError, check_grant
 
@@ -52,6 +53,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RefreshingTokenProvider"]
 
+#: The default lock: every provider of the process that is given no lock shares it, so
+#: two providers of one grant never refresh at once (locks are per grant name).
+_PROCESS_LOCK: Final = LocalRefreshLock()
+
 
 @attrs.define
 class _Flight:
@@ -66,9 +71,9 @@ class RefreshingTokenProvider:
     """A ``token_provider`` that refreshes the access token before it expires.
 
     Pass it as ``SolarEdgeClient(token_provider=...)``. The store is the source of
-    truth: it is read before the first refresh, and ``refresh_token`` / ``tokens``
-    are used only while it holds nothing for ``grant``. After a new consent, save
-    the new tokens to the store (``await store.save(grant, tokens)``).
+    truth: it is read before every refresh, and what it holds for ``grant`` wins over
+    ``refresh_token`` and ``tokens`` (used only until it holds something). After a new
+    consent, save the new tokens to the store (``await store.save(grant, tokens)``).
 
     Args:
         oauth: The `OAuthClient` of the application.
@@ -81,8 +86,9 @@ class RefreshingTokenProvider:
         grant: The grant's name in the store and the lock (your own label, such as
             ``"site-4815162"``; never a secret).
         tokens: A current `TokenSet`, if one is at hand (saves a refresh).
-        lock: The `RefreshLock` (default: a `LocalRefreshLock` of this provider;
-            share one between providers of the same grant).
+        lock: The `RefreshLock` (default: one `LocalRefreshLock` shared by every
+            provider of the process; pass a lock shared across processes, such as a
+            Redis lock, when several processes use the grant).
         skew: Seconds before expiry at which a refresh starts.
         refresh_timeout: Seconds a refresh run by the entered provider may take in all
             (waiting for the lock, the token call, the save).
@@ -117,30 +123,24 @@ class RefreshingTokenProvider:
                 "refresh voids the previous refresh token, so the new one must be saved "
                 "(MemoryTokenStore() if you persist it by other means)"
             )
-        if on_refresh is not None and not callable(on_refresh):
-            raise ConfigurationError("on_refresh must be an async callable taking a TokenSet")
+        if store is None:
+            if not callable(on_refresh):
+                raise ConfigurationError("on_refresh must be an async callable taking a TokenSet")
+            store = CallbackTokenStore(on_refresh)
         if (
             isinstance(skew, bool)
             or not isinstance(skew, int | float)
             or not (skew >= 0 and math.isfinite(skew))
         ):
             raise ConfigurationError(f"skew must be seconds >= 0, got {skew!r}")
-        if (
-            isinstance(refresh_timeout, bool)
-            or not isinstance(refresh_timeout, int | float)
-            or not (refresh_timeout > 0 and math.isfinite(refresh_timeout))
-        ):
-            raise ConfigurationError(
-                f"refresh_timeout must be seconds > 0, got {refresh_timeout!r}"
-            )
         self._oauth = oauth
-        self._store: TokenStore = store if store is not None else CallbackTokenStore(on_refresh)  # type: ignore[arg-type]
+        self._store: TokenStore = store
         self._grant = check_grant(grant)
         self._seed = None if refresh_token is None else check_secret(refresh_token, "refresh_token")
         self._tokens = tokens
-        self._lock: RefreshLock = lock if lock is not None else LocalRefreshLock()
+        self._lock: RefreshLock = lock if lock is not None else _PROCESS_LOCK
         self._skew = float(skew)
-        self._refresh_timeout = float(refresh_timeout)
+        self._refresh_timeout = check_positive(refresh_timeout, "refresh_timeout")
         self._clock = clock
         self._task_group: TaskGroup | None = None
         self._flight: _Flight | None = None

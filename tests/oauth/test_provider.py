@@ -214,6 +214,26 @@ async def test_two_providers_of_one_grant_share_a_lock_and_store() -> None:
     assert (server.refreshes, server.refused) == (1, 0)
 
 
+async def test_providers_of_one_grant_share_the_process_lock_by_default() -> None:
+    """No lock given: two providers of one grant in one process still refresh once."""
+    server = TokenServer()
+    server.delay = 1.0
+    store = MemoryTokenStore()
+    await store.save("shared", _tokens(server, expires_in=60))
+    got: list[str] = []
+    async with server.oauth() as oauth:
+        workers = [RefreshingTokenProvider(oauth, store=store, grant="shared") for _ in range(2)]
+
+        async def call(provider: RefreshingTokenProvider) -> None:
+            got.append(await provider())
+
+        async with anyio.create_task_group() as tg:
+            for provider in workers * 3:
+                tg.start_soon(call, provider)
+    assert len(set(got)) == 1
+    assert (server.refreshes, server.refused) == (1, 0)
+
+
 async def test_a_rotation_by_another_holder_is_adopted_after_invalid_grant() -> None:
     """Another process rotated the token (shared store, no shared lock): adopt, don't fail."""
     server = TokenServer()
