@@ -153,7 +153,7 @@ class FileTokenStore:
     token.
 
     Args:
-        directory: Where the files go; created with mode 0700 if missing.
+        directory: Where the files go (``~`` expanded); created with mode 0700 if missing.
 
     Raises:
         ConfigurationError: ``directory`` is not a string or path.
@@ -162,7 +162,7 @@ class FileTokenStore:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         if not isinstance(directory, str | os.PathLike):
             raise ConfigurationError(f"directory must be a path, got {type(directory).__name__}")
-        self.directory = Path(directory)
+        self.directory = Path(directory).expanduser()
 
     def __repr__(self) -> str:
         return f"FileTokenStore({str(self.directory)!r})"

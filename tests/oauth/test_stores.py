@@ -68,6 +68,14 @@ async def test_the_file_store_round_trips_and_writes_0600(tmp_path: Path) -> Non
     assert [p.name async for p in anyio.Path(directory).iterdir()] == ["site-1.json"]
 
 
+def test_a_home_relative_directory_is_expanded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """FileTokenStore("~/tokens") writes below the home directory, not into a "~" folder."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert FileTokenStore("~/tokens").path_for("g") == tmp_path / "tokens" / "g.json"
+
+
 async def test_grants_are_separate_files_and_delete_is_idempotent(tmp_path: Path) -> None:
     """Two grants, two files; deleting one leaves the other; deleting twice is fine."""
     store = FileTokenStore(tmp_path)
