@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import attrs
 import pytest
 
 from solaredge_async import (
+    AuthenticationError,
     ConfigurationError,
     InvalidRequestError,
     OAuthClient,
@@ -17,6 +21,7 @@ from solaredge_async import (
     TokenSet,
     authorize_url,
 )
+from solaredge_async.oauth import FileTokenStore, TokenStoreError
 from solaredge_async.testing import FleetSpec, Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.anyio
@@ -141,3 +146,81 @@ async def test_wrong_client_secret_is_an_oauth_error_without_the_secret(sim):
             await oauth.exchange_code(code)
     assert "wrong-secret-123" not in str(info.value)
     assert info.value.status_code >= 400
+
+
+async def test_expiry_is_wall_clock_time(sim):
+    """exchange_code gives an aware UTC expires_at about expires_in seconds from now."""
+    client_id, secret = sim.oauth_client
+    code = sim.authorize(sim.fleet.sites_for(sim.api_key)[0])
+    before = time.time()
+    async with OAuthClient(
+        client_id, secret, base_url=sim.base_url, transport=sim.transport()
+    ) as oauth:
+        tokens = await oauth.exchange_code(code)
+    after = time.time()
+    assert tokens.expires_at.utcoffset() == timedelta(0)
+    assert before + 7200 <= tokens.expires_at.timestamp() <= after + 7200
+
+
+async def test_a_file_store_keeps_the_grant_across_a_failed_save_and_a_restart(sim, tmp_path):
+    """Against the simulator: a save that fails once, then a new process on the same file."""
+    site_id = sim.fleet.sites_for(sim.api_key)[0]
+    client_id, secret = sim.oauth_client
+    store = FileTokenStore(tmp_path)
+    fail = [OSError(28, "No space left on device")]
+
+    class FullOnce(FileTokenStore):
+        async def save(self, grant, tokens):
+            if fail:
+                raise fail.pop()
+            await super().save(grant, tokens)
+
+    async with OAuthClient(
+        client_id, secret, base_url=sim.base_url, transport=sim.transport()
+    ) as oauth:
+        first = await oauth.exchange_code(sim.authorize(site_id))
+        # Saved as if two hours had passed: the first call refreshes.
+        await store.save("site", attrs.evolve(first, expires_at=datetime.now(UTC)))
+        provider = RefreshingTokenProvider(oauth, store=FullOnce(tmp_path), grant="site")
+        with pytest.raises(TokenStoreError):
+            await provider()
+        async with SolarEdgeClient(
+            token_provider=provider,
+            base_url=sim.base_url,
+            transport=sim.transport(),
+            requests_per_minute=None,
+        ) as client:
+            assert (await client.site(site_id)).site_id == site_id
+    # A restarted process: nothing in memory, the file holds the live refresh token.
+    async with OAuthClient(
+        client_id, secret, base_url=sim.base_url, transport=sim.transport()
+    ) as oauth:
+        restarted = RefreshingTokenProvider(oauth, store=store, grant="site")
+        async with SolarEdgeClient(
+            token_provider=restarted,
+            base_url=sim.base_url,
+            transport=sim.transport(),
+            requests_per_minute=None,
+        ) as client:
+            await client.site_overview(site_id)
+        stored = await store.load("site")
+        assert stored is not None
+        # Revoked: the store is emptied and the server refuses the old tokens.
+        await restarted.revoke()
+        assert await store.load("site") is None
+        with pytest.raises(OAuthError, match="invalid_grant"):
+            await oauth.refresh(stored.refresh_token)
+
+    async def old_token() -> str:
+        return stored.access_token
+
+    async with SolarEdgeClient(
+        token_provider=old_token,
+        base_url=sim.base_url,
+        transport=sim.transport(),
+        requests_per_minute=None,
+    ) as client:
+        with pytest.raises(AuthenticationError):
+            await client.site(site_id)
+    token_calls = [r for r in sim.requests if r.path.endswith("/oauth2/token")]
+    assert [r.status for r in token_calls] == [200, 200, 400]  # exchange, one refresh, refused

@@ -1,28 +1,28 @@
-"""OAuth 2.0 Site Access ("SolarEdge Connect"): authorize, exchange, refresh, revoke.
+"""The authorisation-code flow: the consent URL, and the token and revoke calls.
 
-A homeowner grants one site to an application; the application exchanges the
-code for an access token (2 h) and a refresh token (30 days). **Every refresh
-issues a new refresh token and invalidates the old one**, so the new one must be
-stored durably before the new access token is used: `RefreshingTokenProvider`
-calls ``on_refresh`` first, allows one refresh at a time, and refreshes before
-expiry. Pass it as ``SolarEdgeClient(token_provider=...)``.
-
-Token calls go to ``POST {base}/oauth2/token`` with a JSON body; failures are
-RFC 6749 bodies (``{"error", "error_description"}``) raised as `OAuthError`.
+Every token call is bounded three ways: by the caller's own cancel scopes (nothing
+here is shielded, so a ``move_on_after`` around a call ends it on time), by
+``timeout`` seconds for the whole call (connect, send and the complete response:
+an answer trickling in at 1 byte/s cannot hold it longer), and by
+``max_response_bytes`` (the body is streamed and refused past the cap, never read
+whole).
 """
 
 from __future__ import annotations
 
+import json
 import math
-from typing import TYPE_CHECKING, Final
+import time
+from contextlib import aclosing
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final, cast
 from urllib.parse import urlencode
 
 import anyio
-import attrs
 import httpx
 
 from solaredge_async._credentials import check_secret
-from solaredge_async.client import DEFAULT_BASE_URL, check_base_url
+from solaredge_async._urls import DEFAULT_BASE_URL, check_base_url
 from solaredge_async.errors import (
     ConfigurationError,
     OAuthError,
@@ -30,18 +30,20 @@ from solaredge_async.errors import (
     ResponseValidationError,
     TransportError,
 )
+from solaredge_async.oauth._tokens import TokenSet
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Collection
+    from collections.abc import AsyncGenerator, Collection
     from types import TracebackType
     from typing import Self
 
 __all__ = [
     "DEFAULT_AUTHORIZE_URL",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_SCOPES",
     "OAuthClient",
-    "RefreshingTokenProvider",
-    "TokenSet",
     "authorize_url",
+    "check_positive",
 ]
 
 #: SolarEdge Connect's consent page (on its own host).
@@ -49,6 +51,15 @@ DEFAULT_AUTHORIZE_URL: Final = "https://connect.solaredge.com/authorize"
 
 #: Scopes: site data, plus device telemetry and metrics.
 DEFAULT_SCOPES: Final = ("SITE_DATA", "DEVICE_DATA")
+
+#: The largest token or revoke response read (bytes); a real one is under 1 KiB.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024
+
+#: The longest access token lifetime accepted from a server (seconds): ten years.
+_MAX_EXPIRES_IN: Final = 10 * 365 * 86400.0
+
+_TOKEN_PATH: Final = "/oauth2/token"  # noqa: S105 - a path, not a secret
+_REVOKE_PATH: Final = "/oauth2/revoke-token"
 
 
 def authorize_url(
@@ -101,25 +112,19 @@ def authorize_url(
     return f"{authorize_endpoint}?{urlencode(params)}"
 
 
-@attrs.frozen(kw_only=True)
-class TokenSet:
-    """The tokens from one token call.
+def check_positive(value: object, what: str) -> float:
+    """Return ``value`` as a float if it is a positive finite number, else raise.
 
-    The ``repr`` never shows the tokens.
-
-    Attributes:
-        access_token: The bearer token.
-        refresh_token: The (single-use) refresh token.
-        expires_at: anyio clock time at which the access token expires.
-        expires_in: Lifetime in seconds as the server said (7200 live).
-        token_type: ``Bearer``.
+    Raises:
+        ConfigurationError: Not a number (bools refused), not positive, or not finite.
     """
-
-    access_token: str = attrs.field(repr=False)
-    refresh_token: str = attrs.field(repr=False)
-    expires_at: float
-    expires_in: float
-    token_type: str = "Bearer"  # noqa: S105 - a type name, not a secret
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (value > 0 and math.isfinite(value))
+    ):
+        raise ConfigurationError(f"{what} must be a positive finite number, got {value!r}")
+    return float(value)
 
 
 class OAuthClient:
@@ -129,12 +134,16 @@ class OAuthClient:
         client_id: The application's client id.
         client_secret: The application's client secret (never logged or shown).
         base_url: The V2 base URL (token endpoint at ``{base}/oauth2/token``).
+        allow_insecure_http: Allow ``http://`` to a host that is not loopback.
         transport: An httpx transport (tests, the simulator).
         http_client: A caller-owned ``httpx.AsyncClient`` (not closed by this object).
-        timeout: Seconds per token call.
+        timeout: Seconds for one whole token or revoke call: connecting, sending and
+            reading the complete response.
+        max_response_bytes: The largest response body read, in bytes.
 
     Raises:
-        ConfigurationError: Malformed client id or secret, an unsafe base URL.
+        ConfigurationError: Malformed client id or secret, an unsafe base URL, a
+            timeout or size cap that is not a positive number.
     """
 
     def __init__(
@@ -147,13 +156,20 @@ class OAuthClient:
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.client_id = check_secret(client_id, "client_id")
         self._secret = check_secret(client_secret, "client_secret")
         self._base = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._timeout = check_positive(timeout, "timeout")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
+            raise ConfigurationError(
+                f"max_response_bytes must be a positive integer, got {max_response_bytes!r}"
+            )
+        self._max_bytes = int(check_positive(max_response_bytes, "max_response_bytes"))
         self._owns = http_client is None
         self._http = http_client or httpx.AsyncClient(
-            transport=transport, timeout=timeout, trust_env=False
+            transport=transport, timeout=self._timeout, trust_env=False
         )
 
     def __repr__(self) -> str:
@@ -176,7 +192,9 @@ class OAuthClient:
             with anyio.CancelScope(shield=True):
                 await self._http.aclose()
 
-    async def _post(self, path: str, body: dict[str, str]) -> dict[str, object]:
+    async def _post(
+        self, path: str, body: dict[str, str], *, want_json: bool = True
+    ) -> dict[str, object]:
         secrets = [v for k, v in body.items() if k in {"code", "refresh_token", "token"}]
         secrets.append(self._secret)
 
@@ -186,56 +204,107 @@ class OAuthClient:
             return text
 
         failure: TransportError | None = None
+        status = 0
+        content = b""
         try:
-            response = await self._http.post(self._base + path, json=body)
+            with anyio.fail_after(self._timeout):
+                status, content = await self._send(path, body)
         except httpx.TimeoutException as exc:
             failure = RequestTimeoutError(
-                f"POST {path} timed out ({type(exc).__name__})", path=path
+                f"POST {path} timed out ({type(exc).__name__})", method="POST", path=path
             )
         except httpx.HTTPError as exc:
             failure = TransportError(
-                f"POST {path} got no answer ({type(exc).__name__}: {scrub(str(exc))})", path=path
+                f"POST {path} got no answer ({type(exc).__name__}: {scrub(str(exc))})",
+                method="POST",
+                path=path,
+            )
+        except TimeoutError:
+            failure = RequestTimeoutError(
+                f"POST {path} did not complete within {self._timeout:g} s (OAuthClient "
+                "timeout: the whole call, response included)",
+                method="POST",
+                path=path,
             )
         if failure is not None:
             # Raised outside the handler: the httpx error's request (whose body holds the
             # client secret and the refresh token) must not ride along as __context__.
             raise failure
         try:
-            data = response.json()
-        except ValueError:
+            data = json.loads(content)
+        except (ValueError, RecursionError):
             data = None
-        if response.status_code >= 400 or not isinstance(data, dict):  # noqa: PLR2004
+        if not want_json and 200 <= status < 300:  # noqa: PLR2004 - RFC 7009: any body
+            return {}
+        if status >= 400 or not isinstance(data, dict):  # noqa: PLR2004
             error = data.get("error") if isinstance(data, dict) else None
             desc = data.get("error_description") if isinstance(data, dict) else None
             raise OAuthError(
-                scrub(str(error)) if error else f"http_{response.status_code}",
-                scrub(str(desc)) if desc else None,
-                status_code=response.status_code,
+                scrub(str(error))[:200] if error else f"http_{status}",
+                scrub(str(desc))[:500] if desc else None,
+                status_code=status,
             )
         return data
+
+    async def _send(self, path: str, body: dict[str, str]) -> tuple[int, bytes]:
+        """POST ``body``; return the status and the body, read under the size cap."""
+        request = self._http.build_request("POST", self._base + path, json=body)
+        response = await self._http.send(request, stream=True, follow_redirects=False)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise self._too_large(path)
+            chunks: list[bytes] = []
+            size = 0
+            stream = cast("AsyncGenerator[bytes]", response.aiter_bytes())
+            async with aclosing(stream) as chunks_in:
+                async for chunk in chunks_in:
+                    size += len(chunk)
+                    if size > self._max_bytes:
+                        raise self._too_large(path)
+                    chunks.append(chunk)
+        finally:
+            # Shielded (closing is quick): a cancellation here, after the body was read,
+            # would otherwise drop tokens the server has already rotated.
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+        return response.status_code, b"".join(chunks)
+
+    def _too_large(self, path: str) -> ResponseValidationError:
+        return ResponseValidationError(
+            f"POST {path}: the response is larger than {self._max_bytes} bytes "
+            "(max_response_bytes); a token response is under 1 KiB, so it was not read",
+            path=path,
+        )
 
     def _tokens(self, data: dict[str, object], path: str) -> TokenSet:
         access = data.get("access_token")
         refresh = data.get("refresh_token")
         expires_in = data.get("expires_in", 7200)
+        token_type = data.get("token_type", "Bearer")
         if (
             not isinstance(access, str)
             or not isinstance(refresh, str)
             or isinstance(expires_in, bool)
             or not isinstance(expires_in, int | float)
-            or not math.isfinite(expires_in)
+            or not 0 < expires_in <= _MAX_EXPIRES_IN
         ):
             raise ResponseValidationError(
-                f"POST {path}: the token response lacks access_token, refresh_token or a "
-                "numeric expires_in",
+                f"POST {path}: the token response lacks access_token, refresh_token or an "
+                "expires_in between 0 and ten years",
                 path=path,
             )
+        try:
+            access = check_secret(access, "the access_token")
+            refresh = check_secret(refresh, "the refresh_token")
+        except ConfigurationError as exc:
+            raise ResponseValidationError(f"POST {path}: {exc}", path=path) from None
         return TokenSet(
             access_token=access,
             refresh_token=refresh,
             expires_in=float(expires_in),
-            expires_at=anyio.current_time() + float(expires_in),
-            token_type=str(data.get("token_type", "Bearer")),
+            expires_at=datetime.fromtimestamp(time.time() + float(expires_in), UTC),
+            token_type=str(token_type)[:40],
         )
 
     async def exchange_code(
@@ -245,6 +314,8 @@ class OAuthClient:
 
         Raises:
             OAuthError: The server refused (``invalid_grant`` for a used or bad code).
+            TransportError: No answer; `RequestTimeoutError` past ``timeout``.
+            ResponseValidationError: The response is too large or lacks the tokens.
         """
         body = {
             "grant_type": "authorization_code",
@@ -256,13 +327,15 @@ class OAuthClient:
             body["redirect_uri"] = redirect_uri
         if site_id is not None:
             body["site_id"] = str(site_id)
-        return self._tokens(await self._post("/oauth2/token", body), "/oauth2/token")
+        return self._tokens(await self._post(_TOKEN_PATH, body), _TOKEN_PATH)
 
     async def refresh(self, refresh_token: str) -> TokenSet:
         """Trade a refresh token for new tokens; the old refresh token stops working.
 
         Raises:
             OAuthError: The server refused (``invalid_grant`` for a reused token).
+            TransportError: No answer; `RequestTimeoutError` past ``timeout``.
+            ResponseValidationError: The response is too large or lacks the tokens.
         """
         body = {
             "grant_type": "refresh_token",
@@ -270,65 +343,16 @@ class OAuthClient:
             "client_id": self.client_id,
             "client_secret": self._secret,
         }
-        return self._tokens(await self._post("/oauth2/token", body), "/oauth2/token")
+        return self._tokens(await self._post(_TOKEN_PATH, body), _TOKEN_PATH)
 
     async def revoke(self, token: str) -> None:
-        """Revoke an access or refresh token.
+        """Revoke an access or refresh token (``POST {base}/oauth2/revoke-token``).
+
+        Revoking either token of a grant ends the whole grant; the owner must consent
+        again to restore access.
 
         Raises:
             OAuthError: The server refused.
+            TransportError: No answer; `RequestTimeoutError` past ``timeout``.
         """
-        await self._post("/oauth2/revoke-token", {"token": check_secret(token, "token")})
-
-
-class RefreshingTokenProvider:
-    """A ``token_provider`` that refreshes the access token before it expires.
-
-    Args:
-        oauth: The `OAuthClient` of the application.
-        refresh_token: The current refresh token (from storage).
-        on_refresh: Awaited with each new `TokenSet` BEFORE its access token is used;
-            it must persist ``refresh_token`` durably (the old one is now void).
-        tokens: A current `TokenSet`, if one is at hand (saves a refresh).
-        skew: Seconds before expiry at which a refresh starts.
-    """
-
-    def __init__(
-        self,
-        oauth: OAuthClient,
-        refresh_token: str,
-        *,
-        on_refresh: Callable[[TokenSet], Awaitable[None]],
-        tokens: TokenSet | None = None,
-        skew: float = 300.0,
-    ) -> None:
-        self._oauth = oauth
-        self._refresh_token = check_secret(refresh_token, "refresh_token")
-        self._on_refresh = on_refresh
-        self._tokens = tokens
-        self._skew = skew
-        self._lock = anyio.Lock()
-
-    def __repr__(self) -> str:
-        return f"RefreshingTokenProvider(oauth={self._oauth!r})"
-
-    async def __call__(self) -> str:
-        """Return a valid access token, refreshing first when it is close to expiry.
-
-        Raises:
-            OAuthError: The refresh was refused; the grant must be renewed by the owner.
-        """
-        tokens = self._tokens
-        if tokens is not None and anyio.current_time() < tokens.expires_at - self._skew:
-            return tokens.access_token
-        async with self._lock:  # one refresh per grant at a time
-            tokens = self._tokens
-            if tokens is None or anyio.current_time() >= tokens.expires_at - self._skew:
-                # Shielded: a refresh cancelled after the server rotated the token
-                # would lose the only valid refresh token.
-                with anyio.CancelScope(shield=True):
-                    fresh = await self._oauth.refresh(self._refresh_token)
-                    await self._on_refresh(fresh)
-                self._refresh_token = fresh.refresh_token
-                self._tokens = tokens = fresh
-            return tokens.access_token
+        await self._post(_REVOKE_PATH, {"token": check_secret(token, "token")}, want_json=False)
