@@ -35,6 +35,9 @@ class Production:
         to_self_consumption: Of it, used on site.
         to_storage: Of it, stored in the battery.
         to_grid: Of it, exported.
+        extra: Keys of the ``production`` object this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     total: float | None = None
@@ -42,6 +45,7 @@ class Production:
     to_self_consumption: float | None = None
     to_storage: float | None = None
     to_grid: float | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
 
 
 @attrs.frozen(kw_only=True)
@@ -56,6 +60,9 @@ class Consumption:
         from_pv: Of it, from the panels.
         from_storage: Of it, from the battery.
         from_grid: Of it, imported.
+        extra: Keys of the ``consumption`` object this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     total: float | None = None
@@ -63,6 +70,7 @@ class Consumption:
     from_pv: float | None = None
     from_storage: float | None = None
     from_grid: float | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
 
 
 @attrs.frozen(kw_only=True)
@@ -72,10 +80,14 @@ class Performance:
     Attributes:
         specific_yield: Energy per installed peak power (kWh/kWp).
         performance_ratio: Actual over expected yield, as the API states it.
+        extra: Keys of the ``performance`` object this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     specific_yield: float | None = None
     performance_ratio: float | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
 
 
 @attrs.frozen(kw_only=True)
@@ -89,12 +101,16 @@ class SiteOverview:
         production: Energy produced; `None` if absent.
         consumption: Energy consumed; `None` if absent.
         performance: Yield figures, when the server sends them.
+        extra: Keys of the overview body this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     site_id: int | None = None
     production: Production | None = None
     consumption: Consumption | None = None
     performance: Performance | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
 
 
 @attrs.frozen(kw_only=True)

@@ -163,5 +163,5 @@ def test_defaults_are_empty_and_none() -> None:
 
 
 def test_period_uses_start_and_end() -> None:
-    """Period's fields are named start/end (JSON from/to)."""
-    assert [f.name for f in attrs.fields(Period)] == ["start", "end"]
+    """Period's fields are named start/end (JSON from/to), then the unknown keys."""
+    assert [f.name for f in attrs.fields(Period)] == ["start", "end", "extra"]
