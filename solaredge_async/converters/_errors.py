@@ -28,7 +28,7 @@ from cattrs.errors import (
 
 from solaredge_async.converters._names import json_names
 from solaredge_async.errors import ResponseValidationError
-from solaredge_async.models._json import FrozenDict, JSONValue, empty_object, freeze_object
+from solaredge_async.models._json import EMPTY_OBJECT, FrozenDict, JSONValue, freeze_object
 
 __all__ = [
     "MAX_ERRORS",
@@ -172,15 +172,15 @@ class Fields:
         """The members whose keys are not in ``known``: frozen, or (strict) an error."""
         obj = self.obj
         if known.issuperset(obj):
-            return empty_object()
+            return EMPTY_OBJECT
         if strict:
             self.errors.append(ForbiddenExtraKeysError("", dict, set(obj.keys() - known)))
-            return empty_object()
+            return EMPTY_OBJECT
         try:
             return freeze_unknown(obj, known)
         except (TypeError, RecursionError) as exc:
             self.errors.append(exc)
-            return empty_object()
+            return EMPTY_OBJECT
 
     def done(self) -> None:
         """Raise the failures collected so far, as one error tree.
@@ -199,6 +199,11 @@ def each_item(data: object, hook: Callable[[object, Any], T], tp: object = None)
         InvalidValueError: ``data`` is not an array.
         IterableValidationError: One or more items did not fit.
     """
+    if data.__class__ is list:
+        try:
+            return [hook(item, tp) for item in data]
+        except Exception:  # noqa: BLE001, S110 - start over to name every bad item
+            pass
     if not isinstance(data, list | tuple):
         raise expected("an array", data)
     items: list[T] = []

@@ -49,6 +49,7 @@ __all__ = [
     "make_str_hook",
     "open_enum_hook_factory",
     "optional_hook_factory",
+    "optional_inner",
     "parse_timestamp",
     "record_hook_factory",
     "structure_bool",
@@ -261,6 +262,9 @@ def open_enum_hook_factory(strict: bool) -> Callable[[object], Hook]:
         known = ", ".join(m.value for m in enum)
 
         def structure_open_enum(value: object, _: object = None) -> Enum | str | None:
+            member = members.get(value) if value.__class__ is str else None
+            if member is not None:
+                return member
             if isinstance(value, str):
                 member = members.get(value)
                 if member is not None:
@@ -283,39 +287,67 @@ def is_optional(tp: object) -> bool:
     return len(args) == 2 and type(None) in args  # noqa: PLR2004
 
 
-def optional_hook_factory(converter: cattrs.Converter) -> Callable[[object], Hook]:
+def _optional_exact(hook: Hook, inner: object, _strict: bool) -> Hook:
+    def structure_optional_exact(value: object, _: object = None) -> object:
+        if value is None or value.__class__ is inner:
+            return value
+        return hook(value, inner)
+
+    return structure_optional_exact
+
+
+def _optional_float(hook: Hook, _inner: object, _strict: bool) -> Hook:
+    def structure_optional_float(value: object, _: object = None) -> object:
+        if value is None or (value.__class__ is float and value - value == 0.0):
+            return value
+        return hook(value, float)
+
+    return structure_optional_float
+
+
+def _optional_datetime(hook: Hook, _inner: object, strict: bool) -> Hook:
+    def structure_optional_datetime(value: object, _: object = None) -> object:
+        if value.__class__ is str:
+            try:
+                stamp = _fromisoformat(value)
+            except ValueError:
+                pass
+            else:
+                if stamp.tzinfo is not None or not strict:
+                    return stamp
+        return None if value is None else hook(value, datetime)
+
+    return structure_optional_datetime
+
+
+def _optional(hook: Hook, inner: object, _strict: bool) -> Hook:
+    def structure_optional(value: object, _: object = None) -> object:
+        return None if value is None else hook(value, inner)
+
+    return structure_optional
+
+
+#: Shortcuts for the commonest optionals: the usual value skips the inner hook.
+_OPTIONALS: Final[Mapping[object, Callable[[Hook, object, bool], Hook]]] = {
+    str: _optional_exact,
+    int: _optional_exact,
+    float: _optional_float,
+    datetime: _optional_datetime,
+}
+
+
+def optional_hook_factory(converter: cattrs.Converter, strict: bool) -> Callable[[object], Hook]:
     """``X | None``: null → None, else X's hook, resolved once (cattrs looks it up per call).
 
     For ``str``, ``int`` and ``float`` the common case (a value of exactly that type)
-    is answered without calling the inner hook: these are most fields of every record.
+    is answered without calling the inner hook: these are most fields of every record;
+    a timestamp string goes straight to `parse_timestamp`.
     """
 
     def factory(tp: object) -> Hook:
-        inner = next(a for a in get_args(tp) if a is not type(None))
-        hook = converter.get_structure_hook(inner)
-
-        if inner is str or inner is int:
-
-            def structure_optional_exact(value: object, _: object = None) -> object:
-                if value is None or value.__class__ is inner:
-                    return value
-                return hook(value, inner)
-
-            return structure_optional_exact
-
-        if inner is float:
-
-            def structure_optional_float(value: object, _: object = None) -> object:
-                if value is None or (value.__class__ is float and value - value == 0.0):
-                    return value
-                return hook(value, float)
-
-            return structure_optional_float
-
-        def structure_optional(value: object, _: object = None) -> object:
-            return None if value is None else hook(value, inner)
-
-        return structure_optional
+        inner = optional_inner(tp)
+        make = _OPTIONALS.get(inner, _optional)
+        return make(converter.get_structure_hook(inner), inner, strict)
 
     return factory
 
@@ -331,14 +363,65 @@ def _set_extra(record: object, extra: object) -> None:
     object.__setattr__(record, "extra", extra)
 
 
+def optional_inner(tp: object) -> object:
+    """X for ``X | None``; ``tp`` itself for anything else."""
+    if is_optional(tp):
+        return next(a for a in get_args(tp) if a is not type(None))
+    return tp
+
+
+#: Inline checks for the commonest field types: the value passes without a hook call.
+_INLINE: Final[Mapping[object, str]] = {
+    str | None: "v is None or v.__class__ is str",
+    int | None: "v is None or v.__class__ is int",
+    float | None: "v is None or (v.__class__ is float and v - v == 0.0)",
+}
+
+
+def _fast_structure_fn(cl: type, converter: cattrs.Converter) -> Callable[[Any], object] | None:
+    """A structure function for well-formed objects only: one expression, no bookkeeping.
+
+    It reads absent optional keys as null (the same record: their defaults are
+    `None`) and inlines the exact-type check of ``str | None``, ``int | None`` and
+    ``float | None`` fields. It raises on anything unusual, and the caller then runs
+    cattrs' detailed function to name the problem. `None` if a field's default is
+    not `None` (then there is no fast form).
+    """
+    names = json_names(cl)
+    scope: dict[str, object] = {"__cl": cl}
+    args: list[str] = []
+    for a in attrs.fields(attrs.resolve_types(cl)):
+        if a.name not in names:
+            continue
+        key, hook, tp = names[a.name], f"__h_{a.name}", f"__t_{a.name}"
+        scope[hook], scope[tp] = converter.get_structure_hook(a.type), a.type
+        if a.default is attrs.NOTHING:
+            args.append(f"{a.name}={hook}(o[{key!r}], {tp})")
+        elif a.default is not None:
+            return None
+        elif a.type in _INLINE:
+            check = _INLINE[a.type]
+            args.append(
+                f"{a.name}=(v if ((v := g({key!r})) is None or {check}) else {hook}(v, {tp}))"
+            )
+        else:
+            args.append(f"{a.name}={hook}(g({key!r}), {tp})")
+    source = f"def fast(o):\n    g = o.get\n    return __cl({', '.join(args)})\n"
+    exec(compile(source, f"<fast structure {cl.__qualname__}>", "exec"), scope)  # noqa: S102
+    return cast("Callable[[Any], object]", scope["fast"])
+
+
 def record_hook_factory(converter: cattrs.Converter, strict: bool) -> Callable[[type], Hook]:
     """Hooks reading camelCase keys, by `make_dict_structure_fn` with ``override(rename=...)``.
 
     Strict hooks forbid unknown keys; a lenient hook keeps them, frozen, in the
-    record's ``extra`` field when it has one.
+    record's ``extra`` field when it has one. Serves ``R`` and ``R | None`` (null is
+    None), so that a nested record costs one call, not two.
     """
 
-    def factory(cl: type) -> Hook:
+    def factory(tp: object) -> Hook:
+        cl = cast("type", optional_inner(tp))
+        nullable = cl is not tp
         names = json_names(cl)
         overrides = {attr: override(rename=key) for attr, key in names.items()}
         fields = attrs.fields_dict(cl)
@@ -347,25 +430,28 @@ def record_hook_factory(converter: cattrs.Converter, strict: bool) -> Callable[[
         fn: Callable[[Mapping[str, object], type], object] = make_dict_structure_fn(
             cl, converter, _cattrs_forbid_extra_keys=strict, **cast("dict[str, Any]", overrides)
         )
-
-        if strict or "extra" not in fields:
-
-            def structure_record(value: object, _: object = None) -> object:
-                return fn(value if value.__class__ is dict else as_object(value), cl)
-
-            return structure_record
-
+        keep_unknown = not strict and "extra" in fields
         known = frozenset(names.values())
         all_known = known.issuperset
 
-        def structure_open_record(value: object, _: object = None) -> object:
-            obj = value if value.__class__ is dict else as_object(value)
-            record = fn(obj, cl)
-            if not all_known(obj):
-                _set_extra(record, freeze_unknown(obj, known))
+        fast = _fast_structure_fn(cl, converter)
+
+        def structure_record(value: object, _: object = None) -> object:
+            if fast is not None and value.__class__ is dict and all_known(value):
+                try:
+                    return fast(value)
+                except Exception:  # noqa: BLE001, S110 - the detailed pass names the problem
+                    pass
+            if value.__class__ is not dict:
+                if value is None and nullable:
+                    return None
+                value = as_object(value)
+            record = fn(value, cl)
+            if keep_unknown and not all_known(value):
+                _set_extra(record, freeze_unknown(value, known))
             return record
 
-        return structure_open_record
+        return structure_record
 
     return factory
 

@@ -34,6 +34,7 @@ from solaredge_async.converters._hooks import (
     make_str_hook,
     open_enum_hook_factory,
     optional_hook_factory,
+    optional_inner,
     record_hook_factory,
     structure_bool,
 )
@@ -108,10 +109,10 @@ def configure_converter(converter: cattrs.Converter, *, strict: bool) -> None:
     converter.register_structure_hook_func(
         lambda tp: tp == tuple[int | str, ...], make_error_codes_hook(strict)
     )
-    converter.register_structure_hook_factory(is_optional, optional_hook_factory(converter))
+    converter.register_structure_hook_factory(is_optional, optional_hook_factory(converter, strict))
     converter.register_structure_hook_factory(is_open_enum, open_enum_hook_factory(strict))
     converter.register_structure_hook_factory(
-        lambda tp: tp in _GENERATED, record_hook_factory(converter, strict)
+        lambda tp: optional_inner(tp) in _GENERATED, record_hook_factory(converter, strict)
     )
     for cl in RAW_RECORDS:
         converter.register_structure_hook(cl, make_raw_hook(converter, cl, strict))

@@ -10,7 +10,7 @@ every bad point.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from solaredge_async.converters._errors import (
     Fields,
@@ -20,22 +20,25 @@ from solaredge_async.converters._errors import (
 )
 from solaredge_async.converters._hooks import make_datetime_hook, make_float_hook
 from solaredge_async.models import Measurements, Period, Resolution, TelemetrySeries, Unit
-from solaredge_async.models._json import FrozenDict
+from solaredge_async.models._json import EMPTY_OBJECT, FrozenDict
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
     import cattrs
 
-    from solaredge_async.models import JSONValue
 
 __all__ = ["SeriesParser", "make_devices_hook", "make_series_hooks"]
+
+T = TypeVar("T")
 
 _Columns = tuple[tuple[datetime, ...], tuple[float | None, ...]]
 
 _POINT_KEYS: Final = frozenset({"timestamp", "value"})
 _MEASUREMENTS_KEYS: Final = frozenset({"period", "unit", "resolution", "values"})
 _SERIES_KEYS: Final = frozenset({"unit", "resolution", "values"})
+
+_RESOLUTION: Final = Resolution | str | None
 
 _fromisoformat = datetime.fromisoformat
 
@@ -130,61 +133,39 @@ def make_series_hooks(
     unit_hook = converter.get_structure_hook(Unit | str | None)
     resolution_hook = converter.get_structure_hook(Resolution | str | None)
 
-    def reader(
-        known: frozenset[str], build: Callable[..., object]
-    ) -> Callable[[object, object], object]:
+    def reader(known: frozenset[str], cl: Callable[..., T]) -> Callable[[object, object], T]:
         with_period = "period" in known
+        all_known = known.issuperset
 
-        def structure_series_record(value: object, _: object = None) -> object:
+        def structure_series_record(value: object, _: object = None) -> T:
             fields = Fields(as_object(value))
-            extra = fields.unknown(known, strict=strict)
+            extra = EMPTY_OBJECT if all_known(fields.obj) else fields.unknown(known, strict=strict)
             period = fields.get("period", period_hook, Period | None) if with_period else None
             unit = fields.get("unit", unit_hook, Unit | str | None)
-            resolution = fields.get("resolution", resolution_hook, Resolution | str | None)
+            resolution = fields.get("resolution", resolution_hook, _RESOLUTION)
             columns = fields.get("values", series, list, required=strict)
             fields.done()
             stamps, values = columns or ((), ())
-            return build(period, unit, resolution, stamps, values, extra)
+            if with_period:
+                return cl(
+                    period=period,
+                    unit=unit,
+                    resolution=resolution,
+                    timestamps=stamps,
+                    values=values,
+                    extra=extra,
+                )
+            return cl(
+                unit=unit, resolution=resolution, timestamps=stamps, values=values, extra=extra
+            )
 
         return structure_series_record
 
-    def measurements(  # noqa: PLR0917 - positional by design, called once per series
-        period: Period | None,
-        unit: Unit | str | None,
-        resolution: Resolution | str | None,
-        stamps: tuple[datetime, ...],
-        values: tuple[float | None, ...],
-        extra: Mapping[str, JSONValue],
-    ) -> Measurements:
-        return Measurements(
-            period=period,
-            unit=unit,
-            resolution=resolution,
-            timestamps=stamps,
-            values=values,
-            extra=extra,
-        )
-
-    def telemetry_series(
-        _period: None,
-        unit: Unit | str | None,
-        resolution: Resolution | str | None,
-        stamps: tuple[datetime, ...],
-        values: tuple[float | None, ...],
-        extra: Mapping[str, JSONValue],
-    ) -> TelemetrySeries:
-        return TelemetrySeries(
-            unit=unit, resolution=resolution, timestamps=stamps, values=values, extra=extra
-        )
-
-    return (
-        reader(_MEASUREMENTS_KEYS, measurements),  # type: ignore[return-value]
-        reader(_SERIES_KEYS, telemetry_series),  # type: ignore[return-value]
-    )
+    return reader(_MEASUREMENTS_KEYS, Measurements), reader(_SERIES_KEYS, TelemetrySeries)
 
 
 def make_devices_hook(
-    series_hook: Callable[[object, object], TelemetrySeries], strict: bool
+    series_hook: Callable[[object, type[TelemetrySeries]], TelemetrySeries], strict: bool
 ) -> Callable[[object, object], FrozenDict[str, FrozenDict[str, TelemetrySeries]]]:
     """The hook of a telemetry family: ``{serial: {metric: series}}``; lenient: null is empty."""
 

@@ -6,7 +6,7 @@ from datetime import datetime
 import attrs
 
 from solaredge_async.models._enums import AlertStatus, DeviceType
-from solaredge_async.models._json import JSONValue, empty_object
+from solaredge_async.models._json import EMPTY_OBJECT, JSONValue
 
 __all__ = ["Alert", "AlertComponent", "Device"]
 
@@ -57,7 +57,7 @@ class Device:
     connected_optimizers: int | None = None
     model: str | None = None
     meter_type: str | None = None
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -74,7 +74,7 @@ class AlertComponent:
 
     name: str | None = None
     serial_number: str | None = None
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -107,4 +107,4 @@ class Alert:
     last_trigger: datetime | None = None
     component: AlertComponent | None = None
     error_codes: tuple[int | str, ...] = ()
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)

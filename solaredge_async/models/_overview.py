@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import attrs
 
 from solaredge_async.models._enums import Unit
-from solaredge_async.models._json import JSONValue, empty_object
+from solaredge_async.models._json import EMPTY_OBJECT, JSONValue
 
 __all__ = [
     "Consumption",
@@ -45,7 +45,7 @@ class Production:
     to_self_consumption: float | None = None
     to_storage: float | None = None
     to_grid: float | None = None
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -70,7 +70,7 @@ class Consumption:
     from_pv: float | None = None
     from_storage: float | None = None
     from_grid: float | None = None
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -87,7 +87,7 @@ class Performance:
 
     specific_yield: float | None = None
     performance_ratio: float | None = None
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -110,7 +110,7 @@ class SiteOverview:
     production: Production | None = None
     consumption: Consumption | None = None
     performance: Performance | None = None
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -125,7 +125,7 @@ class OverviewPerformance:
 
     specific_yield: float | None = None
     performance_ratio: float | None = None
-    raw: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    raw: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -147,7 +147,7 @@ class EnvironmentalBenefits:
     ev_miles: float | None = None
     trees_planted: float | None = None
     light_bulbs: float | None = None
-    raw: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    raw: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -173,4 +173,4 @@ class PowerFlow:
     pv_power: float | None = None
     storage_power: float | None = None
     storage_charge_level: float | None = None
-    raw: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    raw: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)

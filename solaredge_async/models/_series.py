@@ -12,7 +12,7 @@ from datetime import datetime
 import attrs
 
 from solaredge_async.models._enums import Resolution, Unit
-from solaredge_async.models._json import FrozenDict, JSONValue, empty_object
+from solaredge_async.models._json import EMPTY_OBJECT, FrozenDict, JSONValue
 
 __all__ = ["Measurements", "Period", "Telemetry", "TelemetrySeries"]
 
@@ -31,7 +31,7 @@ class Period:
 
     start: datetime
     end: datetime
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -60,7 +60,7 @@ class Measurements:
     resolution: Resolution | str | None = None
     timestamps: tuple[datetime, ...] = ()
     values: tuple[float | None, ...] = ()
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -83,7 +83,7 @@ class TelemetrySeries:
     resolution: Resolution | str | None = None
     timestamps: tuple[datetime, ...] = ()
     values: tuple[float | None, ...] = ()
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -107,4 +107,4 @@ class Telemetry:
     period: Period | None = None
     resolution: Resolution | str | None = None
     devices: Mapping[str, Mapping[str, TelemetrySeries]] = attrs.field(factory=FrozenDict)
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)

@@ -6,7 +6,7 @@ from datetime import datetime
 import attrs
 
 from solaredge_async.models._enums import ActivationStatus
-from solaredge_async.models._json import JSONValue, empty_object
+from solaredge_async.models._json import EMPTY_OBJECT, JSONValue
 
 __all__ = ["Location", "Site", "SitesPage"]
 
@@ -34,7 +34,7 @@ class Location:
     zip: str | None = None
     country: str | None = None
     timezone: str | None = None
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -65,7 +65,7 @@ class Site:
     note: str | None = None
     last_update_time: datetime | None = None
     account_id: int | None = None
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -84,4 +84,4 @@ class SitesPage:
 
     sites: tuple[Site, ...] = ()
     count: int | None = None
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)

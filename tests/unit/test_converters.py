@@ -12,16 +12,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solaredge_async.converters import _decoding, _series
 from solaredge_async.converters import (
     MAX_ERRORS,
     ResponseParser,
+    _decoding,
+    _series,
     decode_json,
     make_converter,
     parse_timestamp,
 )
 from solaredge_async.errors import ResponseValidationError
-from solaredge_async.models._json import FrozenDict
 from solaredge_async.models import (
     ActivationStatus,
     AlertStatus,
@@ -33,6 +33,7 @@ from solaredge_async.models import (
     Telemetry,
     Unit,
 )
+from solaredge_async.models._json import FrozenDict
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -514,7 +515,14 @@ def test_unknown_enum_values(  # noqa: PLR0917
             {"co2": 2},
         ),
         ("measurements", ENERGY, lambda d: d.update(siteId=1), "$", lambda r: r, {"siteId": 1}),
-        ("measurements", ENERGY, lambda d: d["values"][2].update(quality="A"), "$.values[2]", None, {}),
+        (
+            "measurements",
+            ENERGY,
+            lambda d: d["values"][2].update(quality="A"),
+            "$.values[2]",
+            None,
+            {},
+        ),
         (
             "measurements",
             ENERGY,
