@@ -1192,3 +1192,25 @@ def test_decode_json_raises_only_response_validation_errors(content: bytes) -> N
     """Any bytes: decoded JSON or a ResponseValidationError."""
     error = outcome(decode_json, content, "/p")
     assert error is None or error.path == "/p"
+
+
+# --- unknown keys: edge cases -----------------------------------------------------
+
+
+def test_too_deep_unknown_keys_are_a_validation_error() -> None:
+    """An unknown key nested past the recursion limit is reported where it sits."""
+    deep: object = 1
+    for _ in range(5000):
+        deep = [deep]
+    error = errors_of(LENIENT.measurements, {"values": [], "x": deep}, "/e")
+    assert error.errors == ("nested too deeply @ $",)
+    site = {"siteId": 1, "location": {"x": deep}}
+    assert errors_of(LENIENT.site, site, "/s").errors == ("nested too deeply @ $.location",)
+
+
+def test_record_dates_in_forms_fromisoformat_refuses() -> None:
+    """A record's timestamp in a form only the fallback reads still parses; null is None."""
+    site = {"siteId": 1, "installationDate": "2023-04-17 00:00:00z"}
+    for parser in (LENIENT, STRICT):
+        assert parser.site(site, "/s").installation_date == datetime(2023, 4, 17, tzinfo=UTC)
+    assert STRICT.site({"siteId": 1, "installationDate": None}, "/s").installation_date is None
