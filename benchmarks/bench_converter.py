@@ -30,9 +30,9 @@ from cattrs.gen import make_dict_structure_fn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from solaredge_async.converters import _series
 from solaredge_async.converters import (
     ResponseParser,
+    _series,
     decode_json,
     make_converter,
     parse_timestamp,
