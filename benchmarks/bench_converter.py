@@ -30,9 +30,9 @@ from cattrs.gen import make_dict_structure_fn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from solaredge_async import converters
 from solaredge_async.converters import (
     ResponseParser,
+    _series,
     decode_json,
     make_converter,
     parse_timestamp,
@@ -195,7 +195,7 @@ def run(*, quick: bool = False) -> dict[str, float]:
     def cold(fn: Callable[[], object]) -> Callable[[], object]:
         # Empty the timestamp cache first: every stamp is parsed, as in a first response.
         def run_cold() -> object:
-            converters._STAMPS.clear()  # noqa: SLF001
+            _series._STAMPS.clear()  # noqa: SLF001
             return fn()
 
         return run_cold

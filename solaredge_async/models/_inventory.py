@@ -6,7 +6,7 @@ from datetime import datetime
 import attrs
 
 from solaredge_async.models._enums import AlertStatus, DeviceType
-from solaredge_async.models._json import JSONValue, empty_object
+from solaredge_async.models._json import EMPTY_OBJECT, JSONValue
 
 __all__ = ["Alert", "AlertComponent", "Device"]
 
@@ -57,7 +57,7 @@ class Device:
     connected_optimizers: int | None = None
     model: str | None = None
     meter_type: str | None = None
-    extra: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -67,10 +67,14 @@ class AlertComponent:
     Attributes:
         name: The device's display name.
         serial_number: The device's serial.
+        extra: Keys of the component object this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     name: str | None = None
     serial_number: str | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -88,6 +92,9 @@ class Alert:
         last_trigger: When it last fired.
         component: The device concerned, if any.
         error_codes: The device error codes, as sent (integers or strings).
+        extra: Keys of the alert object this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     alert_id: int | None = None
@@ -100,3 +107,4 @@ class Alert:
     last_trigger: datetime | None = None
     component: AlertComponent | None = None
     error_codes: tuple[int | str, ...] = ()
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)

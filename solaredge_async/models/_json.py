@@ -1,9 +1,16 @@
 """JSON values as the records hold them: `JSONValue` and a read-only mapping."""
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeAlias, TypeVar
 
-__all__ = ["FrozenDict", "JSONValue", "empty_object", "freeze_json", "freeze_object"]
+__all__ = [
+    "EMPTY_OBJECT",
+    "FrozenDict",
+    "JSONValue",
+    "empty_object",
+    "freeze_json",
+    "freeze_object",
+]
 
 #: Any JSON value: an object, an array, a string, a number, a boolean or null.
 #: Decoded bodies hold ``dict`` and ``list``; values kept inside records are frozen
@@ -62,6 +69,11 @@ class FrozenDict(dict[_K, _V]):
 
 
 _EMPTY: FrozenDict[str, JSONValue] = FrozenDict()
+
+#: The shared empty `FrozenDict`: the default of ``extra`` and ``raw`` fields. A plain
+#: default rather than a factory, because it is immutable and a factory would cost a
+#: call for every record built.
+EMPTY_OBJECT: Final[FrozenDict[str, JSONValue]] = _EMPTY
 
 
 def freeze_json(value: object) -> JSONValue:

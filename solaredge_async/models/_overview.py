@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import attrs
 
 from solaredge_async.models._enums import Unit
-from solaredge_async.models._json import JSONValue, empty_object
+from solaredge_async.models._json import EMPTY_OBJECT, JSONValue
 
 __all__ = [
     "Consumption",
@@ -35,6 +35,9 @@ class Production:
         to_self_consumption: Of it, used on site.
         to_storage: Of it, stored in the battery.
         to_grid: Of it, exported.
+        extra: Keys of the ``production`` object this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     total: float | None = None
@@ -42,6 +45,7 @@ class Production:
     to_self_consumption: float | None = None
     to_storage: float | None = None
     to_grid: float | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -56,6 +60,9 @@ class Consumption:
         from_pv: Of it, from the panels.
         from_storage: Of it, from the battery.
         from_grid: Of it, imported.
+        extra: Keys of the ``consumption`` object this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     total: float | None = None
@@ -63,6 +70,7 @@ class Consumption:
     from_pv: float | None = None
     from_storage: float | None = None
     from_grid: float | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -72,10 +80,14 @@ class Performance:
     Attributes:
         specific_yield: Energy per installed peak power (kWh/kWp).
         performance_ratio: Actual over expected yield, as the API states it.
+        extra: Keys of the ``performance`` object this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     specific_yield: float | None = None
     performance_ratio: float | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -89,12 +101,16 @@ class SiteOverview:
         production: Energy produced; `None` if absent.
         consumption: Energy consumed; `None` if absent.
         performance: Yield figures, when the server sends them.
+        extra: Keys of the overview body this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     site_id: int | None = None
     production: Production | None = None
     consumption: Consumption | None = None
     performance: Performance | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -109,7 +125,7 @@ class OverviewPerformance:
 
     specific_yield: float | None = None
     performance_ratio: float | None = None
-    raw: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    raw: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -131,7 +147,7 @@ class EnvironmentalBenefits:
     ev_miles: float | None = None
     trees_planted: float | None = None
     light_bulbs: float | None = None
-    raw: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    raw: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -157,4 +173,4 @@ class PowerFlow:
     pv_power: float | None = None
     storage_power: float | None = None
     storage_charge_level: float | None = None
-    raw: Mapping[str, JSONValue] = attrs.field(factory=empty_object)
+    raw: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)

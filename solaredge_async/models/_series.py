@@ -12,7 +12,7 @@ from datetime import datetime
 import attrs
 
 from solaredge_async.models._enums import Resolution, Unit
-from solaredge_async.models._json import FrozenDict
+from solaredge_async.models._json import EMPTY_OBJECT, FrozenDict, JSONValue
 
 __all__ = ["Measurements", "Period", "Telemetry", "TelemetrySeries"]
 
@@ -24,10 +24,14 @@ class Period:
     Attributes:
         start: The window's start, site-local with offset.
         end: The window's end; for a defaulted window, the server's "now".
+        extra: Keys of the ``period`` object this version does not know, kept as
+            received (frozen) by the lenient converter; always empty from the strict
+            one, which rejects them.
     """
 
     start: datetime
     end: datetime
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -46,6 +50,9 @@ class Measurements:
         timestamps: Bucket stamps, site-local with the offset in force (so offsets can
             change within one series, at DST).
         values: One per timestamp, in ``unit``; `None` for a bucket without data.
+        extra: Keys of the body this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     period: Period | None = None
@@ -53,6 +60,7 @@ class Measurements:
     resolution: Resolution | str | None = None
     timestamps: tuple[datetime, ...] = ()
     values: tuple[float | None, ...] = ()
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -66,12 +74,16 @@ class TelemetrySeries:
         timestamps: Bucket stamps, site-local with offset.
         values: One per timestamp, in ``unit``; `None` for a bucket without data.
             Storage energies can be negative in real data.
+        extra: Keys of the series object this version does not know, kept as
+            received (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     unit: Unit | str | None = None
     resolution: Resolution | str | None = None
     timestamps: tuple[datetime, ...] = ()
     values: tuple[float | None, ...] = ()
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -86,9 +98,13 @@ class Telemetry:
             e.g. ``"power"``, ``"importPower"``, ``"stateOfEnergy"``. Only metrics the
             device and resolution support appear; series lengths may differ. Empty
             when the site has no device of the family.
+        extra: Keys of the body this version does not know (another family's
+            included), kept as received (frozen) by the lenient converter; always
+            empty from the strict one, which rejects them.
     """
 
     family: str
     period: Period | None = None
     resolution: Resolution | str | None = None
     devices: Mapping[str, Mapping[str, TelemetrySeries]] = attrs.field(factory=FrozenDict)
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)

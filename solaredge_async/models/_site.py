@@ -1,10 +1,12 @@
 """Sites: `Location`, `Site` and a page of ``GET /sites`` (`SitesPage`)."""
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import attrs
 
 from solaredge_async.models._enums import ActivationStatus
+from solaredge_async.models._json import EMPTY_OBJECT, JSONValue
 
 __all__ = ["Location", "Site", "SitesPage"]
 
@@ -21,6 +23,9 @@ class Location:
         country: Country name, e.g. ``"Germany"``.
         timezone: The site's IANA time zone, e.g. ``"Europe/Berlin"``. Every time the
             API reads or writes is site-local in this zone.
+        extra: Keys of the location object this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     address: str | None = None
@@ -29,6 +34,7 @@ class Location:
     zip: str | None = None
     country: str | None = None
     timezone: str | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +51,9 @@ class Site:
         note: Free text.
         last_update_time: When the site last reported (details only, may be absent).
         account_id: The owning account (details only, may be absent).
+        extra: Keys of the site object this version does not know, kept as received
+            (frozen) by the lenient converter; always empty from the strict one,
+            which rejects them.
     """
 
     site_id: int
@@ -56,6 +65,7 @@ class Site:
     note: str | None = None
     last_update_time: datetime | None = None
     account_id: int | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
@@ -66,7 +76,12 @@ class SitesPage:
         sites: The sites on this page, in the server's order.
         count: The server's ``sites.count``: the total number of sites or the length
             of this page (the API leaves it open); `None` for the old bare-array shape.
+        extra: Keys of the page this version does not know, beside ``count`` and
+            ``site`` or beside ``sites`` (the inner one wins a clash), kept as
+            received (frozen) by the lenient converter; always empty from the strict
+            one, which rejects them.
     """
 
     sites: tuple[Site, ...] = ()
     count: int | None = None
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)

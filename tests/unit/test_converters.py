@@ -7,14 +7,16 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solaredge_async import converters
 from solaredge_async.converters import (
     MAX_ERRORS,
     ResponseParser,
+    _decoding,
+    _series,
     decode_json,
     make_converter,
     parse_timestamp,
@@ -31,6 +33,7 @@ from solaredge_async.models import (
     Telemetry,
     Unit,
 )
+from solaredge_async.models._json import FrozenDict
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -72,6 +75,10 @@ VOLTAGE = """{"period":{"from":"2022-01-01T00:00:00-08:00","to":"2022-01-02T00:0
 
 STORAGE = """{"storage":{"7B00C0DE":{"stateOfEnergy":{"unit":"PERCENTAGE",
 "values":[{"timestamp":"2026-05-12T10:15:00+02:00","value":0.8125}]}}}}"""
+
+ALERTS = """[{"alertId":9,"siteId":4815162,"category":"EQUIPMENT","impact":3,"status":"OPEN",
+"type":"INVERTER_COMMUNICATION_FAULT","firstTrigger":"2026-05-12T08:00:00+02:00",
+"component":{"name":"Inverter 1","serialNumber":"7A1B2C3D-4E"},"errorCodes":[18]}]"""
 
 METERS = """{"meters":{"900112233":{"importPower":{"unit":"W",
 "values":[{"timestamp":"2026-05-12T10:15:00+02:00","value":12.5}]}}}}"""
@@ -440,35 +447,148 @@ def test_unknown_enum_values(  # noqa: PLR0917
 
 
 @pytest.mark.parametrize(
-    ("call", "data", "mutate", "where"),
+    ("call", "data", "mutate", "where", "holder", "extra"),
     [
-        ("sites_page", SITES, lambda d: d.update(total=5), "$"),
-        ("sites_page", SITES, lambda d: d["sites"].update(pageSize=50), "$.sites"),
-        ("sites_page", SITES, lambda d: d["sites"]["site"][0].update(owner="x"), "$.sites.site[0]"),
+        ("sites_page", SITES, lambda d: d.update(total=5), "$", lambda r: r, {"total": 5}),
+        (
+            "sites_page",
+            SITES,
+            lambda d: d["sites"].update(pageSize=50),
+            "$.sites",
+            lambda r: r,
+            {"pageSize": 50},
+        ),
+        (
+            "sites_page",
+            SITES,
+            lambda d: d["sites"]["site"][0].update(owner="x"),
+            "$.sites.site[0]",
+            lambda r: r.sites[0],
+            {"owner": "x"},
+        ),
         (
             "sites_page",
             SITES,
             lambda d: d["sites"]["site"][0]["location"].update(lat=52.5),
             "$.sites.site[0].location",
+            lambda r: r.sites[0].location,
+            {"lat": 52.5},
         ),
-        ("overview", OVERVIEW, lambda d: d["production"].update(toBattery=1.0), "$.production"),
-        ("measurements", ENERGY, lambda d: d.update(siteId=1), "$"),
-        ("measurements", ENERGY, lambda d: d["values"][2].update(quality="A"), "$.values[2]"),
-        ("measurements", ENERGY, lambda d: d["period"].update(tz="CET"), "$.period"),
+        (
+            "site",
+            json.dumps(json.loads(SITES)["sites"]["site"][0]),
+            lambda d: d.update(owner={"id": [1]}),
+            "$",
+            lambda r: r,
+            {"owner": {"id": (1,)}},
+        ),
+        (
+            "overview",
+            OVERVIEW,
+            lambda d: d.update(lastUpdateTime="2026-05-12T10:00:00Z"),
+            "$",
+            lambda r: r,
+            {"lastUpdateTime": "2026-05-12T10:00:00Z"},
+        ),
+        (
+            "overview",
+            OVERVIEW,
+            lambda d: d["production"].update(toBattery=1.0),
+            "$.production",
+            lambda r: r.production,
+            {"toBattery": 1.0},
+        ),
+        (
+            "overview",
+            OVERVIEW,
+            lambda d: d["consumption"].update(fromGenerator=None),
+            "$.consumption",
+            lambda r: r.consumption,
+            {"fromGenerator": None},
+        ),
+        (
+            "overview",
+            json.dumps({**json.loads(OVERVIEW), "performance": {"specificYield": 3.2}}),
+            lambda d: d["performance"].update(co2=2),
+            "$.performance",
+            lambda r: r.performance,
+            {"co2": 2},
+        ),
+        ("measurements", ENERGY, lambda d: d.update(siteId=1), "$", lambda r: r, {"siteId": 1}),
+        (
+            "measurements",
+            ENERGY,
+            lambda d: d["values"][2].update(quality="A"),
+            "$.values[2]",
+            None,
+            {},
+        ),
+        (
+            "measurements",
+            ENERGY,
+            lambda d: d["period"].update(tz="CET"),
+            "$.period",
+            lambda r: r.period,
+            {"tz": "CET"},
+        ),
         (
             "telemetry",
             STORAGE,
             lambda d: d["storage"]["7B00C0DE"]["stateOfEnergy"].update(scale=1),
             "$.storage['7B00C0DE']['stateOfEnergy']",
+            lambda r: r.devices["7B00C0DE"]["stateOfEnergy"],
+            {"scale": 1},
+        ),
+        (
+            "telemetry",
+            STORAGE,
+            lambda d: d.update(meters={}),
+            "$",
+            lambda r: r,
+            {"meters": {}},
+        ),
+        (
+            "alerts",
+            ALERTS,
+            lambda d: d[0].update(acknowledged=True),
+            "$[0]",
+            lambda r: r[0],
+            {"acknowledged": True},
+        ),
+        (
+            "alerts",
+            ALERTS,
+            lambda d: d[0]["component"].update(model="SE8000H"),
+            "$[0].component",
+            lambda r: r[0].component,
+            {"model": "SE8000H"},
         ),
     ],
 )
-def test_extra_keys(call: str, data: str, mutate: Callable[[Any], None], where: str) -> None:
-    """Unknown keys are ignored when lenient and refused, with their place, when strict."""
+def test_extra_keys(  # noqa: PLR0917
+    call: str,
+    data: str,
+    mutate: Callable[[Any], None],
+    where: str,
+    holder: Callable[[Any], Any] | None,
+    extra: dict[str, object],
+) -> None:
+    """Unknown keys are kept in ``extra`` of their record when lenient, refused when strict.
+
+    Points of a series are columns, not records: their unknown keys are dropped.
+    """
     decoded = body(data)
     clean = getattr(LENIENT, call)(*_args(call, body(data)))
     mutate(decoded)
-    assert getattr(LENIENT, call)(*_args(call, decoded)) == clean
+    lenient = getattr(LENIENT, call)(*_args(call, decoded))
+    if holder is None:
+        assert lenient == clean
+    else:
+        record, clean_record = holder(lenient), holder(clean)
+        assert clean_record.extra == {}
+        assert record.extra == extra
+        assert isinstance(record.extra, FrozenDict)
+        assert attrs.evolve(record, extra=clean_record.extra) == clean_record
     error = errors_of(getattr(STRICT, call), *_args(call, decoded))
     assert len(error.errors) == 1
     assert error.errors[0].startswith("unknown fields '")
@@ -824,18 +944,18 @@ def test_timestamp_cache_is_bounded_and_shared() -> None:
     start = datetime(2020, 1, 1, tzinfo=UTC)
     points = [
         {"timestamp": (start + timedelta(minutes=15 * i)).isoformat(), "value": 1.0}
-        for i in range(converters._STAMPS_MAX + 100)
+        for i in range(_series._STAMPS_MAX + 100)
     ]
     series = LENIENT.measurements({"values": points}, "/e")
     assert len(series.timestamps) == len(points)
     assert series.timestamps[-1] == start + timedelta(minutes=15 * (len(points) - 1))
-    assert len(converters._STAMPS) <= converters._STAMPS_MAX
+    assert len(_series._STAMPS) <= _series._STAMPS_MAX
 
 
 # --- decoding ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("decode", [converters._decode, converters._decode_stdlib])
+@pytest.mark.parametrize("decode", [_decoding._decode, _decoding._decode_stdlib])
 @pytest.mark.parametrize(
     "content",
     [b"NaN", b"[Infinity]", b"[-Infinity]", b"[1e400]", b"{", b"\xff\xfe", b'"\xc3"', b"[1,]"],
@@ -860,12 +980,12 @@ def test_decode_json_errors_are_response_validation_errors() -> None:
 def test_decode_json_values() -> None:
     """Valid bodies decode to plain dicts and lists, big ints included."""
     assert decode_json(b'{"a":[1,2.5,null,true,"x"]}', "/p") == {"a": [1, 2.5, None, True, "x"]}
-    assert converters._decode_stdlib(b'{"a": 12345678901234567890}') == {"a": 12345678901234567890}
+    assert _decoding._decode_stdlib(b'{"a": 12345678901234567890}') == {"a": 12345678901234567890}
 
 
 def test_decode_json_refuses_nan_via_stdlib(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without orjson, NaN is still refused as a ResponseValidationError."""
-    monkeypatch.setattr(converters, "_decode", converters._decode_stdlib)
+    monkeypatch.setattr(_decoding, "_decode", _decoding._decode_stdlib)
     with pytest.raises(ResponseValidationError, match="NaN is not valid JSON"):
         decode_json(b'{"value": NaN}', "/e")
 
@@ -1072,3 +1192,25 @@ def test_decode_json_raises_only_response_validation_errors(content: bytes) -> N
     """Any bytes: decoded JSON or a ResponseValidationError."""
     error = outcome(decode_json, content, "/p")
     assert error is None or error.path == "/p"
+
+
+# --- unknown keys: edge cases -----------------------------------------------------
+
+
+def test_too_deep_unknown_keys_are_a_validation_error() -> None:
+    """An unknown key nested past the recursion limit is reported where it sits."""
+    deep: object = 1
+    for _ in range(5000):
+        deep = [deep]
+    error = errors_of(LENIENT.measurements, {"values": [], "x": deep}, "/e")
+    assert error.errors == ("nested too deeply @ $",)
+    site = {"siteId": 1, "location": {"x": deep}}
+    assert errors_of(LENIENT.site, site, "/s").errors == ("nested too deeply @ $.location",)
+
+
+def test_record_dates_in_forms_fromisoformat_refuses() -> None:
+    """A record's timestamp in a form only the fallback reads still parses; null is None."""
+    site = {"siteId": 1, "installationDate": "2023-04-17 00:00:00z"}
+    for parser in (LENIENT, STRICT):
+        assert parser.site(site, "/s").installation_date == datetime(2023, 4, 17, tzinfo=UTC)
+    assert STRICT.site({"siteId": 1, "installationDate": None}, "/s").installation_date is None

@@ -101,6 +101,8 @@ def _parsed_records() -> list[object]:
         ),
         parser.power_flow({"siteCurrentPowerFlow": {"PV": {"currentPower": 2}}}, "/pf"),
         parser.site({"siteId": 1, "location": {"timezone": "Europe/Berlin"}}, "/s"),
+        parser.site({"siteId": 1, "owner": {"ids": [1, 2]}, "location": {"lat": 52.5}}, "/s"),
+        parser.overview({"siteId": 1, "production": {"unit": "WH", "meter": [None]}}, "/o"),
     ]
 
 
@@ -112,6 +114,18 @@ def test_parsed_records_hash_pickle_and_copy(record: object) -> None:
     assert restored == record
     assert hash(restored) == hash(record)
     assert copy.copy(record) == record
+
+
+RAW_RECORDS = {models.EnvironmentalBenefits, models.OverviewPerformance, models.PowerFlow}
+
+
+@pytest.mark.parametrize("cls", RECORDS, ids=lambda c: c.__name__)
+def test_every_record_keeps_unknown_fields(cls: type) -> None:
+    """Each record has a frozen ``extra`` defaulting to the shared empty mapping (raw ones: ``raw``)."""
+    field = attrs.fields_dict(cls)["raw" if cls in RAW_RECORDS else "extra"]
+    assert field.default is models._json.EMPTY_OBJECT
+    assert isinstance(field.default, FrozenDict)
+    assert field.default == {}
 
 
 def test_frozen_dict_refuses_changes() -> None:
@@ -163,5 +177,5 @@ def test_defaults_are_empty_and_none() -> None:
 
 
 def test_period_uses_start_and_end() -> None:
-    """Period's fields are named start/end (JSON from/to)."""
-    assert [f.name for f in attrs.fields(Period)] == ["start", "end"]
+    """Period's fields are named start/end (JSON from/to), then the unknown keys."""
+    assert [f.name for f in attrs.fields(Period)] == ["start", "end", "extra"]
