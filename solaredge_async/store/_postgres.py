@@ -81,6 +81,7 @@ class PostgresBackend(Backend):
             raise StoreUnavailableError(
                 f"cannot connect to PostgreSQL: {_redact(str(exc))}"
             ) from exc
+        self._exclusive = False
         try:
             self._conn.execute("SET TIME ZONE 'UTC'")
         except psycopg.Error as exc:  # pragma: no cover - a fresh session accepts this
@@ -163,7 +164,13 @@ class PostgresBackend(Backend):
                 "another process holds this PostgreSQL store for exclusive use: wait for it "
                 "to finish, or use leases (claim) to share the fleet between workers"
             )
+        self._exclusive = True
 
     def close(self) -> None:
-        """Close the connection (the server drops its advisory locks)."""
+        """Drop the exclusive lock now (the server would only when it notices), then close."""
+        assert psycopg is not None  # noqa: S101 - checked in __init__
+        if self._exclusive:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY}, 1)")
+            self._exclusive = False
         self._conn.close()
