@@ -129,10 +129,17 @@ class SQLiteBackend(Backend):
 
     def upsert_rows(self, cur: Any, rows: list[StageRow]) -> tuple[int, int]:  # noqa: ANN401
         """Insert new keys, then update the rows whose value, unit or end differ."""
-        fmt = TEXT_FORMAT
+        # A fleet's rows share few distinct instants: format each once.
+        texts: dict[datetime, str] = {}
+
+        def text(value: datetime) -> str:
+            got = texts.get(value)
+            if got is None:
+                got = texts[value] = value.strftime(TEXT_FORMAT)
+            return got
+
         encoded = [
-            (s, d, src, m, r, a.strftime(fmt), b.strftime(fmt), v, u)
-            for (s, d, src, m, r, a, b, v, u) in rows
+            (s, d, src, m, r, text(a), text(b), v, u) for (s, d, src, m, r, a, b, v, u) in rows
         ]
         cur.executemany(_INSERT, encoded)
         inserted = cur.rowcount

@@ -31,6 +31,8 @@ def utc(value: datetime, what: str) -> datetime:
 
 def utc_whole_second(value: datetime, what: str) -> datetime:
     """``value`` in UTC; raises `InvalidRowError` when naive or not on a whole second."""
+    if value.tzinfo is UTC and not value.microsecond:
+        return value  # the common case, without a conversion
     out = utc(value, what)
     if out.microsecond:
         raise InvalidRowError(
