@@ -13,7 +13,6 @@ where they fail: CI must run them.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import pwd
 import shutil
@@ -43,9 +42,9 @@ def _free_port() -> int:
 
 
 def _bin_dir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
     if found:
-        return Path(found[0]).parent
+        return found[0].parent
     initdb = shutil.which("initdb")
     if initdb:
         return Path(initdb).parent

@@ -60,7 +60,7 @@ async def _worker(url: str, owner: str) -> None:
     done: list[ItemKey] = []
     await work(url, owner, done)
     for item in done:
-        print(json.dumps([item.site_id, item.target, item.resolution]), flush=True)
+        print(json.dumps([item.site_id, item.target, item.resolution]), flush=True)  # noqa: T201
 
 
 async def _writer(url: str) -> None:
@@ -87,7 +87,7 @@ async def _writer(url: str) -> None:
                 rows, watermarks=[WatermarkAdvance(item=item, complete_until=until)]
             )
             n += 1
-            print(f"committed {n}", flush=True)
+            print(f"committed {n}", flush=True)  # noqa: T201
 
 
 def main() -> None:

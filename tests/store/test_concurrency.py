@@ -114,7 +114,7 @@ def test_workers_in_several_processes_neither_duplicate_nor_lose(store_url):
     anyio.run(seed)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
-        subprocess.Popen(
+        subprocess.Popen(  # noqa: S603 - this interpreter, our arguments
             [sys.executable, "-m", "tests.store._proc", "worker", store_url, backend, f"p{i}"],
             cwd=ROOT,
             env=env,
@@ -169,7 +169,7 @@ async def test_exclusive_use_locks_out_a_second_opener(store_url):
 
 def test_kill_9_mid_run_loses_at_most_the_open_batch(store_url):
     """A writer killed by SIGKILL leaves whole batches, watermark in step, no corruption."""
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - this interpreter, our arguments
         [sys.executable, "-m", "tests.store._proc", "writer", store_url, "asyncio"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

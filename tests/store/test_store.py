@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -44,6 +45,7 @@ def exec_write(store, sql, params):
 
 
 def rows(n=4, *, site_id=7, value=1.0, start=T0, metric="energy", unit="Wh"):
+    """``n`` quarter-hour rows of site 7 from ``start``, values ``value``, ``value + 1``..."""
     return [
         MeasurementRow(
             site_id=site_id,
@@ -352,3 +354,48 @@ async def test_cancelled_commit_leaves_a_whole_batch_or_none(store_url):
         assert (count, len(states)) in {(0, 0), (200, 1)}
         result = await store.commit_batch(rows(200))
         assert result.inserted + result.unchanged == 200
+
+
+async def test_a_later_migration_applies_once_on_top(store_url):
+    """A database at version 1 takes a new migration once, keeping its rows."""
+    v2 = Migration(
+        version=2,
+        description="an index",
+        sqlite=("CREATE INDEX m_by_metric ON measurements (metric)",),
+        postgresql=("CREATE INDEX m_by_metric ON measurements (metric)",),
+    )
+    async with open_store(store_url) as store:
+        await store.commit_batch(rows(2))
+        assert await store._call(store._backend.migrate, (*MIGRATIONS, v2)) == 2
+        assert await store._call(store._backend.migrate, (*MIGRATIONS, v2)) == 2
+        assert await store.schema_version() == 2
+        assert await store.count_measurements() == 2
+
+
+async def test_concurrent_first_opens_migrate_once(store_url):
+    """Several connections opening a new store at once all see one complete schema."""
+    versions = []
+
+    async def open_one():
+        async with open_store(store_url, busy_timeout=30.0) as store:
+            versions.append(await store.schema_version())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(open_one)
+    assert versions == [MIGRATIONS[-1].version] * 4
+
+
+async def test_unreachable_postgres_is_a_clear_error_without_the_password():
+    """A server that refuses the connection raises StoreUnavailableError, password hidden."""
+    pytest.importorskip("psycopg")
+    from solaredge_async.store import StoreUnavailableError
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"postgresql://user:hunter2secret@127.0.0.1:{port}/db"
+    with pytest.raises(StoreUnavailableError, match="cannot connect") as caught:
+        async with open_store(url, connect_timeout=2):
+            pass
+    assert "hunter2secret" not in str(caught.value)
