@@ -572,7 +572,9 @@ class Backend(abc.ABC):
                 activation_status=r[5],
                 note=r[6],
                 account_id=r[7],
-                location=r[8] if r[8] is None or isinstance(r[8], str) else json.dumps(r[8]),
+                location=r[8]
+                if r[8] is None or isinstance(r[8], str)
+                else json.dumps(r[8], sort_keys=True),
                 updated_at=self.from_db(r[9]),
             )
             for r in got

@@ -170,7 +170,7 @@ class RunRecord:
         run_id: The run's id, increasing.
         started_at: When it started.
         finished_at: When it finished, `None` while running (or after a crash).
-        totals: Its counters; all zero and outcome `None`-like ``""`` until finished.
+        totals: Its counters; zeros and an empty outcome until it finishes.
     """
 
     run_id: int
