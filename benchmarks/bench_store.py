@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import statistics
 import sys
 import tempfile
@@ -213,6 +214,8 @@ def main() -> None:
     parser.add_argument("--driver", action="store_true", help="also compare psycopg drivers")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so a throwaway server is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(_postgres.postgres_server())
         if server is None:

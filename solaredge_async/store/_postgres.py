@@ -4,8 +4,8 @@ psycopg's ``AsyncConnection`` waits on the asyncio event loop (``loop.add_reader
 ``asyncio.Lock``), so it cannot run under trio; its blocking connection in an anyio
 worker thread serves both (``benchmarks/bench_store.py`` measures the cost).
 
-Rows are staged with ``COPY`` into a temporary table and merged with two set-based
-statements: an insert of new keys and an update of changed values. Leases use
+Rows are staged with ``COPY`` into a temporary table and merged by one
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE changed`` statement. Leases use
 ``SELECT ... FOR UPDATE SKIP LOCKED``; exclusive use is a session advisory lock keyed
 by the current schema.
 """
@@ -38,19 +38,17 @@ except ImportError:  # pragma: no cover - exercised without the extra
 _COLUMNS = (
     "site_id, device_serial, source, metric, resolution, period_start, period_end, value, unit"
 )
-_KEY_MATCH = (
-    "m.site_id = s.site_id AND m.device_serial = s.device_serial AND m.source = s.source "
-    "AND m.metric = s.metric AND m.resolution = s.resolution "
-    "AND m.period_start = s.period_start"
-)
-_INSERT = (
-    f"INSERT INTO measurements ({_COLUMNS}) SELECT {_COLUMNS} FROM _solaredge_stage "  # noqa: S608 - constant SQL, values bound
-    "ON CONFLICT DO NOTHING"
-)
-_UPDATE = (
-    "UPDATE measurements m SET period_end = s.period_end, value = s.value, unit = s.unit "  # noqa: S608 - constant SQL, values bound
-    f"FROM _solaredge_stage s WHERE {_KEY_MATCH} AND "
-    "(m.period_end, m.value, m.unit) IS DISTINCT FROM (s.period_end, s.value, s.unit)"
+# One statement: the primary key arbitrates each row, so no join is planned over the
+# whole table; ``xmax = 0`` marks a row this statement inserted (an update sets xmax).
+_MERGE = (
+    f"WITH w AS (INSERT INTO measurements AS m ({_COLUMNS}) "  # noqa: S608 - constant SQL
+    f"SELECT {_COLUMNS} FROM _solaredge_stage "
+    "ON CONFLICT (site_id, device_serial, source, metric, resolution, period_start) "
+    "DO UPDATE SET period_end = excluded.period_end, value = excluded.value, "
+    "unit = excluded.unit WHERE (m.period_end, m.value, m.unit) IS DISTINCT FROM "
+    "(excluded.period_end, excluded.value, excluded.unit) "
+    "RETURNING (m.xmax = 0) AS fresh) "
+    "SELECT count(*) FILTER (WHERE fresh), count(*) FROM w"
 )
 _LOCK_KEY = "hashtext('solaredge_async:' || current_schema())"
 
@@ -134,14 +132,12 @@ class PostgresBackend(Backend):
         return value.astimezone(UTC)
 
     def upsert_rows(self, cur: Any, rows: list[StageRow]) -> tuple[int, int]:  # noqa: ANN401
-        """COPY into a temporary stage, then insert new keys and update changed values."""
+        """COPY into a temporary stage, then merge: insert new keys, update changed values."""
         with cur.copy(f"COPY _solaredge_stage ({_COLUMNS}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        cur.execute(_INSERT)
-        inserted = cur.rowcount
-        cur.execute(_UPDATE)
-        return inserted, cur.rowcount
+        inserted, written = cur.execute(_MERGE).fetchone()
+        return int(inserted), int(written) - int(inserted)
 
     def after_migrate(self) -> None:
         """Create this session's staging table (emptied at every commit)."""
