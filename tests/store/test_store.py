@@ -399,3 +399,15 @@ async def test_unreachable_postgres_is_a_clear_error_without_the_password():
         async with open_store(url, connect_timeout=2):
             pass
     assert "hunter2secret" not in str(caught.value)
+
+
+async def test_sqlite_relative_and_absolute_paths(tmp_path, monkeypatch):
+    """``sqlite:///name.db`` is relative to the working directory, ``sqlite:////x`` absolute."""
+    monkeypatch.chdir(tmp_path)
+    async with open_store("sqlite:///sub/rel.db") as store:
+        await store.commit_batch(rows(1))
+    assert (tmp_path / "sub" / "rel.db").is_file()
+    async with open_store(f"sqlite:///{tmp_path / 'sub' / 'rel.db'}") as store:
+        assert await store.count_measurements() == 1
+        assert repr(store).startswith("<Store sqlite:///")
+        assert store.dialect == "sqlite"
