@@ -31,7 +31,7 @@ from solaredge_async.store._schema import MIGRATIONS, Dialect, Migration, latest
 from solaredge_async.store._validate import check_item, dedupe_rows, utc, utc_whole_second
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
     from contextlib import AbstractContextManager
 
     from solaredge_async.models import Site
@@ -604,9 +604,3 @@ class Backend(abc.ABC):
             clauses.append(f"{column} IN {_in(values)}")
             params.extend(values)
         return (" WHERE " + " AND ".join(clauses) if clauses else " WHERE 1 = 1"), params
-
-
-def iter_chunks(rows: list[StageRow], size: int) -> Iterator[list[StageRow]]:
-    """``rows`` in slices of ``size``."""
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
