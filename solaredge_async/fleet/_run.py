@@ -21,14 +21,13 @@ import contextlib
 import logging
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Final, Self, TypeAlias
+from typing import TYPE_CHECKING, Final, Self, TypeAlias, cast
 
 import anyio
 import attrs
 
 from solaredge_async import errors
-from solaredge_async.client import DEVICE_METRICS
-from solaredge_async.fleet._plan import FAMILY_OF, SweepPlan, WorkItem
+from solaredge_async._endpoints import ENDPOINTS
 from solaredge_async.models import (
     Alert,
     Device,
@@ -40,13 +39,15 @@ from solaredge_async.models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
     from types import TracebackType
 
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+    from solaredge_async._endpoints import DeviceFamily, DeviceMetric, ResolutionName
     from solaredge_async.client import SolarEdgeClient
+    from solaredge_async.fleet._plan import SweepPlan, WorkItem
 
 __all__ = [
     "ItemFailed",
@@ -77,6 +78,23 @@ CLIENT_CLOSED: Final = "client closed"
 
 _ALL_DEVICE_TYPES: Final = tuple(DeviceType)
 _RATE_WINDOW: Final = 60.0
+
+
+def _res(item: WorkItem) -> ResolutionName | None:
+    return cast("ResolutionName | None", item.resolution)
+
+
+_Call: TypeAlias = "Callable[[SolarEdgeClient, WorkItem], Awaitable[SweepRecord]]"
+
+#: The client method of each site-level operation a plan holds that has no family
+#: or paging (those are dispatched by their table entry: telemetry by family, device
+#: metrics by name, alert lists by page).
+_SITE_CALLS: Final[Mapping[str, _Call]] = {
+    "overview": lambda c, i: c.site_overview(i.site_id, start=i.start, end=i.end),
+    "energy": lambda c, i: c.site_energy(i.site_id, start=i.start, end=i.end, resolution=_res(i)),
+    "power": lambda c, i: c.site_power(i.site_id, start=i.start, end=i.end, resolution=_res(i)),
+    "devices": lambda c, i: c.devices(i.site_id, types=_ALL_DEVICE_TYPES),
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -269,45 +287,41 @@ class _Run:
             return ItemFailed(item=item, error=exc)
         return ItemSucceeded(item=item, record=record)
 
-    async def _call(self, item: WorkItem) -> SweepRecord:  # noqa: PLR0911
+    async def _call(self, item: WorkItem) -> SweepRecord:
         client = self.client
-        kind = item.kind
-        site_id = item.site_id
-        start, end, res = item.start, item.end, item.resolution
-        if start is not None:
+        if item.start is not None:
             # The plan knows every site's zone: give it to the client, so a client that
             # did not plan this sweep spends no call looking it up.
-            key = getattr(start.tzinfo, "key", None)
+            key = getattr(item.start.tzinfo, "key", None)
             if isinstance(key, str):
-                client.set_site_timezone(site_id, key)
-        if kind in FAMILY_OF:
-            return await self._telemetry(item)
-        if kind in {"alerts", "fleet_alerts"}:
+                client.set_site_timezone(item.site_id, key)
+        op = ENDPOINTS.get(item.kind)
+        if op is None:
+            raise errors.InvalidRequestError(f"unknown work item kind {item.kind!r}")
+        if op.page_size_param is not None and op.record is Alert:
             return await self._alerts(item)
-        if kind == "overview":
-            return await client.site_overview(site_id, start=start, end=end)
-        if kind == "energy":
-            return await client.site_energy(site_id, start=start, end=end, resolution=res)
-        if kind == "power":
-            return await client.site_power(site_id, start=start, end=end, resolution=res)
-        if kind == "devices":
-            return await client.devices(site_id, types=_ALL_DEVICE_TYPES)
-        if kind in DEVICE_METRICS and item.serial is not None:
+        if op.level == "device":
+            if item.serial is None:
+                raise errors.InvalidRequestError(f"a {item.kind!r} item needs a serial")
             return await client.device_metric(
-                site_id, item.serial, kind, start=start, end=end, resolution=res
+                item.site_id,
+                item.serial,
+                cast("DeviceMetric", op.name),
+                start=item.start,
+                end=item.end,
+                resolution=_res(item),
             )
-        raise errors.InvalidRequestError(f"unknown work item kind {kind!r}")
+        if op.family is not None:
+            return await self._telemetry(item, op.family)
+        call = _SITE_CALLS.get(op.name)
+        if call is None:
+            raise errors.InvalidRequestError(f"a sweep cannot run {item.kind!r} items")
+        return await call(client, item)
 
-    async def _telemetry(self, item: WorkItem) -> Telemetry:
-        client = self.client
-        family = FAMILY_OF[item.kind]
-        site_id, start, end, res = item.site_id, item.start, item.end, item.resolution
-        if family == "inverters":
-            tel = await client.inverter_telemetry(site_id, start=start, end=end, resolution=res)
-        elif family == "meters":
-            tel = await client.meter_telemetry(site_id, start=start, end=end, resolution=res)
-        else:
-            tel = await client.storage_telemetry(site_id, start=start, end=end, resolution=res)
+    async def _telemetry(self, item: WorkItem, family: DeviceFamily) -> Telemetry:
+        tel = await self.client.telemetry(
+            family, item.site_id, start=item.start, end=item.end, resolution=_res(item)
+        )
         keep = self.plan.telemetry_metrics.get(item.kind)
         return tel if keep is None else _filter_telemetry(tel, keep)
 

@@ -12,30 +12,17 @@ from typing import Final, TypeAlias
 
 import attrs
 
+from solaredge_async._endpoints import TARGETS
 from solaredge_async._windows import RESOLUTIONS
-from solaredge_async.client import DEVICE_METRICS
 from solaredge_async.errors import InvalidRequestError
 
 __all__ = [
-    "BULK_TARGETS",
-    "SITE_TARGETS",
-    "TARGETS",
     "TODAY",
     "YESTERDAY",
     "SiteDay",
     "SweepBound",
     "SweepSpec",
 ]
-
-#: Site-level targets: one call per site (and window, where the endpoint takes one).
-SITE_TARGETS: Final = ("overview", "energy", "power", "devices", "alerts")
-
-#: Bulk telemetry targets: every device of a family in one call per site and window.
-BULK_TARGETS: Final = ("inverter_telemetry", "meter_telemetry", "storage_telemetry")
-
-#: Everything `SweepSpec.what` accepts: the site-level and bulk targets, then every
-#: single-metric device path (`solaredge_async.DEVICE_METRICS`, e.g. ``inverter_voltage``).
-TARGETS: Final = (*SITE_TARGETS, *BULK_TARGETS, *sorted(DEVICE_METRICS))
 
 
 @attrs.frozen
@@ -127,13 +114,13 @@ class SweepSpec:
     """What a fleet sweep fetches, for which sites, over which window.
 
     Attributes:
-        what: The targets (any of `TARGETS`; a comma-separated string is accepted):
+        what: The targets (any `Target`, listed in `TARGETS`; a comma-separated string is accepted):
             ``overview`` (production/consumption totals), ``energy`` (Wh per bucket),
             ``power`` (W per bucket), ``devices`` (the inventory, every device type),
             ``alerts``, ``inverter_telemetry`` / ``meter_telemetry`` /
             ``storage_telemetry`` (every metric of every device of the family), and
             single device metrics such as ``inverter_voltage`` or
-            ``storage_state_of_energy`` (any key of `solaredge_async.DEVICE_METRICS`).
+            ``storage_state_of_energy`` (any `solaredge_async.DeviceMetric`).
         site_ids: The sites, or `None` for every site the credential sees (one
             ``GET /sites`` call per 1,000 sites, paid at planning as discovery; one
             more when the fleet is an exact multiple of 1,000 and the server's
