@@ -17,7 +17,7 @@ import anyio
 import attrs
 
 from solaredge_async import errors
-from solaredge_async.cli import DEFAULT_WHAT
+from solaredge_async.cli._defaults import DEFAULT_WHAT
 from solaredge_async.cli._output import (
     ERRORS,
     JOURNAL,
