@@ -256,7 +256,8 @@ def check_time_inputs(start: object, end: object) -> None:
         naive.append(not isinstance(value, datetime) or value.utcoffset() is None)
     if naive[0] != naive[1]:
         raise errors.InvalidRequestError(
-            "start and end mix a naive (site-local) and an aware datetime; use one kind for both"
+            "start and end mix a naive (site-local) and an aware datetime; make both naive or "
+            "both aware"
         )
     lo = start if isinstance(start, datetime) else datetime.combine(start, time())  # type: ignore[arg-type]
     hi = end if isinstance(end, datetime) else datetime.combine(end, time.max)  # type: ignore[arg-type]

@@ -533,7 +533,7 @@ class SolarEdgeClient(BaseClient):
 
         Raises:
             InvalidRequestError: An unknown metric, bad serial, or a unit of the
-                wrong kind of quantity.
+                quantity the metric does not measure.
         """
         _checks.check_site_id(site_id)
         _checks.check_serial(serial)
