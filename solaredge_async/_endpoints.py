@@ -24,20 +24,8 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias, get_args
 
 import attrs
 
-from solaredge_async.models import (
-    Alert,
-    Device,
-    DeviceType,
-    EnvironmentalBenefits,
-    Measurements,
-    OverviewPerformance,
-    PowerFlow,
-    Site,
-    SiteOverview,
-    SitesPage,
-    Telemetry,
-    Unit,
-)
+from solaredge_async import models
+from solaredge_async.models import DeviceType, Unit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -281,7 +269,7 @@ def _device_metric(name: str, family: DeviceFamily, segment: str, quantity: Quan
         resolutions=_NO_TOTAL,
         units=_UNITS.get(quantity, frozenset()),
         window="capped",
-        record=Measurements,
+        record=models.Measurements,
         stamps="end" if quantity in {"voltage", "frequency"} else "start",
         target=True,
     )
@@ -295,7 +283,7 @@ def _telemetry(family: DeviceFamily) -> Endpoint:
         family=family,
         resolutions=_NO_TOTAL,
         window="capped",
-        record=Telemetry,
+        record=models.Telemetry,
         # Per metric: voltage and frequency series mark the end (see DEVICE_METRICS).
         stamps="start",
         target=True,
@@ -312,7 +300,7 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
         page_size_param="sites-in-page",
         page_max=1000,
         key_only=True,
-        record=SitesPage,
+        record=models.SitesPage,
     ),
     Endpoint(
         name="fleet_alerts",
@@ -321,16 +309,16 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
         page_size_param="alerts-in-page",
         page_max=100,
         key_only=True,
-        record=Alert,
+        record=models.Alert,
         many=True,
     ),
-    Endpoint(name="site", path=_SITE, level="site", record=Site),
+    Endpoint(name="site", path=_SITE, level="site", record=models.Site),
     Endpoint(
         name="overview",
         path=f"{_SITE}/overview",
         level="site",
         window="uncapped",
-        record=SiteOverview,
+        record=models.SiteOverview,
         target=True,
     ),
     Endpoint(
@@ -341,7 +329,7 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
         resolutions=_ALL,
         units=_ENERGY_UNITS,
         window="capped",
-        record=Measurements,
+        record=models.Measurements,
         stamps="start",
         target=True,
     ),
@@ -353,7 +341,7 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
         resolutions=_SUB_DAILY,
         units=_POWER_UNITS,
         window="capped",
-        record=Measurements,
+        record=models.Measurements,
         stamps="start",
         target=True,
     ),
@@ -361,7 +349,7 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
         name="devices",
         path=f"{_SITE}/devices",
         level="site",
-        record=Device,
+        record=models.Device,
         many=True,
         target=True,
     ),
@@ -371,7 +359,7 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
         level="site",
         page_size_param="alerts-in-page",
         page_max=100,
-        record=Alert,
+        record=models.Alert,
         many=True,
         target=True,
     ),
@@ -379,16 +367,16 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
         name="environmental_benefits",
         path=f"{_SITE}/environmental-benefits",
         level="site",
-        record=EnvironmentalBenefits,
+        record=models.EnvironmentalBenefits,
     ),
     Endpoint(
         name="overview_performance",
         path=f"{_SITE}/overview/performance",
         level="site",
         window="uncapped",
-        record=OverviewPerformance,
+        record=models.OverviewPerformance,
     ),
-    Endpoint(name="power_flow", path=f"{_SITE}/power-flow", level="site", record=PowerFlow),
+    Endpoint(name="power_flow", path=f"{_SITE}/power-flow", level="site", record=models.PowerFlow),
     *(_telemetry(f.name) for f in FAMILIES.values()),
     *(_device_metric(*row) for row in _DEVICE_METRIC_ROWS),
 )
@@ -401,7 +389,7 @@ DEVICE_METRICS: Final[Mapping[str, Endpoint]] = {e.name: e for e in _TABLE if e.
 
 #: Site-level sweep targets: one call per site (and window, where one is taken).
 SITE_TARGETS: Final = tuple(
-    e.name for e in _TABLE if e.target and e.level == "site" and e.record is not Telemetry
+    e.name for e in _TABLE if e.target and e.level == "site" and e.record is not models.Telemetry
 )
 #: Bulk telemetry sweep targets: every device of a family in one call per site.
 BULK_TARGETS: Final = tuple(f.telemetry for f in FAMILIES.values())

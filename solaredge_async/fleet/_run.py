@@ -18,6 +18,7 @@ finish, and every remaining item is reported not attempted with the reason.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from collections import deque
@@ -444,48 +445,16 @@ class Sweep:
     exception group).
     """
 
-    def __init__(
-        self,
-        client: SolarEdgeClient,
-        plan: SweepPlan,
-        *,
-        concurrency: int | None = None,
-        buffer_size: int | None = None,
-        on_progress: Callable[[SweepProgress], object] | None = None,
-        progress_interval: float = 0.5,
-    ) -> None:
-        if plan.window_caps != client.window_caps:
-            raise errors.InvalidRequestError(
-                "the plan was made with other window caps than this client's; plan the "
-                "sweep with the client that runs it"
-            )
-        if concurrency is None:
-            concurrency = 2 * client.max_concurrency
-        if concurrency < 1:
-            raise errors.InvalidRequestError(f"concurrency must be >= 1, got {concurrency!r}")
-        if buffer_size is None:
-            buffer_size = concurrency
-        if buffer_size < 0:
-            raise errors.InvalidRequestError(f"buffer_size must be >= 0, got {buffer_size!r}")
-        self._client = client
-        self._plan = plan
-        self._concurrency = concurrency
+    def __init__(self, start: Callable[[], _Run], buffer_size: int) -> None:
+        self._start = start
         self._buffer_size = buffer_size
-        self._on_progress = on_progress
-        self._interval = progress_interval
         self._tg: TaskGroup | None = None
         self._receive: MemoryObjectReceiveStream[SweepResult] | None = None
 
     async def __aenter__(self) -> SweepResults:
         if self._tg is not None:
             raise RuntimeError("a Sweep can be entered only once")
-        run = _Run(
-            self._client,
-            self._plan,
-            concurrency=self._concurrency,
-            on_progress=self._on_progress,
-            progress_interval=self._interval,
-        )
+        run = self._start()
         send, receive = anyio.create_memory_object_stream[SweepResult](self._buffer_size)
         self._receive = receive
         tg = self._tg = anyio.create_task_group()
@@ -554,11 +523,25 @@ def sweep(
         InvalidRequestError: A plan made with other window caps than the client's,
             or a concurrency or buffer size out of range.
     """
-    return Sweep(
+    if plan.window_caps != client.window_caps:
+        raise errors.InvalidRequestError(
+            "the plan was made with other window caps than this client's; plan the "
+            "sweep with the client that runs it"
+        )
+    if concurrency is None:
+        concurrency = 2 * client.max_concurrency
+    if concurrency < 1:
+        raise errors.InvalidRequestError(f"concurrency must be >= 1, got {concurrency!r}")
+    if buffer_size is None:
+        buffer_size = concurrency
+    if buffer_size < 0:
+        raise errors.InvalidRequestError(f"buffer_size must be >= 0, got {buffer_size!r}")
+    start = functools.partial(
+        _Run,
         client,
         plan,
         concurrency=concurrency,
-        buffer_size=buffer_size,
         on_progress=on_progress,
         progress_interval=progress_interval,
     )
+    return Sweep(start, buffer_size)
