@@ -74,3 +74,19 @@ def test_import_stays_cheap() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "solaredge_async.fleet",
+        "solaredge_async.models",
+        "solaredge_async.errors",
+        "solaredge_async.client",
+    ],
+)
+def test_no_subpackage_export_equals_a_builtin(module: str) -> None:
+    """The public modules' `__all__` shadow no builtin either."""
+    names = set(importlib.import_module(module).__all__)
+    assert names
+    assert not names & set(dir(builtins))
