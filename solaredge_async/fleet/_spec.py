@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Final, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 import attrs
 
-from solaredge_async._endpoints import TARGETS
+from solaredge_async._endpoints import TARGETS, ResolutionName, Target
 from solaredge_async._windows import RESOLUTIONS
 from solaredge_async.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from solaredge_async.models import Resolution
 
 __all__ = [
     "TODAY",
@@ -57,12 +60,15 @@ YESTERDAY: Final = SiteDay(-1)
 SweepBound: TypeAlias = datetime | date | SiteDay
 
 
-def _to_what(value: object) -> frozenset[str]:
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, Iterable):
-        raise InvalidRequestError(f"what must be a collection of targets, got {value!r}")
-    names = frozenset(str(v) for v in value)
+def _to_what(value: Iterable[Target] | str) -> frozenset[str]:
+    # Typed for the type checker (a misspelt target is an error there); checked here
+    # for everyone else.
+    raw: object = value
+    if isinstance(raw, str):
+        raw = [part.strip() for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, Iterable):
+        raise InvalidRequestError(f"what must be a collection of targets, got {raw!r}")
+    names = frozenset(str(v) for v in raw)
     unknown = sorted(names - frozenset(TARGETS))
     if unknown:
         raise InvalidRequestError(
@@ -89,10 +95,10 @@ def _to_site_ids(value: object) -> tuple[int, ...] | None:
     return tuple(ids)
 
 
-def _to_resolution(value: object) -> str | None:
+def _to_resolution(value: Resolution | ResolutionName | None) -> str | None:
     if value is None:
         return None
-    name = getattr(value, "value", value)
+    name: object = getattr(value, "value", value)
     if not isinstance(name, str) or name.upper() not in RESOLUTIONS:
         raise InvalidRequestError(
             f"unknown resolution {value!r}; expected one of {', '.join(RESOLUTIONS)}"

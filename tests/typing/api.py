@@ -94,7 +94,9 @@ async def typed_literals(client: SolarEdgeClient, site_id: int, serial: str) -> 
     await client.device_metric(site_id, serial, metric, resolution=resolution)
     await client.site_energy(site_id, resolution="DAY")
     await client.telemetry("storage", site_id)
-    _ = SweepSpec(what={target})
+    _ = SweepSpec(what={target, "energy"}, resolution="DAY")
+    _ = SweepSpec(what={"enrgy"})  # type: ignore[arg-type]
+    _ = SweepSpec(what={"energy"}, resolution="DAILY")  # type: ignore[arg-type]
     await client.device_metric(site_id, serial, "inverter_volts")  # type: ignore[arg-type]
     await client.site_energy(site_id, resolution="DAILY")  # type: ignore[arg-type]
     await client.telemetry("batteries", site_id)  # type: ignore[arg-type]
