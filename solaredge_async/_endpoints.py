@@ -292,6 +292,23 @@ def _telemetry(family: DeviceFamily) -> Endpoint:
 
 _SITE: Final = "/sites/{site_id}"
 
+
+def _site_series(quantity: Literal["energy", "power"], resolutions: frozenset[str]) -> Endpoint:
+    """``/energy`` (bucket totals) or ``/power`` (bucket averages) of a whole site."""
+    return Endpoint(
+        name=quantity,
+        path=f"{_SITE}/{quantity}",
+        level="site",
+        quantity=quantity,
+        resolutions=resolutions,
+        units=_UNITS[quantity],
+        window="capped",
+        record=models.Measurements,
+        stamps="start",
+        target=True,
+    )
+
+
 _TABLE: Final[tuple[Endpoint, ...]] = (
     Endpoint(
         name="sites",
@@ -321,30 +338,8 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
         record=models.SiteOverview,
         target=True,
     ),
-    Endpoint(
-        name="energy",
-        path=f"{_SITE}/energy",
-        level="site",
-        quantity="energy",
-        resolutions=_ALL,
-        units=_ENERGY_UNITS,
-        window="capped",
-        record=models.Measurements,
-        stamps="start",
-        target=True,
-    ),
-    Endpoint(
-        name="power",
-        path=f"{_SITE}/power",
-        level="site",
-        quantity="power",
-        resolutions=_SUB_DAILY,
-        units=_POWER_UNITS,
-        window="capped",
-        record=models.Measurements,
-        stamps="start",
-        target=True,
-    ),
+    _site_series("energy", _ALL),
+    _site_series("power", _SUB_DAILY),
     Endpoint(
         name="devices",
         path=f"{_SITE}/devices",
