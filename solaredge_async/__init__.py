@@ -9,247 +9,341 @@ Works under asyncio and trio (through anyio). The public API::
             ...
 
 Names are imported lazily on first use, so ``import solaredge_async`` stays cheap.
+`_EXPORTS` is the one list of public names (by the module that defines them);
+`__all__` and the lazy lookup are built from it, and a test checks that the
+type-checking imports below name the same things.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from solaredge_async._version import __version__
+from solaredge_async._version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from solaredge_async._retry import RetryPolicy
-    from solaredge_async._usage import RequestEvent, Usage
-    from solaredge_async._windows import WindowCaps
-    from solaredge_async.client import DEFAULT_BASE_URL, DEVICE_METRICS, SolarEdgeClient
+    from solaredge_async._endpoints import (
+        DEVICE_METRICS as DEVICE_METRICS,
+    )
+    from solaredge_async._endpoints import (
+        TARGETS as TARGETS,
+    )
+    from solaredge_async._endpoints import (
+        DeviceMetric as DeviceMetric,
+    )
+    from solaredge_async._endpoints import (
+        ResolutionName as ResolutionName,
+    )
+    from solaredge_async._endpoints import (
+        Target as Target,
+    )
+    from solaredge_async._retry import (
+        RetryPolicy as RetryPolicy,
+    )
+    from solaredge_async._usage import (
+        RequestEvent as RequestEvent,
+    )
+    from solaredge_async._usage import (
+        Usage as Usage,
+    )
+    from solaredge_async._windows import (
+        WindowCaps as WindowCaps,
+    )
+    from solaredge_async.client import (
+        DEFAULT_BASE_URL as DEFAULT_BASE_URL,
+    )
+    from solaredge_async.client import (
+        SolarEdgeClient as SolarEdgeClient,
+    )
+    from solaredge_async.client import (
+        StateOfEnergyInput as StateOfEnergyInput,
+    )
+    from solaredge_async.client import (
+        StateOfEnergyScale as StateOfEnergyScale,
+    )
     from solaredge_async.errors import (
-        APIStatusError,
-        AuthenticationError,
-        BadRequestError,
-        ClientClosedError,
-        ConfigurationError,
-        GoneError,
-        InvalidRequestError,
-        NotFoundError,
-        OAuthError,
-        PermissionDeniedError,
-        QuotaExhaustedError,
-        RateLimitedError,
-        RequestTimeoutError,
-        ResponseValidationError,
-        ServerError,
-        SolarEdgeError,
-        SpanTooLongError,
-        TransportError,
+        APIStatusError as APIStatusError,
+    )
+    from solaredge_async.errors import (
+        AuthenticationError as AuthenticationError,
+    )
+    from solaredge_async.errors import (
+        BadRequestError as BadRequestError,
+    )
+    from solaredge_async.errors import (
+        ClientClosedError as ClientClosedError,
+    )
+    from solaredge_async.errors import (
+        ConfigurationError as ConfigurationError,
+    )
+    from solaredge_async.errors import (
+        GoneError as GoneError,
+    )
+    from solaredge_async.errors import (
+        InvalidRequestError as InvalidRequestError,
+    )
+    from solaredge_async.errors import (
+        NotFoundError as NotFoundError,
+    )
+    from solaredge_async.errors import (
+        OAuthError as OAuthError,
+    )
+    from solaredge_async.errors import (
+        PermissionDeniedError as PermissionDeniedError,
+    )
+    from solaredge_async.errors import (
+        QuotaExhaustedError as QuotaExhaustedError,
+    )
+    from solaredge_async.errors import (
+        RateLimitedError as RateLimitedError,
+    )
+    from solaredge_async.errors import (
+        RequestTimeoutError as RequestTimeoutError,
+    )
+    from solaredge_async.errors import (
+        ResponseValidationError as ResponseValidationError,
+    )
+    from solaredge_async.errors import (
+        ServerError as ServerError,
+    )
+    from solaredge_async.errors import (
+        SolarEdgeError as SolarEdgeError,
+    )
+    from solaredge_async.errors import (
+        SpanTooLongError as SpanTooLongError,
+    )
+    from solaredge_async.errors import (
+        TransportError as TransportError,
     )
     from solaredge_async.fleet import (
-        TODAY,
-        YESTERDAY,
-        ItemFailed,
-        ItemNotAttempted,
-        ItemSucceeded,
-        SiteDay,
-        SweepPlan,
-        SweepProgress,
-        SweepSpec,
-        WorkItem,
-        flat_rows,
-        plan_sweep,
-        sweep,
+        TODAY as TODAY,
     )
-    from solaredge_async.limits._bucket import RateLimiter
+    from solaredge_async.fleet import (
+        YESTERDAY as YESTERDAY,
+    )
+    from solaredge_async.fleet import (
+        ItemFailed as ItemFailed,
+    )
+    from solaredge_async.fleet import (
+        ItemNotAttempted as ItemNotAttempted,
+    )
+    from solaredge_async.fleet import (
+        ItemSucceeded as ItemSucceeded,
+    )
+    from solaredge_async.fleet import (
+        Row as Row,
+    )
+    from solaredge_async.fleet import (
+        SiteDay as SiteDay,
+    )
+    from solaredge_async.fleet import (
+        SweepPlan as SweepPlan,
+    )
+    from solaredge_async.fleet import (
+        SweepProgress as SweepProgress,
+    )
+    from solaredge_async.fleet import (
+        SweepSpec as SweepSpec,
+    )
+    from solaredge_async.fleet import (
+        WorkItem as WorkItem,
+    )
+    from solaredge_async.fleet import (
+        flat_rows as flat_rows,
+    )
+    from solaredge_async.fleet import (
+        plan_sweep as plan_sweep,
+    )
+    from solaredge_async.fleet import (
+        sweep as sweep,
+    )
+    from solaredge_async.limits._bucket import (
+        RateLimiter as RateLimiter,
+    )
     from solaredge_async.models import (
-        ActivationStatus,
-        Alert,
-        AlertComponent,
-        AlertStatus,
-        Consumption,
-        Device,
-        DeviceType,
-        EnvironmentalBenefits,
-        Location,
-        Measurements,
-        MeasurementSystem,
-        OverviewPerformance,
-        Performance,
-        Period,
-        PowerFlow,
-        Production,
-        Resolution,
-        Site,
-        SiteOverview,
-        SitesPage,
-        Telemetry,
-        TelemetrySeries,
-        Unit,
+        ActivationStatus as ActivationStatus,
+    )
+    from solaredge_async.models import (
+        Alert as Alert,
+    )
+    from solaredge_async.models import (
+        AlertComponent as AlertComponent,
+    )
+    from solaredge_async.models import (
+        AlertStatus as AlertStatus,
+    )
+    from solaredge_async.models import (
+        Consumption as Consumption,
+    )
+    from solaredge_async.models import (
+        Device as Device,
+    )
+    from solaredge_async.models import (
+        DeviceType as DeviceType,
+    )
+    from solaredge_async.models import (
+        EnvironmentalBenefits as EnvironmentalBenefits,
+    )
+    from solaredge_async.models import (
+        Location as Location,
+    )
+    from solaredge_async.models import (
+        Measurements as Measurements,
+    )
+    from solaredge_async.models import (
+        MeasurementSystem as MeasurementSystem,
+    )
+    from solaredge_async.models import (
+        OverviewPerformance as OverviewPerformance,
+    )
+    from solaredge_async.models import (
+        Performance as Performance,
+    )
+    from solaredge_async.models import (
+        Period as Period,
+    )
+    from solaredge_async.models import (
+        PowerFlow as PowerFlow,
+    )
+    from solaredge_async.models import (
+        Production as Production,
+    )
+    from solaredge_async.models import (
+        Resolution as Resolution,
+    )
+    from solaredge_async.models import (
+        Site as Site,
+    )
+    from solaredge_async.models import (
+        SiteOverview as SiteOverview,
+    )
+    from solaredge_async.models import (
+        SitesPage as SitesPage,
+    )
+    from solaredge_async.models import (
+        Telemetry as Telemetry,
+    )
+    from solaredge_async.models import (
+        TelemetrySeries as TelemetrySeries,
+    )
+    from solaredge_async.models import (
+        Unit as Unit,
     )
     from solaredge_async.oauth import (
-        OAuthClient,
-        RefreshingTokenProvider,
-        TokenSet,
-        authorize_url,
+        OAuthClient as OAuthClient,
     )
-    from solaredge_async.transports._aiohttp import AiohttpTransport
-    from solaredge_async.transports._pools import PoolsTransport
+    from solaredge_async.oauth import (
+        RefreshingTokenProvider as RefreshingTokenProvider,
+    )
+    from solaredge_async.oauth import (
+        TokenSet as TokenSet,
+    )
+    from solaredge_async.oauth import (
+        authorize_url as authorize_url,
+    )
+    from solaredge_async.transports._aiohttp import (
+        AiohttpTransport as AiohttpTransport,
+    )
+    from solaredge_async.transports._pools import (
+        PoolsTransport as PoolsTransport,
+    )
 
-_LAZY: dict[str, str] = {
-    "AiohttpTransport": "solaredge_async.transports._aiohttp",
-    "PoolsTransport": "solaredge_async.transports._pools",
-    "RateLimiter": "solaredge_async.limits._bucket",
-    "RetryPolicy": "solaredge_async._retry",
-    "WindowCaps": "solaredge_async._windows",
-    "RequestEvent": "solaredge_async._usage",
-    "Usage": "solaredge_async._usage",
-    "DEFAULT_BASE_URL": "solaredge_async.client",
-    "DEVICE_METRICS": "solaredge_async.client",
-    "SolarEdgeClient": "solaredge_async.client",
-    **dict.fromkeys(
-        [
-            "APIStatusError",
-            "AuthenticationError",
-            "BadRequestError",
-            "ClientClosedError",
-            "ConfigurationError",
-            "GoneError",
-            "InvalidRequestError",
-            "NotFoundError",
-            "OAuthError",
-            "PermissionDeniedError",
-            "QuotaExhaustedError",
-            "RateLimitedError",
-            "RequestTimeoutError",
-            "ResponseValidationError",
-            "ServerError",
-            "SolarEdgeError",
-            "SpanTooLongError",
-            "TransportError",
-        ],
-        "solaredge_async.errors",
+#: Every public name, by the module it is imported from on first use.
+_EXPORTS: Final[dict[str, tuple[str, ...]]] = {
+    "solaredge_async._endpoints": (
+        "DEVICE_METRICS",
+        "DeviceMetric",
+        "ResolutionName",
+        "TARGETS",
+        "Target",
     ),
-    **dict.fromkeys(
-        [
-            "ActivationStatus",
-            "Alert",
-            "AlertComponent",
-            "AlertStatus",
-            "Consumption",
-            "Device",
-            "DeviceType",
-            "EnvironmentalBenefits",
-            "Location",
-            "MeasurementSystem",
-            "Measurements",
-            "OverviewPerformance",
-            "Performance",
-            "Period",
-            "PowerFlow",
-            "Production",
-            "Resolution",
-            "Site",
-            "SiteOverview",
-            "SitesPage",
-            "Telemetry",
-            "TelemetrySeries",
-            "Unit",
-        ],
-        "solaredge_async.models",
+    "solaredge_async._retry": ("RetryPolicy",),
+    "solaredge_async._usage": (
+        "RequestEvent",
+        "Usage",
     ),
-    **dict.fromkeys(
-        (
-            "ItemFailed",
-            "ItemNotAttempted",
-            "ItemSucceeded",
-            "SiteDay",
-            "SweepPlan",
-            "SweepProgress",
-            "SweepSpec",
-            "TODAY",
-            "WorkItem",
-            "YESTERDAY",
-            "flat_rows",
-            "plan_sweep",
-            "sweep",
-        ),
-        "solaredge_async.fleet",
+    "solaredge_async._windows": ("WindowCaps",),
+    "solaredge_async.client": (
+        "DEFAULT_BASE_URL",
+        "SolarEdgeClient",
+        "StateOfEnergyInput",
+        "StateOfEnergyScale",
     ),
-    **dict.fromkeys(
-        ("OAuthClient", "RefreshingTokenProvider", "TokenSet", "authorize_url"),
-        "solaredge_async.oauth",
+    "solaredge_async.errors": (
+        "APIStatusError",
+        "AuthenticationError",
+        "BadRequestError",
+        "ClientClosedError",
+        "ConfigurationError",
+        "GoneError",
+        "InvalidRequestError",
+        "NotFoundError",
+        "OAuthError",
+        "PermissionDeniedError",
+        "QuotaExhaustedError",
+        "RateLimitedError",
+        "RequestTimeoutError",
+        "ResponseValidationError",
+        "ServerError",
+        "SolarEdgeError",
+        "SpanTooLongError",
+        "TransportError",
     ),
+    "solaredge_async.fleet": (
+        "ItemFailed",
+        "ItemNotAttempted",
+        "ItemSucceeded",
+        "Row",
+        "SiteDay",
+        "SweepPlan",
+        "SweepProgress",
+        "SweepSpec",
+        "TODAY",
+        "WorkItem",
+        "YESTERDAY",
+        "flat_rows",
+        "plan_sweep",
+        "sweep",
+    ),
+    "solaredge_async.limits._bucket": ("RateLimiter",),
+    "solaredge_async.models": (
+        "ActivationStatus",
+        "Alert",
+        "AlertComponent",
+        "AlertStatus",
+        "Consumption",
+        "Device",
+        "DeviceType",
+        "EnvironmentalBenefits",
+        "Location",
+        "MeasurementSystem",
+        "Measurements",
+        "OverviewPerformance",
+        "Performance",
+        "Period",
+        "PowerFlow",
+        "Production",
+        "Resolution",
+        "Site",
+        "SiteOverview",
+        "SitesPage",
+        "Telemetry",
+        "TelemetrySeries",
+        "Unit",
+    ),
+    "solaredge_async.oauth": (
+        "OAuthClient",
+        "RefreshingTokenProvider",
+        "TokenSet",
+        "authorize_url",
+    ),
+    "solaredge_async.transports._aiohttp": ("AiohttpTransport",),
+    "solaredge_async.transports._pools": ("PoolsTransport",),
 }
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "DEVICE_METRICS",
-    "TODAY",
-    "YESTERDAY",
-    "APIStatusError",
-    "ActivationStatus",
-    "AiohttpTransport",
-    "Alert",
-    "AlertComponent",
-    "AlertStatus",
-    "AuthenticationError",
-    "BadRequestError",
-    "ClientClosedError",
-    "ConfigurationError",
-    "Consumption",
-    "Device",
-    "DeviceType",
-    "EnvironmentalBenefits",
-    "GoneError",
-    "InvalidRequestError",
-    "ItemFailed",
-    "ItemNotAttempted",
-    "ItemSucceeded",
-    "Location",
-    "MeasurementSystem",
-    "Measurements",
-    "NotFoundError",
-    "OAuthClient",
-    "OAuthError",
-    "OverviewPerformance",
-    "Performance",
-    "Period",
-    "PermissionDeniedError",
-    "PoolsTransport",
-    "PowerFlow",
-    "Production",
-    "QuotaExhaustedError",
-    "RateLimitedError",
-    "RateLimiter",
-    "RefreshingTokenProvider",
-    "RequestEvent",
-    "RequestTimeoutError",
-    "Resolution",
-    "ResponseValidationError",
-    "RetryPolicy",
-    "ServerError",
-    "Site",
-    "SiteDay",
-    "SiteOverview",
-    "SitesPage",
-    "SolarEdgeClient",
-    "SolarEdgeError",
-    "SpanTooLongError",
-    "SweepPlan",
-    "SweepProgress",
-    "SweepSpec",
-    "Telemetry",
-    "TelemetrySeries",
-    "TokenSet",
-    "TransportError",
-    "Unit",
-    "Usage",
-    "WindowCaps",
-    "WorkItem",
-    "__version__",
-    "authorize_url",
-    "flat_rows",
-    "plan_sweep",
-    "sweep",
-]
+_LAZY: Final = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted([*_LAZY, "__version__"])  # noqa: PLE0605 - built from the one list
 
 
 def __getattr__(name: str) -> object:

@@ -46,17 +46,17 @@ def check_secret(value: object, what: str) -> str:
         raise ConfigurationError(f"{what} has leading or trailing whitespace; remove it")
     bad = next((c for c in value if c not in _ALLOWED), None)
     if bad is not None:
-        kind = "whitespace or a control character" if ord(bad) < 0x80 else "a non-ASCII character"  # noqa: PLR2004
+        found = "whitespace or a control character" if ord(bad) < 0x80 else "a non-ASCII character"  # noqa: PLR2004
         raise ConfigurationError(
-            f"{what} contains {kind} (code point {ord(bad)}); "
+            f"{what} contains {found} (code point {ord(bad)}); "
             "keys and tokens are printable ASCII without spaces"
         )
     return value
 
 
-def fingerprint(kind: str, secret: str) -> str:
+def fingerprint(label: str, secret: str) -> str:
     """A short, one-way identifier of a secret, safe to log (e.g. ``key#1a2b3c4d``)."""
-    return f"{kind}#{hashlib.sha256(secret.encode()).hexdigest()[:8]}"
+    return f"{label}#{hashlib.sha256(secret.encode()).hexdigest()[:8]}"
 
 
 class ApiKeyCredential:
@@ -71,7 +71,8 @@ class ApiKeyCredential:
         ConfigurationError: No key given or in the environment, or a malformed one.
     """
 
-    kind: Final = "api_key"
+    #: How the credential authenticates.
+    scheme: Final = "api_key"
 
     def __init__(self, api_key: str | None = None, account_key: str | None = None) -> None:
         if api_key is None:
@@ -112,7 +113,8 @@ class BearerCredential:
         ConfigurationError: ``token_provider`` is not callable.
     """
 
-    kind: Final = "bearer"
+    #: How the credential authenticates.
+    scheme: Final = "bearer"
 
     def __init__(self, token_provider: TokenProvider) -> None:
         if not callable(token_provider):

@@ -12,8 +12,23 @@ import attrs
 __all__ = ["RequestEvent", "Usage"]
 
 
+@attrs.define(kw_only=True)
+class _Counters:
+    """The counters of one credential (fields documented on `Usage`)."""
+
+    credential: str
+    calls: int = 0
+    credits: int = 0
+    retries: int = 0
+    rate_limited_minute: int = 0
+    rate_limited_monthly: int = 0
+    last_limit: int | None = None
+    last_remaining: int | None = None
+    quota_exhausted: bool = False
+
+
 @attrs.frozen(kw_only=True)
-class Usage:
+class Usage(_Counters):
     """A snapshot of what one credential has spent through this client.
 
     Attributes:
@@ -29,30 +44,10 @@ class Usage:
             locally until `SolarEdgeClient.reset_quota()`.
     """
 
-    credential: str
-    calls: int = 0
-    credits: int = 0
-    retries: int = 0
-    rate_limited_minute: int = 0
-    rate_limited_monthly: int = 0
-    last_limit: int | None = None
-    last_remaining: int | None = None
-    quota_exhausted: bool = False
-
 
 @attrs.define(kw_only=True)
-class Ledger:
+class Ledger(_Counters):
     """The mutable counters behind `Usage` (one per credential)."""
-
-    credential: str
-    calls: int = 0
-    credits: int = 0
-    retries: int = 0
-    rate_limited_minute: int = 0
-    rate_limited_monthly: int = 0
-    last_limit: int | None = None
-    last_remaining: int | None = None
-    quota_exhausted: bool = False
 
     def snapshot(self) -> Usage:
         """An immutable copy of the counters."""

@@ -30,8 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_parser", "main"]
 
-#: ``--what`` when not given: the daily fleet job.
-DEFAULT_WHAT: Final = ("overview", "energy", "inverter_telemetry")
+from solaredge_async.cli._defaults import DEFAULT_WHAT
 
 _RELATIVE: Final = {"today": 0, "yesterday": -1}
 
@@ -68,7 +67,7 @@ def _aware(text: str) -> datetime:
 
 def parse_what(text: str) -> tuple[str, ...]:
     """Parse ``--what``: comma-separated targets, each checked against the allowed ones."""
-    from solaredge_async.fleet import TARGETS  # noqa: PLC0415 - keeps --help fast
+    from solaredge_async._endpoints import TARGETS  # noqa: PLC0415 - keeps --help fast
 
     names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
     unknown = [n for n in names if n not in TARGETS]
@@ -169,6 +168,11 @@ def _connection_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``solaredge-async``."""
+    from solaredge_async._endpoints import (  # noqa: PLC0415 - only when a parser is built
+        BULK_TARGETS,
+        DEVICE_METRICS,
+        SITE_TARGETS,
+    )
     from solaredge_async._version import __version__  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
@@ -190,9 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument(
         "--what",
         type=parse_what,
-        help=f"comma-separated targets (default: {','.join(DEFAULT_WHAT)}); e.g. overview, "
-        "energy, power, devices, alerts, inverter_telemetry, meter_telemetry, "
-        "storage_telemetry, inverter_voltage, storage_state_of_energy",
+        help=f"comma-separated targets (default: {','.join(DEFAULT_WHAT)}): "
+        f"{', '.join((*SITE_TARGETS, *BULK_TARGETS))}, or a device metric "
+        f"({', '.join(sorted(DEVICE_METRICS))})",
     )
     sw.add_argument("--sites", type=parse_sites, help="comma-separated site ids (default: all)")
     sw.add_argument(

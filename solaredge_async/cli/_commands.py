@@ -11,13 +11,13 @@ import sys
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, TextIO
+from typing import IO, TYPE_CHECKING, Any, Final, TextIO, cast
 
 import anyio
 import attrs
 
 from solaredge_async import errors
-from solaredge_async.cli import DEFAULT_WHAT
+from solaredge_async.cli._defaults import DEFAULT_WHAT
 from solaredge_async.cli._output import (
     ERRORS,
     JOURNAL,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import AsyncIterator, Callable
 
+    from solaredge_async._endpoints import ResolutionName, Target
     from solaredge_async.fleet import SweepResult
 
 __all__ = ["UsageError", "run"]
@@ -236,12 +237,13 @@ def _bound(text: str) -> SweepBound:
 
 
 def _spec(options: _Options) -> SweepSpec:
+    # The parser checked both against the endpoint table (parse_what, choices=).
     return SweepSpec(
-        what=options.what,
+        what=cast("tuple[Target, ...]", options.what),
         site_ids=options.sites,
         start=_bound(options.start),
         end=_bound(options.end),
-        resolution=options.resolution,
+        resolution=cast("ResolutionName | None", options.resolution),
         prefer_bulk=options.prefer_bulk,
         only_open_alerts=options.only_open_alerts,
         split_overview=options.split_overview,

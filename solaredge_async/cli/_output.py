@@ -163,10 +163,10 @@ class OutputStore:
             offset += len(line)
             if not line.endswith(b"\n"):
                 break  # torn by a crash: its batch never committed
-            kind, sep, value = line[:-1].decode("utf-8", "replace").partition("\t")
-            if kind == "i" and sep:
+            tag, sep, value = line[:-1].decode("utf-8", "replace").partition("\t")
+            if tag == "i" and sep:
                 pending.append(value)
-            elif kind == "c" and value.isdigit():
+            elif tag == "c" and value.isdigit():
                 marker = int(value)
                 self.done.update(pending)
                 pending.clear()

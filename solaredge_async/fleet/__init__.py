@@ -23,6 +23,7 @@ buffer, so memory stays flat for any fleet size. `flat_rows` turns results into 
 rows for a table load (the CLI's output format).
 """
 
+from solaredge_async._endpoints import BULK_TARGETS, SITE_TARGETS, TARGETS, Target
 from solaredge_async.fleet._plan import SweepPlan, WorkItem, plan_sweep
 from solaredge_async.fleet._rows import ROW_FIELDS, Row, flat_rows, source_of
 from solaredge_async.fleet._run import (
@@ -40,9 +41,6 @@ from solaredge_async.fleet._run import (
     sweep,
 )
 from solaredge_async.fleet._spec import (
-    BULK_TARGETS,
-    SITE_TARGETS,
-    TARGETS,
     TODAY,
     YESTERDAY,
     SiteDay,
@@ -73,6 +71,7 @@ __all__ = [
     "SweepResult",
     "SweepResults",
     "SweepSpec",
+    "Target",
     "WorkItem",
     "flat_rows",
     "plan_sweep",

@@ -27,10 +27,9 @@ import anyio
 import attrs
 
 from solaredge_async import _windows, errors
-from solaredge_async.client import DEFAULT_RESOLUTIONS, DEVICE_METRICS
+from solaredge_async._endpoints import DEVICE_METRICS, ENDPOINTS, FAMILIES
 from solaredge_async.fleet._spec import SiteDay, SweepBound, SweepSpec
 from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN
-from solaredge_async.models import DeviceType
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
@@ -38,32 +37,13 @@ if TYPE_CHECKING:
 
     from solaredge_async.client import SolarEdgeClient
 
-__all__ = ["FAMILY_OF", "TELEMETRY_KINDS", "SweepPlan", "WorkItem", "plan_sweep"]
+__all__ = ["SweepPlan", "WorkItem", "plan_sweep"]
 
-#: Bulk telemetry kind of each device family (``DEVICE_METRICS[...].family``).
-TELEMETRY_KINDS: Final[Mapping[str, str]] = {
-    "inverters": "inverter_telemetry",
-    "meters": "meter_telemetry",
-    "storage": "storage_telemetry",
-}
-#: Device family of each bulk telemetry kind.
-FAMILY_OF: Final[Mapping[str, str]] = {v: k for k, v in TELEMETRY_KINDS.items()}
-
-_FAMILY_PREFIX: Final = {"inverters": "inverter_", "meters": "meter_", "storage": "storage_"}
-_FAMILY_DEVICE_TYPE: Final = {
-    "inverters": DeviceType.INVERTER,
-    "meters": DeviceType.METER,
-    "storage": DeviceType.BATTERY,
-}
-_WINDOWED: Final = frozenset({"overview", "energy", "power", *FAMILY_OF, *DEVICE_METRICS})
+#: Operations that take a window (their item ids name it).
+_WINDOWED: Final = frozenset(e.name for e in ENDPOINTS.values() if e.window is not None)
+#: The device family of each bulk telemetry operation.
+_TELEMETRY_FAMILY: Final = {f.telemetry: f.name for f in FAMILIES.values()}
 _QUARTER_HOUR: Final = "QUARTER_HOUR"
-
-
-def metric_name(key: str) -> str:
-    """The bulk telemetry name of a `DEVICE_METRICS` key, e.g. ``importPower``."""
-    family = DEVICE_METRICS[key].family
-    head, *rest = key.removeprefix(_FAMILY_PREFIX[family]).split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 @attrs.frozen(kw_only=True)
@@ -71,10 +51,10 @@ class WorkItem:
     """One API call of a sweep.
 
     Attributes:
-        kind: What the call fetches: ``overview``, ``energy``, ``power``, ``devices``,
-            ``alerts``, ``fleet_alerts`` (``GET /alerts``, every site at once),
-            ``inverter_telemetry``, ``meter_telemetry``, ``storage_telemetry``, or a
-            `solaredge_async.DEVICE_METRICS` key such as ``inverter_voltage``.
+        kind: The operation the call is (its name in the endpoint table): a sweep
+            target (``overview``, ``energy``, ``inverter_telemetry``, a device metric
+            such as ``inverter_voltage``, ...) or ``fleet_alerts`` (``GET /alerts``,
+            every site at once).
         site_id: The site (0 for the fleet-level ``fleet_alerts``).
         start: The window start, aware in the site's zone; `None` for the API's
             default window or an endpoint without a window.
@@ -324,38 +304,18 @@ class SweepPlan:
 # -- planning -------------------------------------------------------------------------
 
 
-def _client_resolutions(client: SolarEdgeClient) -> Mapping[str, Collection[str]]:
-    table: Mapping[str, Collection[str]] | None = getattr(client, "resolutions", None)
-    if table is None:
-        # Until the client exposes its table publicly, read the private one.
-        table = getattr(client, "_resolutions", DEFAULT_RESOLUTIONS)
-    return table
-
-
-def _known_zone(client: SolarEdgeClient, site_id: int) -> ZoneInfo | None:
-    """The site's zone if the client knows it, without spending a call."""
-    lookup: Callable[[int], ZoneInfo | None] | None = getattr(client, "known_site_timezone", None)
-    if lookup is not None:
-        return lookup(site_id)
-    zones: Mapping[int, ZoneInfo] = getattr(client, "_zones", {})
-    return zones.get(site_id)
-
-
 def _check_resolutions(client: SolarEdgeClient, spec: SweepSpec) -> None:
     res = spec.resolution
     if res is None:
         return
-    table = _client_resolutions(client)
-    kinds: dict[str, str] = {}
-    for target in spec.what:
-        if target in {"energy", "power"}:
-            kinds[target] = target
-        elif target in FAMILY_OF or (target in DEVICE_METRICS and spec.prefer_bulk):
-            kinds[target] = "telemetry"
-        elif target in DEVICE_METRICS:
-            kind = DEVICE_METRICS[target].kind
-            kinds[target] = "device_instant" if kind in {"instant", "percent"} else "device_energy"
-    refused = sorted(t for t, kind in kinds.items() if res not in table.get(kind, ()))
+    table = client.resolutions
+    refused = []
+    for target in sorted(spec.what):
+        op = ENDPOINTS[target]
+        if op.family is not None and (op.level == "site" or spec.prefer_bulk):
+            op = ENDPOINTS[FAMILIES[op.family].telemetry]
+        if op.resolutions and res not in table.get(op.name, ()):
+            refused.append(target)
     if refused:
         raise errors.InvalidRequestError(
             f"resolution {res} is not accepted by {', '.join(refused)} "
@@ -391,23 +351,24 @@ def _targets(spec: SweepSpec) -> _Targets:
     what = spec.what
     telemetry: dict[str, set[str] | None] = {}
     per_device: dict[str, list[str]] = {}
-    for kind in FAMILY_OF:
-        if kind in what:
-            telemetry[kind] = None
+    for name in _TELEMETRY_FAMILY:
+        if name in what:
+            telemetry[name] = None
     for key in sorted(k for k in what if k in DEVICE_METRICS):
-        family = DEVICE_METRICS[key].family
+        op = DEVICE_METRICS[key]
+        family = str(op.family)
         if spec.prefer_bulk:
-            kind = TELEMETRY_KINDS[family]
-            if kind not in telemetry:
-                telemetry[kind] = set()
-            chosen = telemetry[kind]
+            bulk = FAMILIES[family].telemetry
+            if bulk not in telemetry:
+                telemetry[bulk] = set()
+            chosen = telemetry[bulk]
             if chosen is not None:
-                chosen.add(metric_name(key))
+                chosen.add(str(op.metric))
         else:
             per_device.setdefault(family, []).append(key)
     fleet_alerts = "alerts" in what and spec.site_ids is None and spec.prefer_bulk
     site_kinds = tuple(k for k in ("overview", "energy", "power") if k in what) + tuple(
-        k for k in TELEMETRY_KINDS.values() if k in telemetry
+        k for k in _TELEMETRY_FAMILY if k in telemetry
     )
     if "devices" in what:
         site_kinds += ("devices",)
@@ -449,11 +410,12 @@ def _template(
 
     entries: list[_Entry] = []
     for kind in targets.site_kinds:
-        if kind == "overview":
+        rule = ENDPOINTS[kind].window
+        if rule is None:
+            entries.append((kind, None, None, None))
+        elif rule == "uncapped":
             split_at = _QUARTER_HOUR if spec.split_overview else None
             entries.extend((kind, a, b, None) for a, b in windows(split_at))
-        elif kind in {"devices", "alerts"}:
-            entries.append((kind, None, None, None))
         else:
             entries.extend((kind, a, b, res) for a, b in windows(res or _QUARTER_HOUR))
     device_windows = windows(res or _QUARTER_HOUR) if targets.per_device else ()
@@ -523,12 +485,14 @@ async def _discover_sites(
         site_ids = await _list_sites(client, None, None)
     else:
         site_ids = list(spec.site_ids)
-        unknown = {s for s in site_ids if _known_zone(client, s) is None} if windowed else set()
+        unknown = (
+            {s for s in site_ids if client.known_site_timezone(s) is None} if windowed else set()
+        )
         if len(unknown) > 1:
             with contextlib.suppress(errors.InvalidRequestError):  # bearer: no GET /sites
                 await _list_sites(client, set(unknown), budget=len(unknown) - 1)
     if windowed:
-        missing = [s for s in site_ids if _known_zone(client, s) is None]
+        missing = [s for s in site_ids if client.known_site_timezone(s) is None]
 
         async def lookup(site_id: int) -> None:
             await client.site_timezone(site_id)
@@ -544,8 +508,8 @@ async def _discover_devices(
     devices: dict[int, tuple[tuple[str, str], ...]] = {}
     if not targets.per_device:
         return devices
-    types = [_FAMILY_DEVICE_TYPE[f] for f in targets.per_device]
-    wanted_type: dict[str, str] = {str(_FAMILY_DEVICE_TYPE[f]): f for f in targets.per_device}
+    types = [FAMILIES[f].device_type for f in targets.per_device]
+    wanted_type: dict[str, str] = {str(FAMILIES[f].device_type): f for f in targets.per_device}
 
     async def device_list(site_id: int) -> None:
         found = await client.devices(site_id, types=types)
@@ -580,7 +544,7 @@ def _lay_out(
     for site_id in site_ids:
         if site_id in failed:
             continue
-        zone = _known_zone(client, site_id) if windowed else None
+        zone = client.known_site_timezone(site_id) if windowed else None
         index = zones.get(zone)
         if index is None:
             index = zones[zone] = len(templates)

@@ -18,17 +18,17 @@ finish, and every remaining item is reported not attempted with the reason.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Final, Self, TypeAlias
+from typing import TYPE_CHECKING, Final, Self, TypeAlias, cast
 
 import anyio
 import attrs
 
 from solaredge_async import errors
-from solaredge_async.client import DEVICE_METRICS
-from solaredge_async.fleet._plan import FAMILY_OF, SweepPlan, WorkItem
+from solaredge_async._endpoints import ENDPOINTS
 from solaredge_async.models import (
     Alert,
     Device,
@@ -40,13 +40,15 @@ from solaredge_async.models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
     from types import TracebackType
 
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+    from solaredge_async._endpoints import DeviceFamily, DeviceMetric, ResolutionName
     from solaredge_async.client import SolarEdgeClient
+    from solaredge_async.fleet._plan import SweepPlan, WorkItem
 
 __all__ = [
     "ItemFailed",
@@ -77,6 +79,23 @@ CLIENT_CLOSED: Final = "client closed"
 
 _ALL_DEVICE_TYPES: Final = tuple(DeviceType)
 _RATE_WINDOW: Final = 60.0
+
+
+def _res(item: WorkItem) -> ResolutionName | None:
+    return cast("ResolutionName | None", item.resolution)
+
+
+_Call: TypeAlias = "Callable[[SolarEdgeClient, WorkItem], Awaitable[SweepRecord]]"
+
+#: The client method of each site-level operation a plan holds that has no family
+#: or paging (those are dispatched by their table entry: telemetry by family, device
+#: metrics by name, alert lists by page).
+_SITE_CALLS: Final[Mapping[str, _Call]] = {
+    "overview": lambda c, i: c.site_overview(i.site_id, start=i.start, end=i.end),
+    "energy": lambda c, i: c.site_energy(i.site_id, start=i.start, end=i.end, resolution=_res(i)),
+    "power": lambda c, i: c.site_power(i.site_id, start=i.start, end=i.end, resolution=_res(i)),
+    "devices": lambda c, i: c.devices(i.site_id, types=_ALL_DEVICE_TYPES),
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -269,45 +288,41 @@ class _Run:
             return ItemFailed(item=item, error=exc)
         return ItemSucceeded(item=item, record=record)
 
-    async def _call(self, item: WorkItem) -> SweepRecord:  # noqa: PLR0911
+    async def _call(self, item: WorkItem) -> SweepRecord:
         client = self.client
-        kind = item.kind
-        site_id = item.site_id
-        start, end, res = item.start, item.end, item.resolution
-        if start is not None:
+        if item.start is not None:
             # The plan knows every site's zone: give it to the client, so a client that
             # did not plan this sweep spends no call looking it up.
-            key = getattr(start.tzinfo, "key", None)
+            key = getattr(item.start.tzinfo, "key", None)
             if isinstance(key, str):
-                client.set_site_timezone(site_id, key)
-        if kind in FAMILY_OF:
-            return await self._telemetry(item)
-        if kind in {"alerts", "fleet_alerts"}:
+                client.set_site_timezone(item.site_id, key)
+        op = ENDPOINTS.get(item.kind)
+        if op is None:
+            raise errors.InvalidRequestError(f"unknown work item kind {item.kind!r}")
+        if op.page_size_param is not None and op.record is Alert:
             return await self._alerts(item)
-        if kind == "overview":
-            return await client.site_overview(site_id, start=start, end=end)
-        if kind == "energy":
-            return await client.site_energy(site_id, start=start, end=end, resolution=res)
-        if kind == "power":
-            return await client.site_power(site_id, start=start, end=end, resolution=res)
-        if kind == "devices":
-            return await client.devices(site_id, types=_ALL_DEVICE_TYPES)
-        if kind in DEVICE_METRICS and item.serial is not None:
+        if op.level == "device":
+            if item.serial is None:
+                raise errors.InvalidRequestError(f"a {item.kind!r} item needs a serial")
             return await client.device_metric(
-                site_id, item.serial, kind, start=start, end=end, resolution=res
+                item.site_id,
+                item.serial,
+                cast("DeviceMetric", op.name),
+                start=item.start,
+                end=item.end,
+                resolution=_res(item),
             )
-        raise errors.InvalidRequestError(f"unknown work item kind {kind!r}")
+        if op.family is not None:
+            return await self._telemetry(item, op.family)
+        call = _SITE_CALLS.get(op.name)
+        if call is None:
+            raise errors.InvalidRequestError(f"a sweep cannot run {item.kind!r} items")
+        return await call(client, item)
 
-    async def _telemetry(self, item: WorkItem) -> Telemetry:
-        client = self.client
-        family = FAMILY_OF[item.kind]
-        site_id, start, end, res = item.site_id, item.start, item.end, item.resolution
-        if family == "inverters":
-            tel = await client.inverter_telemetry(site_id, start=start, end=end, resolution=res)
-        elif family == "meters":
-            tel = await client.meter_telemetry(site_id, start=start, end=end, resolution=res)
-        else:
-            tel = await client.storage_telemetry(site_id, start=start, end=end, resolution=res)
+    async def _telemetry(self, item: WorkItem, family: DeviceFamily) -> Telemetry:
+        tel = await self.client.telemetry(
+            family, item.site_id, start=item.start, end=item.end, resolution=_res(item)
+        )
         keep = self.plan.telemetry_metrics.get(item.kind)
         return tel if keep is None else _filter_telemetry(tel, keep)
 
@@ -430,48 +445,16 @@ class Sweep:
     exception group).
     """
 
-    def __init__(
-        self,
-        client: SolarEdgeClient,
-        plan: SweepPlan,
-        *,
-        concurrency: int | None = None,
-        buffer_size: int | None = None,
-        on_progress: Callable[[SweepProgress], object] | None = None,
-        progress_interval: float = 0.5,
-    ) -> None:
-        if plan.window_caps != client.window_caps:
-            raise errors.InvalidRequestError(
-                "the plan was made with other window caps than this client's; plan the "
-                "sweep with the client that runs it"
-            )
-        if concurrency is None:
-            concurrency = 2 * client.max_concurrency
-        if concurrency < 1:
-            raise errors.InvalidRequestError(f"concurrency must be >= 1, got {concurrency!r}")
-        if buffer_size is None:
-            buffer_size = concurrency
-        if buffer_size < 0:
-            raise errors.InvalidRequestError(f"buffer_size must be >= 0, got {buffer_size!r}")
-        self._client = client
-        self._plan = plan
-        self._concurrency = concurrency
+    def __init__(self, start: Callable[[], _Run], buffer_size: int) -> None:
+        self._start = start
         self._buffer_size = buffer_size
-        self._on_progress = on_progress
-        self._interval = progress_interval
         self._tg: TaskGroup | None = None
         self._receive: MemoryObjectReceiveStream[SweepResult] | None = None
 
     async def __aenter__(self) -> SweepResults:
         if self._tg is not None:
             raise RuntimeError("a Sweep can be entered only once")
-        run = _Run(
-            self._client,
-            self._plan,
-            concurrency=self._concurrency,
-            on_progress=self._on_progress,
-            progress_interval=self._interval,
-        )
+        run = self._start()
         send, receive = anyio.create_memory_object_stream[SweepResult](self._buffer_size)
         self._receive = receive
         tg = self._tg = anyio.create_task_group()
@@ -540,11 +523,25 @@ def sweep(
         InvalidRequestError: A plan made with other window caps than the client's,
             or a concurrency or buffer size out of range.
     """
-    return Sweep(
+    if plan.window_caps != client.window_caps:
+        raise errors.InvalidRequestError(
+            "the plan was made with other window caps than this client's; plan the "
+            "sweep with the client that runs it"
+        )
+    if concurrency is None:
+        concurrency = 2 * client.max_concurrency
+    if concurrency < 1:
+        raise errors.InvalidRequestError(f"concurrency must be >= 1, got {concurrency!r}")
+    if buffer_size is None:
+        buffer_size = concurrency
+    if buffer_size < 0:
+        raise errors.InvalidRequestError(f"buffer_size must be >= 0, got {buffer_size!r}")
+    start = functools.partial(
+        _Run,
         client,
         plan,
         concurrency=concurrency,
-        buffer_size=buffer_size,
         on_progress=on_progress,
         progress_interval=progress_interval,
     )
+    return Sweep(start, buffer_size)

@@ -8,34 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Final, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 import attrs
 
+from solaredge_async._endpoints import TARGETS, ResolutionName, Target
 from solaredge_async._windows import RESOLUTIONS
-from solaredge_async.client import DEVICE_METRICS
 from solaredge_async.errors import InvalidRequestError
 
+if TYPE_CHECKING:
+    from solaredge_async.models import Resolution
+
 __all__ = [
-    "BULK_TARGETS",
-    "SITE_TARGETS",
-    "TARGETS",
     "TODAY",
     "YESTERDAY",
     "SiteDay",
     "SweepBound",
     "SweepSpec",
 ]
-
-#: Site-level targets: one call per site (and window, where the endpoint takes one).
-SITE_TARGETS: Final = ("overview", "energy", "power", "devices", "alerts")
-
-#: Bulk telemetry targets: every device of a family in one call per site and window.
-BULK_TARGETS: Final = ("inverter_telemetry", "meter_telemetry", "storage_telemetry")
-
-#: Everything `SweepSpec.what` accepts: the site-level and bulk targets, then every
-#: single-metric device path (`solaredge_async.DEVICE_METRICS`, e.g. ``inverter_voltage``).
-TARGETS: Final = (*SITE_TARGETS, *BULK_TARGETS, *sorted(DEVICE_METRICS))
 
 
 @attrs.frozen
@@ -70,12 +60,15 @@ YESTERDAY: Final = SiteDay(-1)
 SweepBound: TypeAlias = datetime | date | SiteDay
 
 
-def _to_what(value: object) -> frozenset[str]:
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, Iterable):
-        raise InvalidRequestError(f"what must be a collection of targets, got {value!r}")
-    names = frozenset(str(v) for v in value)
+def _to_what(value: Iterable[Target] | str) -> frozenset[str]:
+    # Typed for the type checker (a misspelt target is an error there); checked here
+    # for everyone else.
+    raw: object = value
+    if isinstance(raw, str):
+        raw = [part.strip() for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, Iterable):
+        raise InvalidRequestError(f"what must be a collection of targets, got {raw!r}")
+    names = frozenset(str(v) for v in raw)
     unknown = sorted(names - frozenset(TARGETS))
     if unknown:
         raise InvalidRequestError(
@@ -102,10 +95,10 @@ def _to_site_ids(value: object) -> tuple[int, ...] | None:
     return tuple(ids)
 
 
-def _to_resolution(value: object) -> str | None:
+def _to_resolution(value: Resolution | ResolutionName | None) -> str | None:
     if value is None:
         return None
-    name = getattr(value, "value", value)
+    name: object = getattr(value, "value", value)
     if not isinstance(name, str) or name.upper() not in RESOLUTIONS:
         raise InvalidRequestError(
             f"unknown resolution {value!r}; expected one of {', '.join(RESOLUTIONS)}"
@@ -127,13 +120,13 @@ class SweepSpec:
     """What a fleet sweep fetches, for which sites, over which window.
 
     Attributes:
-        what: The targets (any of `TARGETS`; a comma-separated string is accepted):
+        what: The targets (any `Target`, listed in `TARGETS`; a comma-separated string is accepted):
             ``overview`` (production/consumption totals), ``energy`` (Wh per bucket),
             ``power`` (W per bucket), ``devices`` (the inventory, every device type),
             ``alerts``, ``inverter_telemetry`` / ``meter_telemetry`` /
             ``storage_telemetry`` (every metric of every device of the family), and
             single device metrics such as ``inverter_voltage`` or
-            ``storage_state_of_energy`` (any key of `solaredge_async.DEVICE_METRICS`).
+            ``storage_state_of_energy`` (any `solaredge_async.DeviceMetric`).
         site_ids: The sites, or `None` for every site the credential sees (one
             ``GET /sites`` call per 1,000 sites, paid at planning as discovery; one
             more when the fleet is an exact multiple of 1,000 and the server's

@@ -319,3 +319,27 @@ def test_progress_bar_draws_on_a_terminal_and_logs_otherwise():
     assert "1 x 429" in log.getvalue()
     assert format_duration(3725) == "1:02:05"
     assert format_duration(None) == "--:--"
+
+
+def test_module_entry_point_runs_the_cli():
+    """``python -m solaredge_async.cli`` is the same command; its --what help lists the table."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "solaredge_async.cli", "sweep", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "storage_state_of_energy" in out
+    assert "meter_telemetry" in out
+
+
+def test_what_choices_are_the_endpoint_tables_targets():
+    """``--what`` accepts every sweep target of the endpoint table and nothing else."""
+    from solaredge_async._endpoints import TARGETS
+
+    assert cli.parse_what(",".join(TARGETS)) == TARGETS
+    with pytest.raises(Exception, match="unknown target 'inverter_volts'"):
+        cli.parse_what("inverter_volts")

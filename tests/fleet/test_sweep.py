@@ -24,6 +24,7 @@ from solaredge_async.fleet import (
     ItemSucceeded,
     SweepProgress,
     SweepSpec,
+    WorkItem,
     flat_rows,
     plan_sweep,
     sweep,
@@ -310,3 +311,26 @@ async def test_client_closed_mid_sweep_accounts_for_every_item():
     assert sorted(r.item.id for r in seen) == sorted(i.id for i in plan)
     reasons = {r.reason for r in seen if isinstance(r, ItemNotAttempted)}
     assert reasons == {CLIENT_CLOSED}
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (WorkItem(kind="nope", site_id=1), "unknown work item kind 'nope'"),
+        (WorkItem(kind="inverter_voltage", site_id=1), "needs a serial"),
+        (WorkItem(kind="power_flow", site_id=1), "cannot run 'power_flow'"),
+    ],
+)
+async def test_dispatch_refuses_items_it_cannot_run(item, message):
+    """The table-driven dispatch refuses, without a call, items no plan makes."""
+    from solaredge_async.fleet._run import _Run
+
+    sim = make_sim(sites=1)
+    async with make_client(sim) as client:
+        plan = await plan_sweep(client, SweepSpec(what={"devices"}), now=sim.now())
+        spent = client.usage.credits
+        run = _Run(client, plan, concurrency=1, on_progress=None, progress_interval=1.0)
+        result = await run._execute(item)
+        assert isinstance(result, ItemFailed)
+        assert message in str(result.error)
+        assert client.usage.credits == spent

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from solaredge_async import SolarEdgeClient
-from solaredge_async.fleet import SweepSpec
+from solaredge_async.fleet import SweepSpec, plan_sweep
 from tests._clock import virtual_backend
 
 T = TypeVar("T")
@@ -60,6 +60,7 @@ CALLS: dict[str, Call] = {
     "storage_telemetry": lambda c: c.storage_telemetry(
         SITE, start=START, end=END_6H, resolution="HOUR"
     ),
+    "telemetry": lambda c: c.telemetry("meters", SITE, start=START, end=END_6H),
     "device_metric": lambda c: c.device_metric(
         SITE, SERIAL, "meter_import_energy", start=START, end=END_6H
     ),
@@ -72,8 +73,8 @@ CALLS: dict[str, Call] = {
     "storage_metric": lambda c: c.storage_metric(SITE, SERIAL, "charge_energy"),
     "storage_state_of_energy": lambda c: c.storage_state_of_energy(SITE, SERIAL),
     # Fleet planning: discovery (the site list), then windows per site zone.
-    "plan_sweep": lambda c: c.plan_sweep(
-        SweepSpec(what={"energy", "overview"}, start=START, end=END_24H), now=END_24H
+    "plan_sweep": lambda c: plan_sweep(
+        c, SweepSpec(what={"energy", "overview"}, start=START, end=END_24H), now=END_24H
     ),
 }
 
@@ -97,6 +98,7 @@ SHAPES: dict[str, str] = {
     "inverter_telemetry": "inverters",
     "meter_telemetry": "meters",
     "storage_telemetry": "storage",
+    "telemetry": "meters",
     **dict.fromkeys(
         (
             "device_metric",
@@ -195,14 +197,18 @@ REFERENCE: dict[str, str] = {
 
 
 def endpoint_methods() -> set[str]:
-    """The public methods of `SolarEdgeClient` that talk to the API."""
+    """The public methods of `SolarEdgeClient` that talk to the API, and `plan_sweep`.
+
+    `solaredge_async.fleet.plan_sweep` is a function over a client (the client knows
+    nothing of fleets); it reads the site list, so it is fed the same bad answers.
+    """
     return {
         name
         for name, member in inspect.getmembers(SolarEdgeClient)
         if not name.startswith("_")
         and name not in NOT_ENDPOINTS
         and (inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member))
-    }
+    } | {"plan_sweep"}
 
 
 def run_virtual(backend: str, main: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -28,7 +28,7 @@ from solaredge_async import (
     SolarEdgeClient,
     SpanTooLongError,
 )
-from solaredge_async.fleet import SweepSpec
+from solaredge_async.fleet import SweepSpec, plan_sweep
 from solaredge_async.oauth import OAuthClient, RefreshingTokenProvider, authorize_url
 from solaredge_async.testing import FleetSpec, Simulator, SimulatorConfig
 from tests.reliability import _figures
@@ -104,6 +104,7 @@ SITE_METHODS: dict[str, Callable[[Any, Any], object]] = {
     "inverter_telemetry": lambda c, s: c.inverter_telemetry(s, start=A_START, end=A_END),
     "meter_telemetry": lambda c, s: c.meter_telemetry(s),
     "storage_telemetry": lambda c, s: c.storage_telemetry(s, start=DAY, end=DAY, resolution="DAY"),
+    "telemetry": lambda c, s: c.telemetry("meters", s),
     "device_metric": lambda c, s: c.device_metric(s, INVERTER, "inverter_power"),
     "inverter_voltage": lambda c, s: c.inverter_voltage(s, INVERTER),
     "inverter_current": lambda c, s: c.inverter_current(s, INVERTER),
@@ -137,6 +138,7 @@ WINDOW_METHODS: dict[str, Callable[..., object]] = {
     "inverter_telemetry": lambda c, a, b, **k: c.inverter_telemetry(SITE, start=a, end=b, **k),
     "meter_telemetry": lambda c, a, b, **k: c.meter_telemetry(SITE, start=a, end=b, **k),
     "storage_telemetry": lambda c, a, b, **k: c.storage_telemetry(SITE, start=a, end=b, **k),
+    "telemetry": lambda c, a, b, **k: c.telemetry("storage", SITE, start=a, end=b, **k),
     "device_metric": lambda c, a, b, **k: c.device_metric(
         SITE, INVERTER, "inverter_energy", start=a, end=b, **k
     ),
@@ -169,9 +171,6 @@ VALID_CALLS: dict[str, Action] = {
     "sites": lambda c: c.sites(page_size=2),
     "site_pages": lambda c: c.site_pages(page_size=1000),
     "alerts": lambda c: c.alerts(only_open=True, page_size=100),
-    "plan_sweep": lambda c: c.plan_sweep(
-        SweepSpec(what={"energy"}, site_ids=[SITE], start=DAY, end=DAY), now=NOW
-    ),
 }
 
 
@@ -240,7 +239,13 @@ def _method_cases() -> list[Case]:
     for name in ("overview_performance", "site_overview"):
         del resolutions[name]  # no resolution parameter
     resolutions["site_power"] += ["DAY", "MONTH", "TOTAL"]
-    for name in ("inverter_telemetry", "meter_telemetry", "storage_telemetry", "device_metric"):
+    for name in (
+        "inverter_telemetry",
+        "meter_telemetry",
+        "storage_telemetry",
+        "telemetry",
+        "device_metric",
+    ):
         resolutions[name].append("TOTAL")
     cases += [
         Case(
@@ -419,27 +424,27 @@ def _method_cases() -> list[Case]:
     plans: list[tuple[str, Action, str]] = [
         (
             "plan_sweep(power at DAY)",
-            lambda c: c.plan_sweep(SweepSpec(what={"power"}, resolution="DAY")),
+            lambda c: plan_sweep(c, SweepSpec(what={"power"}, resolution="DAY")),
             "resolution",
         ),
         (
             "plan_sweep(naive now)",
-            lambda c: c.plan_sweep(SweepSpec(what={"energy"}), now=datetime(2026, 5, 12)),
+            lambda c: plan_sweep(c, SweepSpec(what={"energy"}), now=datetime(2026, 5, 12)),
             "aware",
         ),
         (
             "plan_sweep(site_ids=[0])",
-            lambda c: c.plan_sweep(SweepSpec(what={"energy"}, site_ids=[0])),
+            lambda c: plan_sweep(c, SweepSpec(what={"energy"}, site_ids=[0])),
             "positive integers",
         ),
         (
             "plan_sweep(what={'nope'})",
-            lambda c: c.plan_sweep(SweepSpec(what={"nope"})),
+            lambda c: plan_sweep(c, SweepSpec(what={"nope"})),
             "nope",
         ),
         (
             "plan_sweep(start only)",
-            lambda c: c.plan_sweep(SweepSpec(what={"energy"}, start=DAY)),
+            lambda c: plan_sweep(c, SweepSpec(what={"energy"}, start=DAY)),
             "both start and end, or neither",
         ),
     ]
@@ -484,7 +489,7 @@ async def test_plan_sweep_with_end_before_start_sends_nothing(start: date, end: 
     sim = make_sim()
     async with _sim_client(sim) as client:
         with pytest.raises(InvalidRequestError, match="after"):
-            await client.plan_sweep(SweepSpec(what={"energy"}, start=start, end=end))
+            await plan_sweep(client, SweepSpec(what={"energy"}, start=start, end=end))
         _assert_nothing_sent(sim, client)
 
 

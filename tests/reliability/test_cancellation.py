@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from solaredge_async import RateLimiter, RetryPolicy, SolarEdgeClient, SolarEdgeError
 from solaredge_async import RequestTimeoutError as SolarEdgeTimeoutError
-from solaredge_async.fleet import SweepResult, SweepSpec, plan_sweep
+from solaredge_async.fleet import SweepResult, SweepSpec, plan_sweep, sweep
 from solaredge_async.testing import Faults, FleetSpec, Simulator, SimulatorConfig
 from tests.reliability._support import (
     CALLS,
@@ -491,7 +491,7 @@ def test_cancel_a_sweep_at_any_point_then_resume(
                 anyio.move_on_after(cancel_at if how == "deadline" else math.inf),
                 contextlib.suppress(_Stop),
             ):
-                async with client.sweep(plan, concurrency=concurrency) as results:
+                async with sweep(client, plan, concurrency=concurrency) as results:
                     async for result in results:
                         received.append(result)
                         if how != "deadline" and anyio.current_time() >= stop_at:
@@ -513,7 +513,7 @@ def test_cancel_a_sweep_at_any_point_then_resume(
             seen = Counter(r.item.id for r in received)
             assert all(n == 1 for n in seen.values())
             rest = plan.without(set(seen))
-            async with client.sweep(rest) as results:
+            async with sweep(client, rest) as results:
                 resumed = [r async for r in results]
             total = Counter(r.item.id for r in (*received, *resumed))
             assert total == Counter(item.id for item in plan)

@@ -60,17 +60,58 @@ async def configured() -> Usage:
 
 async def sweep_yesterday(client: SolarEdgeClient) -> tuple[int, int]:
     """Plan, price and stream a sweep; count rows and failures."""
-    from solaredge_async import YESTERDAY, ItemFailed, ItemSucceeded, SweepSpec, flat_rows
+    from solaredge_async import (
+        YESTERDAY,
+        ItemFailed,
+        ItemSucceeded,
+        SweepSpec,
+        flat_rows,
+        plan_sweep,
+        sweep,
+    )
 
-    plan = await client.plan_sweep(
-        SweepSpec(what={"overview", "energy"}, start=YESTERDAY, end=YESTERDAY)
+    plan = await plan_sweep(
+        client, SweepSpec(what={"overview", "energy"}, start=YESTERDAY, end=YESTERDAY)
     )
     seconds: float = plan.duration()
     rows = failures = 0
-    async with client.sweep(plan) as results:
+    async with sweep(client, plan) as results:
         async for result in results:
             if isinstance(result, ItemSucceeded):
-                rows += sum(1 for _ in flat_rows(result))
+                rows += sum(1 for row in flat_rows(result) if row.value is not None)
             elif isinstance(result, ItemFailed):
                 failures += 1
     return rows + int(seconds) * 0, failures
+
+
+async def typed_literals(client: SolarEdgeClient, site_id: int, serial: str) -> None:
+    """Resolutions, device metrics and targets are Literal types: a typo is an error."""
+    from solaredge_async import DeviceMetric, ResolutionName, SweepSpec, Target
+
+    metric: DeviceMetric = "meter_import_power"
+    resolution: ResolutionName = "HOUR"
+    target: Target = "inverter_voltage"
+    await client.device_metric(site_id, serial, metric, resolution=resolution)
+    await client.site_energy(site_id, resolution="DAY")
+    await client.telemetry("storage", site_id)
+    _ = SweepSpec(what={target, "energy"}, resolution="DAY")
+    _ = SweepSpec(what={"enrgy"})  # type: ignore[arg-type]
+    _ = SweepSpec(what={"energy"}, resolution="DAILY")  # type: ignore[arg-type]
+    await client.device_metric(site_id, serial, "inverter_volts")  # type: ignore[arg-type]
+    await client.site_energy(site_id, resolution="DAILY")  # type: ignore[arg-type]
+    await client.telemetry("batteries", site_id)  # type: ignore[arg-type]
+    bad_target: Target = "inverter_telemetries"  # type: ignore[assignment]
+    _ = bad_target
+
+
+async def soe_percent() -> None:
+    """The state-of-energy scale is a Literal setting."""
+    async with SolarEdgeClient(api_key="k", state_of_energy="percent") as client:
+        _ = client
+    async with SolarEdgeClient(api_key="k", state_of_energy="0-100") as client:  # type: ignore[arg-type]
+        _ = client
+
+
+async def raw_get(client: SolarEdgeClient) -> None:
+    """``get`` takes a list for a repeated parameter."""
+    _ = await client.get("/sites/1/devices", {"types": ["INVERTER", "METER"]})
