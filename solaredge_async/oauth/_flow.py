@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 import anyio
 import httpx
 
+from solaredge_async._checks import DEFAULT_BASE_URL, check_base_url
 from solaredge_async._credentials import check_secret
-from solaredge_async._urls import DEFAULT_BASE_URL, check_base_url
 from solaredge_async.errors import (
     ConfigurationError,
     OAuthError,
