@@ -1,6 +1,6 @@
 """The simulated fleet: lazily derived sites, cached days, and the ground truth.
 
-`Fleet` answers the questions a test asks about what the simulator *should* return:
+`SimulatedFleet` answers the questions a test asks about what the simulator *should* return:
 which sites an account owns, what a site looks like, and the expected energy, power and
 overview figures for any window. The HTTP endpoints are built on the very same
 functions, so a client's output can be compared with the ground truth exactly.
@@ -44,7 +44,7 @@ from solaredge_async.testing._timeutil import (
 if TYPE_CHECKING:
     from solaredge_async.testing._config import FleetSpec
 
-__all__ = ["Fleet", "SiteTruth"]
+__all__ = ["SimulatedFleet", "SiteTruth"]
 
 #: How values of a bucket are combined: energy sums, power averaged over the
 #: published quarter-hours (night counts as zero), other readings over non-null ones.
@@ -113,7 +113,7 @@ class SiteTruth:
         return bool(self.batteries)
 
 
-class Fleet:
+class SimulatedFleet:
     """The simulated fleet; every site is derived lazily and cached in a bounded LRU.
 
     Args:
