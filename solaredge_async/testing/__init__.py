@@ -14,7 +14,8 @@ gateway's per-minute and monthly limits, OAuth, and seeded faults::
 `sim.fleet` (a `SimulatedFleet`) is the ground truth (sites, expected energy),
 `sim.ledger(key)` the account's `SimulatedUsage`, and `sim.clock` the `SimClock` every part
 of the simulator reads "now" from (frozen, or running at a speed from a start instant).
-`route_templates()` lists every path the simulator serves. Run ``python -m solaredge_async.testing --help`` for a standalone server.
+`route_templates()` lists every path the simulator serves. Run
+``python -m solaredge_async.testing --help`` for a standalone server.
 
 Importing this package is cheap: the submodules load on first use.
 """

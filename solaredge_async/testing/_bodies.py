@@ -145,9 +145,7 @@ class Bodies:
         """``GET /sites``: the account's sites, one page."""
         config, fleet, account = self.config, self.fleet, call.caller.account
         page = call.query.integer("page", 1, 1, 10**9)
-        size = call.query.integer(
-            "sites-in-page", config.sites_page_size, 1, config.sites_page_max
-        )
+        size = call.query.integer("sites-in-page", config.sites_page_size, 1, config.sites_page_max)
         total = fleet.account_size(account)
         first = (page - 1) * size
         items = [
@@ -186,9 +184,7 @@ class Bodies:
 
     # ----- the site --------------------------------------------------------------------
 
-    def _site_json(
-        self, model: SiteModel, *, details: bool, now: float = 0.0
-    ) -> dict[str, object]:
+    def _site_json(self, model: SiteModel, *, details: bool, now: float = 0.0) -> dict[str, object]:
         tz = zone(model.tz)
         install = day_bounds(model.tz, model.install_ordinal)[0]
         obj: dict[str, object] = {
@@ -260,7 +256,7 @@ class Bodies:
         production = self.fleet.window_sums(model, window.start, window.end, now=call.now)[PV]
         return _performance_values(model, production)
 
-    def _measurements(  # noqa: PLR0913
+    def _measurements(
         self,
         call: Call,
         *,
@@ -375,12 +371,10 @@ class Bodies:
             },
         }
         if model.batteries:
-            if battery_w > 0:
-                status = "Charging"
-            else:
-                status = "Discharging" if battery_w < 0 else "Idle"
             flow["STORAGE"] = {
-                "status": status,
+                "status": "Charging"
+                if battery_w > 0
+                else ("Discharging" if battery_w < 0 else "Idle"),
                 "currentPower": round(abs(battery_w) / 1000.0, 3),
                 "chargeLevel": charge_level,
                 "critical": False,

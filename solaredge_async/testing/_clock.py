@@ -110,7 +110,7 @@ class SimClock:
         seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
         self._rebase(self.timestamp() + seconds, self._frozen)
 
-    def _rebase(self, base: float, frozen: bool) -> None:  # noqa: FBT001
+    def _rebase(self, base: float, frozen: bool) -> None:
         with self._lock:
             self._base = base
             self._tick0 = self._ticks()

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import attrs
 
 from solaredge_async.testing._bodies import Bodies, Call, Caller
-from solaredge_async.testing._faults import BODY_FAULTS, FaultDraw, drift, malform
+from solaredge_async.testing._faults import BODY_FAULTS, FaultDraw, FaultPick, drift, malform
 from solaredge_async.testing._limits import ANONYMOUS
 from solaredge_async.testing._query import Query, Windows
 from solaredge_async.testing._replies import (
@@ -75,6 +75,28 @@ class RequestRecord:
     api_key: str | None = attrs.field(default=None, repr=False)
 
 
+class _Incoming:
+    """One request as the gateway reads it (the tick already on the simulator's timeline)."""
+
+    __slots__ = ("body", "headers", "method", "pairs", "path", "tick")
+
+    def __init__(  # noqa: PLR0917
+        self,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes,
+        tick: float,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.pairs = pairs
+        self.headers = headers
+        self.body = body
+        self.tick = tick
+
+
 class Gateway:
     """The request handler shared by the transport and the server.
 
@@ -88,12 +110,13 @@ class Gateway:
             (POSIX seconds) for the per-minute windows; default: the tick itself.
     """
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         config: SimulatorConfig,
         fleet: SimulatedFleet,
         limits: Limits,
         oauth: OAuth,
+        *,
         now: Callable[[], float],
         gateway_time: Callable[[float], float] | None = None,
     ) -> None:
@@ -111,7 +134,7 @@ class Gateway:
         self.requests: deque[RequestRecord] = deque(maxlen=max(1, config.record_requests))
         self._record = config.record_requests > 0
 
-    def handle(  # noqa: PLR0913
+    def handle(
         self,
         method: str,
         path: str,
@@ -140,7 +163,8 @@ class Gateway:
             pairs = list(query)
         api_key = headers.get("x-api-key")
         authorization = headers.get("authorization")
-        reply = self._answer(method, path, pairs, headers, body, self.gateway_time(mono))
+        incoming = _Incoming(method, path, pairs, headers, body, self.gateway_time(mono))
+        reply = self._answer(incoming)
         if self._record:
             self.requests.append(
                 RequestRecord(
@@ -162,15 +186,11 @@ class Gateway:
         if prefix and path != prefix and not path.startswith(prefix + "/"):
             return None
         rest = path[len(prefix) :]
-        if config.monitoring_alias and (
-            rest == _MONITORING or rest.startswith(_MONITORING + "/")
-        ):
+        if config.monitoring_alias and (rest == _MONITORING or rest.startswith(_MONITORING + "/")):
             rest = rest[len(_MONITORING) :]
         return rest
 
-    def _authenticate(
-        self, api_key: str | None, authorization: str | None
-    ) -> Caller | str:
+    def _authenticate(self, api_key: str | None, authorization: str | None) -> Caller | str:
         """Return the caller, or why the credential is refused (the 401's detail)."""
         if api_key:
             if self.fleet.account_index(api_key) is None:
@@ -186,32 +206,28 @@ class Gateway:
             return grant
         return Caller(grant.client_id, "bearer", grant)
 
-    def _answer(  # noqa: PLR0913
-        self,
-        method: str,
-        path: str,
-        pairs: list[tuple[str, str]],
-        headers: Mapping[str, str],
-        body: bytes,
-        tick: float,
-    ) -> Reply:
+    def _answer(self, request: _Incoming) -> Reply:
         now = self.now()
         replies = self.replies
+        path = request.path
         rest = self._api_path(path)
         # V1 paths are gone (410), under the prefix or at the root.
-        if self.config.v1_gone and (_V1_RE.match(path) or (rest is not None and _V1_RE.match(rest))):
-            admission = self.limits.admit(ANONYMOUS, tick, now)
+        if self.config.v1_gone and (
+            _V1_RE.match(path) or (rest is not None and _V1_RE.match(rest))
+        ):
+            admission = self.limits.admit(ANONYMOUS, request.tick, now)
             reply = replies.problem(Problem(410, _V1_GONE), admission)
             admission.settle(reply.status, None, charge=True)
             return reply
         if rest is None:
             return replies.no_route()  # outside the mount point: the gateway has no route
         if rest in OAUTH_TEMPLATES:
-            return self._oauth_call(method, rest, body, tick)
+            return self._oauth_call(request.method, rest, request.body, request.tick)
 
+        headers = request.headers
         caller = self._authenticate(headers.get("x-api-key"), headers.get("authorization"))
         account = caller.account if isinstance(caller, Caller) else ANONYMOUS
-        admission = self.limits.admit(account, tick, now)
+        admission = self.limits.admit(account, request.tick, now)
         if admission.verdict != "ok":
             reply = replies.refused(admission)
             admission.settle(
@@ -222,73 +238,79 @@ class Gateway:
             reply = replies.unauthorized(caller, admission)
             admission.settle(reply.status, None, charge=True)
             return reply
-        return self._data_call(method, rest, pairs, caller, now, tick, admission, headers)
+        return self._data_call(request, rest, caller, now, admission)
 
-    def _data_call(  # noqa: PLR0913
-        self,
-        method: str,
-        rest: str,
-        pairs: list[tuple[str, str]],
-        caller: Caller,
-        now: float,
-        tick: float,
-        admission: Admission,
-        headers: Mapping[str, str],
+    def _data_call(
+        self, request: _Incoming, rest: str, caller: Caller, now: float, admission: Admission
     ) -> Reply:
         """Answer an admitted, authenticated data call, faults included."""
-        replies = self.replies
         pick = self.faults.pick()
         fault = pick.kind
         if fault == "rate_limit_burst":
-            admission.burst(tick)
-            reply = replies.refused(admission)
+            admission.burst(request.tick)
+            reply = self.replies.refused(admission)
             reply.fault, reply.delay = fault, pick.delay
             admission.settle(reply.status, fault, charge=self.config.charge_rate_limited)
             return reply
         if fault == "html_error":
             admission.refund_minute()  # the CDN edge answered; the gateway never counted it
-            reply = replies.cdn_error(pick.variant)
+            reply = self.replies.cdn_error(pick.variant)
             reply.fault, reply.delay = fault, pick.delay
             admission.settle(reply.status, fault, charge=False)
             return reply
-        if fault == "server_error":
-            code = (500, 502, 503, 504)[int(pick.variant * 4)]
-            problem = Problem(code, "An unexpected error occurred", SERVER_ERROR_TITLES[code])
-            reply = replies.problem(problem, admission)
-        else:
-            try:
-                if method not in {"GET", "HEAD"}:
-                    raise Problem(405, f"Method {method[:10]} is not allowed here")  # noqa: TRY301
-                obj = self._route(rest, pairs, caller, now)
-                if fault == "schema_drift":
-                    obj = drift(obj, pick.variant)
-                payload = dumps(obj)
-                if fault == "malformed_json":
-                    payload = malform(payload, pick.variant)
-                elif fault == "truncated_json":
-                    payload = payload[: max(1, len(payload) // 2)]
-                gzip_ok = accepts_gzip(headers.get("accept-encoding"))
-                reply = replies.ok(payload, admission, gzip_ok=gzip_ok)
-            except Problem as problem:
-                reply = replies.problem(problem, admission)
-                if fault in BODY_FAULTS:
-                    fault = None  # body faults only touch successful responses
+        reply = self._api_reply(request, rest, caller, now, admission=admission, pick=pick)
+        fault = reply.fault
         reply.delay = pick.delay
-        if fault is not None:
-            reply.fault = fault
-            if fault == "connection_reset":
-                reply.action = "reset"
-            elif fault == "timeout":
-                reply.action = "timeout"
+        if fault == "connection_reset":
+            reply.action = "reset"
+        elif fault == "timeout":
+            reply.action = "timeout"
         hold = pick.delay > 0 or reply.action is not None
         admission.settle(reply.status, fault, charge=True, release=not hold)
         if hold:
             reply.release = admission.release
         return reply
 
-    def _route(
-        self, rest: str, pairs: list[tuple[str, str]], caller: Caller, now: float
-    ) -> object:
+    def _api_reply(
+        self,
+        request: _Incoming,
+        rest: str,
+        caller: Caller,
+        now: float,
+        *,
+        admission: Admission,
+        pick: FaultPick,
+    ) -> Reply:
+        """Return the API's answer (``reply.fault`` set to the fault that stuck, if any)."""
+        replies, fault = self.replies, pick.kind
+        if fault == "server_error":
+            code = (500, 502, 503, 504)[int(pick.variant * 4)]
+            problem = Problem(code, "An unexpected error occurred", SERVER_ERROR_TITLES[code])
+            reply = replies.problem(problem, admission)
+            reply.fault = fault
+            return reply
+        try:
+            if request.method not in {"GET", "HEAD"}:
+                raise Problem(405, f"Method {request.method[:10]} is not allowed here")  # noqa: TRY301
+            obj = self._route(rest, request.pairs, caller, now)
+        except Problem as problem:
+            reply = replies.problem(problem, admission)
+            # body faults only touch successful responses
+            reply.fault = None if fault in BODY_FAULTS else fault
+            return reply
+        if fault == "schema_drift":
+            obj = drift(obj, pick.variant)
+        payload = dumps(obj)
+        if fault == "malformed_json":
+            payload = malform(payload, pick.variant)
+        elif fault == "truncated_json":
+            payload = payload[: max(1, len(payload) // 2)]
+        gzip_ok = accepts_gzip(request.headers.get("accept-encoding"))
+        reply = replies.ok(payload, admission, gzip_ok=gzip_ok)
+        reply.fault = fault
+        return reply
+
+    def _route(self, rest: str, pairs: list[tuple[str, str]], caller: Caller, now: float) -> object:
         """Compute the body of a data call through the route table (or raise `Problem`)."""
         found = self.routes.match(rest)
         if found is None:

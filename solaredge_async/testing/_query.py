@@ -82,7 +82,7 @@ class Query:
             raise Problem(400, f"Parameter {name} must be between {low} and {high}")
         return value
 
-    def boolean(self, name: str, default: bool) -> bool:  # noqa: FBT001
+    def boolean(self, name: str, default: bool) -> bool:
         """Return ``name`` as ``true``/``false``, or ``default`` if absent."""
         raw = self.first(name)
         if raw is None:
@@ -92,9 +92,7 @@ class Query:
             raise Problem(400, f"Parameter {name} must be true or false")
         return lowered == "true"
 
-    def unit(
-        self, table: Mapping[str, float], default: str, *, honour: bool
-    ) -> tuple[str, float]:
+    def unit(self, table: Mapping[str, float], default: str, *, honour: bool) -> tuple[str, float]:
         """Return ``(unit, divisor)`` for the ``unit`` parameter (``default`` if absent)."""
         raw = self.first("unit")
         if raw is None or not honour:
@@ -119,7 +117,7 @@ class Window:
 
     __slots__ = ("end", "explicit_end", "period_from", "period_to", "resolution", "start")
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         start: float,
         end: float,
@@ -140,8 +138,7 @@ class Window:
 def effective_span_caps(config: SimulatorConfig) -> dict[str, float | None]:
     """Return the span cap per resolution in seconds (``None``: none), modes applied."""
     caps = {
-        res: (None if cap is None else cap.total_seconds())
-        for res, cap in config.span_caps.items()
+        res: (None if cap is None else cap.total_seconds()) for res, cap in config.span_caps.items()
     }
     if config.subdaily_cap_hours == 24:  # noqa: PLR2004
         for res in ("QUARTER_HOUR", "HOUR"):
@@ -226,9 +223,7 @@ class Windows:
                 "The requested period exceeds the maximum allowed for resolution "
                 f"{resolution} ({_human(cap)})",
             )
-        return Window(
-            start, end, from_text, to_text, resolution, explicit_end=to_raw is not None
-        )
+        return Window(start, end, from_text, to_text, resolution, explicit_end=to_raw is not None)
 
     def bucket_end(self, model: SiteModel, window: Window) -> float:
         """Return the end to list buckets up to, the bucket at ``to`` included if set.

@@ -93,8 +93,8 @@ class Simulator:
             self.fleet,
             self._limits,
             self._oauth,
-            self.now_timestamp,
-            clock.gateway_time,
+            now=self.now_timestamp,
+            gateway_time=clock.gateway_time,
         )
 
     def __repr__(self) -> str:
