@@ -7,7 +7,7 @@ route table (`_routes`) says which method answers which path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple
 
 from solaredge_async.testing._devices import END_STAMPED, FAMILY_METRICS, device_getter
 from solaredge_async.testing._model import alert_category, mix64
@@ -37,7 +37,7 @@ _NOT_FOUND: Final = 404
 _SOC_INDEX: Final = 7  # the battery's state of charge among a day's quarter-hour series
 
 
-class Caller:
+class Caller(NamedTuple):
     """Who is calling: the account charged, the credential kind and the OAuth grant.
 
     Attributes:
@@ -46,17 +46,12 @@ class Caller:
         grant: The bearer's grant (site and scopes), ``None`` for an API key.
     """
 
-    __slots__ = ("account", "grant", "kind")
-
-    def __init__(
-        self, account: str, kind: Literal["api_key", "bearer"], grant: Grant | None
-    ) -> None:
-        self.account = account
-        self.kind: Literal["api_key", "bearer"] = kind
-        self.grant = grant
+    account: str
+    kind: Literal["api_key", "bearer"]
+    grant: Grant | None
 
 
-class Call:
+class Call(NamedTuple):
     """One routed data call, as a body method sees it.
 
     Attributes:
@@ -67,21 +62,11 @@ class Call:
         params: The path's parameters by placeholder name (e.g. ``sn``).
     """
 
-    __slots__ = ("caller", "now", "params", "query", "site")
-
-    def __init__(
-        self,
-        site: SiteModel | None,
-        query: Query,
-        caller: Caller,
-        now: float,
-        params: Mapping[str, str],
-    ) -> None:
-        self.site = site
-        self.query = query
-        self.caller = caller
-        self.now = now
-        self.params = params
+    site: SiteModel | None
+    query: Query
+    caller: Caller
+    now: float
+    params: Mapping[str, str]
 
     @property
     def model(self) -> SiteModel:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from solaredge_async.testing._config import FAULT_KINDS
 
@@ -30,7 +30,7 @@ _DRIFT_ENUMS: Final = {
 _DRIFT_DEPTH: Final = 3
 
 
-class FaultPick:
+class FaultPick(NamedTuple):
     """One call's draw: its latency, fault kind and a uniform number for the variant.
 
     Attributes:
@@ -39,12 +39,9 @@ class FaultPick:
         variant: A number in [0, 1) choosing the fault's variant (status, damage).
     """
 
-    __slots__ = ("delay", "kind", "variant")
-
-    def __init__(self, delay: float, kind: str | None, variant: float) -> None:
-        self.delay = delay
-        self.kind = kind
-        self.variant = variant
+    delay: float
+    kind: str | None
+    variant: float
 
 
 _NO_FAULT: Final = FaultPick(0.0, None, 0.0)

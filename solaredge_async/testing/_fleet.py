@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from itertools import repeat
 from typing import TYPE_CHECKING, Final, Literal
@@ -316,33 +316,24 @@ class SimulatedFleet:
         """
         tz = m.tz
         q0 = int(ws // QH) * QH
-        ordinal = local_ordinal(q0, zone(tz))
         pub_limit = now - self.publish_delay - QH  # a quarter-hour s is out iff s <= this
         out: list[Point] = []
         end_off = 1 if stamp_end else 0
         if resolution == "QUARTER_HOUR":
-            while True:
-                start, end = day_bounds(tz, ordinal)
-                if start >= we:
-                    break
-                n = (end - start) // QH
-                k0 = max(0, (q0 - start) // QH)
-                k1 = min(n, math.ceil((we - start) / QH))
-                if k0 < k1:
-                    stamps = day_grid(tz, ordinal).stamps
-                    last = k0  # quarter-hours k0..last-1 are published
-                    if start <= pub_limit and ordinal >= m.install_ordinal:
-                        last = max(k0, min(k1, int((pub_limit - start) // QH) + 1))
-                    if last > k0:
-                        vals = getter(self.day(m, ordinal))
-                        out.extend(
-                            zip(stamps[k0 + end_off : last + end_off], vals[k0:last], strict=True)
-                        )
-                    if last < k1:
-                        out.extend(
-                            zip(stamps[last + end_off : k1 + end_off], repeat(None), strict=False)
-                        )
-                ordinal += 1
+            for ordinal, start, _n, k0, k1 in _day_spans(tz, q0, we):
+                stamps = day_grid(tz, ordinal).stamps
+                last = k0  # quarter-hours k0..last-1 are published
+                if start <= pub_limit and ordinal >= m.install_ordinal:
+                    last = max(k0, min(k1, int((pub_limit - start) // QH) + 1))
+                if last > k0:
+                    vals = getter(self.day(m, ordinal))
+                    out.extend(
+                        zip(stamps[k0 + end_off : last + end_off], vals[k0:last], strict=True)
+                    )
+                if last < k1:
+                    out.extend(
+                        zip(stamps[last + end_off : k1 + end_off], repeat(None), strict=False)
+                    )
             return out
 
         total_sum = 0.0
@@ -364,81 +355,65 @@ class SimulatedFleet:
 
         if resolution == "HOUR":
             cur: tuple[int, int] | None = None
-            while True:
-                start, end = day_bounds(tz, ordinal)
-                if start >= we:
-                    break
-                n = (end - start) // QH
-                k0 = max(0, (q0 - start) // QH)
-                k1 = min(n, math.ceil((we - start) / QH))
-                if k0 < k1:
-                    grid = day_grid(tz, ordinal)
-                    live = start <= pub_limit and ordinal >= m.install_ordinal
-                    hvals = getter(self.day(m, ordinal)) if live else None
-                    offsets = grid.offsets
-                    for k in range(k0, k1):
-                        s = start + k * QH
-                        h0 = k - ((s + offsets[k]) % 3600) // QH
-                        if (ordinal, h0) != cur:
-                            flush()
-                            cur = (ordinal, h0)
-                            stamp = grid.stamps[min(n, h0 + 4) if stamp_end else max(0, h0)]
-                            total_sum, n_pub, n_val = 0.0, 0, 0
-                            # An hour still open (or not yet published) is null as a whole.
-                            hour_end = start + min(n, h0 + 4) * QH
-                            if hour_end - QH > pub_limit:
-                                n_val = -1
-                        if n_val < 0:
-                            continue
-                        if hvals is not None and s <= pub_limit:
-                            n_pub += 1
-                            v = hvals[k]
-                            if v is not None:
-                                total_sum += v
-                                n_val += 1
-                ordinal += 1
+            for ordinal, start, n, k0, k1 in _day_spans(tz, q0, we):
+                grid = day_grid(tz, ordinal)
+                live = start <= pub_limit and ordinal >= m.install_ordinal
+                hvals = getter(self.day(m, ordinal)) if live else None
+                offsets = grid.offsets
+                for k in range(k0, k1):
+                    s = start + k * QH
+                    h0 = k - ((s + offsets[k]) % 3600) // QH
+                    if (ordinal, h0) != cur:
+                        flush()
+                        cur = (ordinal, h0)
+                        stamp = grid.stamps[min(n, h0 + 4) if stamp_end else max(0, h0)]
+                        total_sum, n_pub, n_val = 0.0, 0, 0
+                        # An hour still open (or not yet published) is null as a whole.
+                        hour_end = start + min(n, h0 + 4) * QH
+                        if hour_end - QH > pub_limit:
+                            n_val = -1
+                    if n_val < 0:
+                        continue
+                    if hvals is not None and s <= pub_limit:
+                        n_pub += 1
+                        v = hvals[k]
+                        if v is not None:
+                            total_sum += v
+                            n_val += 1
             flush()
             return out
 
         # Calendar buckets: DAY, WEEK, MONTH, YEAR and TOTAL.
         bucket: int | None = None
-        while True:
-            start, end = day_bounds(tz, ordinal)
-            if start >= we:
-                break
-            n = (end - start) // QH
-            k0 = max(0, (q0 - start) // QH)
-            k1 = min(n, math.ceil((we - start) / QH))
-            if k0 < k1:
-                if resolution == "TOTAL":
-                    key = -1
-                    if bucket is None:
-                        stamp = iso_local(start + k0 * QH, zone(tz))
+        for ordinal, start, n, k0, k1 in _day_spans(tz, q0, we):
+            if resolution == "TOTAL":
+                key = -1
+                if bucket is None:
+                    stamp = iso_local(start + k0 * QH, zone(tz))
+            else:
+                key = bucket_start_ordinal(ordinal, resolution)
+            if key != bucket:
+                if resolution != "TOTAL":
+                    flush()
+                    stamp = iso_local(day_bounds(tz, key)[0], zone(tz))
+                    total_sum, n_pub, n_val = 0.0, 0, 0
+                bucket = key
+            if start <= pub_limit and ordinal >= m.install_ordinal:
+                full = k0 == 0 and k1 == n and start + (n - 1) * QH <= pub_limit
+                t = day_total(ordinal) if full and day_total is not None else None
+                if t is not None:
+                    total_sum += t
+                    n_pub += n
+                    n_val += 1
                 else:
-                    key = bucket_start_ordinal(ordinal, resolution)
-                if key != bucket:
-                    if resolution != "TOTAL":
-                        flush()
-                        stamp = iso_local(day_bounds(tz, key)[0], zone(tz))
-                        total_sum, n_pub, n_val = 0.0, 0, 0
-                    bucket = key
-                if start <= pub_limit and ordinal >= m.install_ordinal:
-                    full = k0 == 0 and k1 == n and end - QH <= pub_limit
-                    t = day_total(ordinal) if full and day_total is not None else None
-                    if t is not None:
-                        total_sum += t
-                        n_pub += n
-                        n_val += 1
-                    else:
-                        vals = getter(self.day(m, ordinal))
-                        for k in range(k0, k1):
-                            if start + k * QH <= pub_limit:
-                                n_pub += 1
-                                v = vals[k]
-                                if v is not None:
-                                    total_sum += v
-                                    n_val += 1
-            ordinal += 1
+                    vals = getter(self.day(m, ordinal))
+                    for k in range(k0, k1):
+                        if start + k * QH <= pub_limit:
+                            n_pub += 1
+                            v = vals[k]
+                            if v is not None:
+                                total_sum += v
+                                n_val += 1
         flush()
         return out
 
@@ -453,39 +428,30 @@ class SimulatedFleet:
         """
         tz = m.tz
         q0 = int(ws // QH) * QH
-        ordinal = local_ordinal(q0, zone(tz))
         pub_limit = now - self.publish_delay - QH
         sums = [0] * N_FLOWS
         seen = [False] * N_FLOWS
         wanted = range(flows if m.meters else 1)
-        while True:
-            start, end = day_bounds(tz, ordinal)
-            if start >= we:
-                break
-            n = (end - start) // QH
-            k0 = max(0, (q0 - start) // QH)
-            k1 = min(n, math.ceil((we - start) / QH))
-            if k0 < k1 and start <= pub_limit and ordinal >= m.install_ordinal:
-                if k0 == 0 and k1 == n and end - QH <= pub_limit:
-                    day_s = (
-                        self.day_sums(m, ordinal)
-                        if len(wanted) > 1
-                        else (self.pv_total(m, ordinal),)
-                    )
-                    for q in wanted:
-                        t = day_s[q]
-                        if t is not None:
-                            sums[q] += t
-                            seen[q] = True
-                else:
-                    d = self.day(m, ordinal)
-                    last = min(k1, int((pub_limit - start) // QH) + 1)
-                    for q in wanted:
-                        vals = [v for v in d.q[q][k0:last] if v is not None]
-                        if vals:
-                            sums[q] += sum(vals)
-                            seen[q] = True
-            ordinal += 1
+        for ordinal, start, n, k0, k1 in _day_spans(tz, q0, we):
+            if start > pub_limit or ordinal < m.install_ordinal:
+                continue
+            if k0 == 0 and k1 == n and start + (n - 1) * QH <= pub_limit:
+                day_s = (
+                    self.day_sums(m, ordinal) if len(wanted) > 1 else (self.pv_total(m, ordinal),)
+                )
+                for q in wanted:
+                    t = day_s[q]
+                    if t is not None:
+                        sums[q] += t
+                        seen[q] = True
+            else:
+                d = self.day(m, ordinal)
+                last = min(k1, int((pub_limit - start) // QH) + 1)
+                for q in wanted:
+                    vals = [v for v in d.q[q][k0:last] if v is not None]
+                    if vals:
+                        sums[q] += sum(vals)
+                        seen[q] = True
         return [sums[q] if seen[q] else None for q in range(N_FLOWS)]
 
     # ----- ground truth in datetimes --------------------------------------------------
@@ -670,6 +636,26 @@ class SimulatedFleet:
     def now(self) -> datetime:
         """Return the simulator's "now" as an aware UTC datetime."""
         return datetime.fromtimestamp(self._now(), UTC)
+
+
+def _day_spans(tz: str, q0: int, we: float) -> Iterator[tuple[int, int, int, int, int]]:
+    """Yield ``(ordinal, start, n, k0, k1)`` for each site-local day a window touches.
+
+    ``start`` is the day's first instant (POSIX seconds), ``n`` its quarter-hours, and
+    quarter-hours ``k0 .. k1 - 1`` lie in the window that starts at the quarter-hour
+    ``q0`` and ends (exclusive) at ``we``.
+    """
+    ordinal = local_ordinal(q0, zone(tz))
+    while True:
+        start, end = day_bounds(tz, ordinal)
+        if start >= we:
+            return
+        n = (end - start) // QH
+        k0 = max(0, (q0 - start) // QH)
+        k1 = min(n, math.ceil((we - start) / QH))
+        if k0 < k1:
+            yield ordinal, start, n, k0, k1
+        ordinal += 1
 
 
 def _site_pv(d: Day) -> Sequence[float | None]:

@@ -75,28 +75,6 @@ class RequestRecord:
     api_key: str | None = attrs.field(default=None, repr=False)
 
 
-class _Incoming:
-    """One request as the gateway reads it (the tick already on the simulator's timeline)."""
-
-    __slots__ = ("body", "headers", "method", "pairs", "path", "tick")
-
-    def __init__(  # noqa: PLR0917
-        self,
-        method: str,
-        path: str,
-        pairs: list[tuple[str, str]],
-        headers: Mapping[str, str],
-        body: bytes,
-        tick: float,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.pairs = pairs
-        self.headers = headers
-        self.body = body
-        self.tick = tick
-
-
 class Gateway:
     """The request handler shared by the transport and the server.
 
@@ -133,6 +111,10 @@ class Gateway:
         self.routes = RouteTable(self.bodies)
         self.requests: deque[RequestRecord] = deque(maxlen=max(1, config.record_requests))
         self._record = config.record_requests > 0
+        self._key_callers: dict[str, Caller] = {}  # one per valid API key
+        self._gzip = config.gzip_responses
+        # The common case: a path under the prefix, no /monitoring alias.
+        self._fast_root = None if config.monitoring_alias else config.prefix + "/"
 
     def handle(
         self,
@@ -163,8 +145,7 @@ class Gateway:
             pairs = list(query)
         api_key = headers.get("x-api-key")
         authorization = headers.get("authorization")
-        incoming = _Incoming(method, path, pairs, headers, body, self.gateway_time(mono))
-        reply = self._answer(incoming)
+        reply = self._answer(method, path, pairs, headers, body, self.gateway_time(mono))
         if self._record:
             self.requests.append(
                 RequestRecord(
@@ -181,6 +162,9 @@ class Gateway:
 
     def _api_path(self, path: str) -> str | None:
         """Return ``path`` relative to the API's mount point, or ``None`` outside it."""
+        root = self._fast_root
+        if root is not None and path.startswith(root):
+            return path[len(root) - 1 :]
         config = self.config
         prefix = config.prefix
         if prefix and path != prefix and not path.startswith(prefix + "/"):
@@ -193,9 +177,12 @@ class Gateway:
     def _authenticate(self, api_key: str | None, authorization: str | None) -> Caller | str:
         """Return the caller, or why the credential is refused (the 401's detail)."""
         if api_key:
-            if self.fleet.account_index(api_key) is None:
-                return "Invalid API key"
-            return Caller(api_key, "api_key", None)
+            caller = self._key_callers.get(api_key)
+            if caller is None:
+                if self.fleet.account_index(api_key) is None:
+                    return "Invalid API key"
+                caller = self._key_callers[api_key] = Caller(api_key, "api_key", None)
+            return caller
         if not authorization:
             return "API key missing in the request"
         scheme, _, token = authorization.partition(" ")
@@ -206,28 +193,34 @@ class Gateway:
             return grant
         return Caller(grant.client_id, "bearer", grant)
 
-    def _answer(self, request: _Incoming) -> Reply:
+    def _answer(  # noqa: PLR0917 - the hot path hands the request's parts on as they are
+        self,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes,
+        tick: float,
+    ) -> Reply:
         now = self.now()
         replies = self.replies
-        path = request.path
         rest = self._api_path(path)
         # V1 paths are gone (410), under the prefix or at the root.
         if self.config.v1_gone and (
             _V1_RE.match(path) or (rest is not None and _V1_RE.match(rest))
         ):
-            admission = self.limits.admit(ANONYMOUS, request.tick, now)
+            admission = self.limits.admit(ANONYMOUS, tick, now)
             reply = replies.problem(Problem(410, _V1_GONE), admission)
             admission.settle(reply.status, None, charge=True)
             return reply
         if rest is None:
             return replies.no_route()  # outside the mount point: the gateway has no route
         if rest in OAUTH_TEMPLATES:
-            return self._oauth_call(request.method, rest, request.body, request.tick)
+            return self._oauth_call(method, rest, body, tick)
 
-        headers = request.headers
         caller = self._authenticate(headers.get("x-api-key"), headers.get("authorization"))
         account = caller.account if isinstance(caller, Caller) else ANONYMOUS
-        admission = self.limits.admit(account, request.tick, now)
+        admission = self.limits.admit(account, tick, now)
         if admission.verdict != "ok":
             reply = replies.refused(admission)
             admission.settle(
@@ -238,16 +231,24 @@ class Gateway:
             reply = replies.unauthorized(caller, admission)
             admission.settle(reply.status, None, charge=True)
             return reply
-        return self._data_call(request, rest, caller, now, admission)
+        return self._data_call(method, rest, pairs, headers, caller, now, tick, admission)
 
-    def _data_call(
-        self, request: _Incoming, rest: str, caller: Caller, now: float, admission: Admission
+    def _data_call(  # noqa: PLR0917 - the hot path hands the request's parts on as they are
+        self,
+        method: str,
+        rest: str,
+        pairs: list[tuple[str, str]],
+        headers: Mapping[str, str],
+        caller: Caller,
+        now: float,
+        tick: float,
+        admission: Admission,
     ) -> Reply:
         """Answer an admitted, authenticated data call, faults included."""
         pick = self.faults.pick()
         fault = pick.kind
         if fault == "rate_limit_burst":
-            admission.burst(request.tick)
+            admission.burst(tick)
             reply = self.replies.refused(admission)
             reply.fault, reply.delay = fault, pick.delay
             admission.settle(reply.status, fault, charge=self.config.charge_rate_limited)
@@ -258,7 +259,7 @@ class Gateway:
             reply.fault, reply.delay = fault, pick.delay
             admission.settle(reply.status, fault, charge=False)
             return reply
-        reply = self._api_reply(request, rest, caller, now, admission=admission, pick=pick)
+        reply = self._api_reply(method, rest, pairs, headers, caller, now, admission, pick)
         fault = reply.fault
         reply.delay = pick.delay
         if fault == "connection_reset":
@@ -271,13 +272,14 @@ class Gateway:
             reply.release = admission.release
         return reply
 
-    def _api_reply(
+    def _api_reply(  # noqa: PLR0917 - the hot path hands the request's parts on as they are
         self,
-        request: _Incoming,
+        method: str,
         rest: str,
+        pairs: list[tuple[str, str]],
+        headers: Mapping[str, str],
         caller: Caller,
         now: float,
-        *,
         admission: Admission,
         pick: FaultPick,
     ) -> Reply:
@@ -290,9 +292,9 @@ class Gateway:
             reply.fault = fault
             return reply
         try:
-            if request.method not in {"GET", "HEAD"}:
-                raise Problem(405, f"Method {request.method[:10]} is not allowed here")  # noqa: TRY301
-            obj = self._route(rest, request.pairs, caller, now)
+            if method not in {"GET", "HEAD"}:
+                raise Problem(405, f"Method {method[:10]} is not allowed here")  # noqa: TRY301
+            obj = self._route(rest, pairs, caller, now)
         except Problem as problem:
             reply = replies.problem(problem, admission)
             # body faults only touch successful responses
@@ -305,7 +307,7 @@ class Gateway:
             payload = malform(payload, pick.variant)
         elif fault == "truncated_json":
             payload = payload[: max(1, len(payload) // 2)]
-        gzip_ok = accepts_gzip(request.headers.get("accept-encoding"))
+        gzip_ok = self._gzip and accepts_gzip(headers.get("accept-encoding"))
         reply = replies.ok(payload, admission, gzip_ok=gzip_ok)
         reply.fault = fault
         return reply

@@ -9,7 +9,7 @@ the site's zone) and caches the texts the defaulted ``period`` echoes.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from solaredge_async.testing._config import RESOLUTIONS
 from solaredge_async.testing._replies import Problem
@@ -103,7 +103,7 @@ class Query:
         return unit, table[unit]
 
 
-class Window:
+class Window(NamedTuple):
     """The resolved time window of one request.
 
     Attributes:
@@ -115,24 +115,12 @@ class Window:
         explicit_end: Whether ``to`` was given (not defaulted to "now").
     """
 
-    __slots__ = ("end", "explicit_end", "period_from", "period_to", "resolution", "start")
-
-    def __init__(
-        self,
-        start: float,
-        end: float,
-        period_from: str,
-        period_to: str,
-        resolution: str,
-        *,
-        explicit_end: bool,
-    ) -> None:
-        self.start = start
-        self.end = end
-        self.period_from = period_from
-        self.period_to = period_to
-        self.resolution = resolution
-        self.explicit_end = explicit_end
+    start: float
+    end: float
+    period_from: str
+    period_to: str
+    resolution: str
+    explicit_end: bool
 
 
 def effective_span_caps(config: SimulatorConfig) -> dict[str, float | None]:

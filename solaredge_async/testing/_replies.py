@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -72,6 +73,7 @@ _STATIC_HEADERS: Final = (
     ("via", "kong/3.7.1"),
     ("server", "cloudflare"),
 )
+_KONG_LATENCY: Final = (("x-kong-upstream-latency", "12"), ("x-kong-proxy-latency", "1"))
 
 _HTML_PAGE: Final = """<!DOCTYPE html>
 <!--[if lt IE 7]> <html class="no-js ie6 oldie" lang="en-US"> <![endif]-->
@@ -124,14 +126,19 @@ _REFUSAL_DETAILS: Final = {
 _METHOD_NOT_ALLOWED: Final = 405
 
 
+# Request ids need to be unique, not secret: a generator seeded from the OS is ~5x cheaper
+# per id than a system call for every response.
+_ID_BITS: Final = random.Random(os.urandom(16))  # noqa: S311
+
+
 def random_hex(nbytes: int) -> str:
-    """Return ``nbytes`` random bytes as lower-case hex."""
-    return os.urandom(nbytes).hex()
+    """Return ``nbytes`` random bytes as ``2 * nbytes`` lower-case hex digits."""
+    return f"{_ID_BITS.getrandbits(8 * nbytes):0{2 * nbytes}x}"
 
 
 def trace_id(now: float) -> str:
     """Return a 32-hex-digit trace id whose first 8 digits are ``now``'s Unix time (live)."""
-    return f"{int(now) & 0xFFFFFFFF:08x}{os.urandom(12).hex()}"
+    return f"{int(now) & 0xFFFFFFFF:08x}{_ID_BITS.getrandbits(96):024x}"
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
@@ -252,8 +259,7 @@ class ReplyWriter:
         ids = random_hex(24)
         headers.append(("cf-ray", f"{ids[:16]}-FRA"))
         headers.append(("x-kong-request-id", ids[16:]))
-        headers.append(("x-kong-upstream-latency", "12"))
-        headers.append(("x-kong-proxy-latency", "1"))
+        headers.extend(_KONG_LATENCY)
         return headers
 
     def ok(self, payload: bytes, admission: Admission, *, gzip_ok: bool) -> Reply:

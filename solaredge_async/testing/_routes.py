@@ -12,8 +12,9 @@ rest looked up.
 
 from __future__ import annotations
 
+import operator
 import re
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import unquote
 
 from solaredge_async.testing._devices import FAMILY_METRICS
@@ -130,29 +131,27 @@ def route_templates(*, oauth: bool = False) -> frozenset[str]:
     return templates | OAUTH_TEMPLATES if oauth else templates
 
 
-class RouteMatch:
+class RouteMatch(NamedTuple):
     """A route matched by a request path.
 
     Attributes:
         route: The route.
         handler: The bound body method.
         site_id: The ``{siteId}`` of the path, or ``None`` on fleet-level paths.
-        params: Every path parameter (placeholders and the route's fixed ones).
+        params: The path parameters besides ``siteId`` (placeholders such as ``sn``
+            and the route's fixed ones, e.g. ``family``).
     """
 
-    __slots__ = ("handler", "params", "route", "site_id")
+    route: Route
+    handler: Callable[[Call], object]
+    site_id: int | None
+    params: Mapping[str, str]
 
-    def __init__(
-        self,
-        route: Route,
-        handler: Callable[[Call], object],
-        site_id: int | None,
-        params: Mapping[str, str],
-    ) -> None:
-        self.route = route
-        self.handler = handler
-        self.site_id = site_id
-        self.params = params
+
+#: Literal segments of a path -> (route, bound body method, placeholders and positions).
+_Entries = dict[
+    tuple[str, ...], tuple[Route, "Callable[[Call], object]", tuple[tuple[int, str], ...]]
+]
 
 
 class RouteTable:
@@ -163,27 +162,27 @@ class RouteTable:
     """
 
     def __init__(self, bodies: Bodies) -> None:
-        # (segments with placeholders masked as None) -> (route, handler, placeholders)
-        self._exact: dict[
-            tuple[str | None, ...],
-            tuple[Route, Callable[[Call], object], tuple[tuple[int, str], ...]],
-        ] = {}
-        # segment count -> the placeholder layouts of that length
-        self._layouts: dict[int, list[tuple[int, ...]]] = {}
+        # segment count -> one (getter of the literal segments, literal segments -> entry)
+        # per placeholder layout of that length
+        self._layouts: dict[int, list[tuple[Callable[[list[str]], tuple[str, ...]], _Entries]]] = {}
+        by_layout: dict[tuple[int, tuple[int, ...]], _Entries] = {}
         for route in ROUTES:
+            count = len(route.segments)
             holes = tuple(
                 (i, segment[1:-1])
                 for i, segment in enumerate(route.segments)
                 if segment.startswith("{")
             )
+            if holes and holes[0][1] != "siteId":  # pragma: no cover - a table error
+                raise ValueError(f"{route.template}: the first placeholder must be {{siteId}}")
             positions = tuple(i for i, _ in holes)
-            key = tuple(
-                None if i in positions else segment for i, segment in enumerate(route.segments)
-            )
-            self._exact[key] = (route, getattr(bodies, route.body), holes)
-            layouts = self._layouts.setdefault(len(route.segments), [])
-            if positions not in layouts:
-                layouts.append(positions)
+            literal = [i for i in range(count) if i not in positions]
+            entries = by_layout.get((count, positions))
+            if entries is None:
+                entries = by_layout[count, positions] = {}
+                self._layouts.setdefault(count, []).append((_literal_getter(literal), entries))
+            key = tuple(route.segments[i] for i in literal)
+            entries[key] = (route, getattr(bodies, route.body), holes)
 
     def match(self, path: str) -> RouteMatch | None:
         """Return the route serving ``path`` (relative to the prefix), or ``None``.
@@ -193,28 +192,30 @@ class RouteTable:
         segments = path.split("/")[1:]
         if "%" in path:
             segments = [unquote(segment) for segment in segments]
-        layouts = self._layouts.get(len(segments))
-        if layouts is None:
-            return None
-        for positions in layouts:
-            if positions:
-                key = tuple(
-                    None if i in positions else segment for i, segment in enumerate(segments)
-                )
-            else:
-                key = tuple(segments)
-            found = self._exact.get(key)
+        for literal, entries in self._layouts.get(len(segments), ()):
+            found = entries.get(literal(segments))
             if found is None:
                 continue
             route, handler, holes = found
-            params = dict(route.fixed)
+            params = route.fixed
+            if len(holes) > 1:  # placeholders besides the site: a fresh mapping
+                params = dict(params)
+                params.update((name, segments[i]) for i, name in holes)
             site_id: int | None = None
-            for i, name in holes:
-                value = segments[i]
-                if name == "siteId":
-                    if not (value.isascii() and value.isdigit()):
-                        return None
-                    site_id = int(value)
-                params[name] = value
+            if holes:
+                site_text = segments[holes[0][0]]  # {siteId} comes first on every path
+                if not (site_text.isascii() and site_text.isdigit()):
+                    return None
+                site_id = int(site_text)
             return RouteMatch(route, handler, site_id, params)
         return None
+
+
+def _literal_getter(positions: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """Return a function picking the segments at ``positions`` as a tuple (fast)."""
+    if len(positions) > 1:
+        return operator.itemgetter(*positions)
+    if positions:
+        only = positions[0]
+        return lambda segments: (segments[only],)
+    return lambda _segments: ()
