@@ -253,13 +253,13 @@ class Bodies:
         stamp_end: bool = False,
         day_total: Callable[[int], float | None] | None = None,
     ) -> object:
-        model = call.model
-        window = self.windows.resolve(model, call.query, call.now, allowed)
+        model, windows = call.model, self.windows
+        window = windows.resolve(model, call.query, call.now, allowed)
         unit, divisor = call.query.unit(units, base_unit, honour=self.config.honour_unit)
         points = self.fleet.measure(
             model,
             window.start,
-            self.windows.bucket_end(model, window),
+            windows.bucket_end(model, window) if windows.extends else window.end,
             window.resolution,
             getter=getter,
             kind=kind,
@@ -521,7 +521,7 @@ class Bodies:
     def _telemetry(self, call: Call, family: str, serials: list[str] | None) -> object:
         config, model = self.config, call.model
         window = self.windows.resolve(model, call.query, call.now, config.energy_resolutions)
-        end = self.windows.bucket_end(model, window)
+        end = self.windows.bucket_end(model, window) if self.windows.extends else window.end
         devices = self._family_devices(model, family)
         if serials is None:
             chosen = list(range(len(devices)))

@@ -21,7 +21,7 @@ import attrs
 from solaredge_async.testing._bodies import Bodies, Call, Caller
 from solaredge_async.testing._faults import BODY_FAULTS, FaultDraw, FaultPick, drift, malform
 from solaredge_async.testing._limits import ANONYMOUS
-from solaredge_async.testing._query import Query, Windows
+from solaredge_async.testing._query import NO_QUERY, Query, Windows
 from solaredge_async.testing._replies import (
     SERVER_ERROR_TITLES,
     Problem,
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from solaredge_async.testing._limits import Admission, Limits
     from solaredge_async.testing._model import SiteModel
     from solaredge_async.testing._oauth import OAuth
-    from solaredge_async.testing._routes import RouteMatch
 
 __all__ = ["Gateway", "RequestRecord"]
 
@@ -145,7 +144,10 @@ class Gateway:
             pairs = list(query)
         api_key = headers.get("x-api-key")
         authorization = headers.get("authorization")
-        reply = self._answer(method, path, pairs, headers, body, self.gateway_time(mono))
+        gzip_ok = self._gzip and accepts_gzip(headers.get("accept-encoding"))
+        credentials = (api_key, authorization)
+        tick = self.gateway_time(mono)
+        reply = self._answer(method, path, pairs, body, tick, credentials, gzip_ok=gzip_ok)
         if self._record:
             self.requests.append(
                 RequestRecord(
@@ -198,9 +200,11 @@ class Gateway:
         method: str,
         path: str,
         pairs: list[tuple[str, str]],
-        headers: Mapping[str, str],
         body: bytes,
         tick: float,
+        credentials: tuple[str | None, str | None],
+        *,
+        gzip_ok: bool,
     ) -> Reply:
         now = self.now()
         replies = self.replies
@@ -218,7 +222,7 @@ class Gateway:
         if rest in OAUTH_TEMPLATES:
             return self._oauth_call(method, rest, body, tick)
 
-        caller = self._authenticate(headers.get("x-api-key"), headers.get("authorization"))
+        caller = self._authenticate(*credentials)
         account = caller.account if isinstance(caller, Caller) else ANONYMOUS
         admission = self.limits.admit(account, tick, now)
         if admission.verdict != "ok":
@@ -231,18 +235,19 @@ class Gateway:
             reply = replies.unauthorized(caller, admission)
             admission.settle(reply.status, None, charge=True)
             return reply
-        return self._data_call(method, rest, pairs, headers, caller, now, tick, admission)
+        return self._data_call(method, rest, pairs, caller, now, tick, admission, gzip_ok=gzip_ok)
 
     def _data_call(  # noqa: PLR0917 - the hot path hands the request's parts on as they are
         self,
         method: str,
         rest: str,
         pairs: list[tuple[str, str]],
-        headers: Mapping[str, str],
         caller: Caller,
         now: float,
         tick: float,
         admission: Admission,
+        *,
+        gzip_ok: bool,
     ) -> Reply:
         """Answer an admitted, authenticated data call, faults included."""
         pick = self.faults.pick()
@@ -259,7 +264,7 @@ class Gateway:
             reply.fault, reply.delay = fault, pick.delay
             admission.settle(reply.status, fault, charge=False)
             return reply
-        reply = self._api_reply(method, rest, pairs, headers, caller, now, admission, pick)
+        reply = self._api_reply(method, rest, pairs, caller, now, admission, pick, gzip_ok=gzip_ok)
         fault = reply.fault
         reply.delay = pick.delay
         if fault == "connection_reset":
@@ -277,11 +282,12 @@ class Gateway:
         method: str,
         rest: str,
         pairs: list[tuple[str, str]],
-        headers: Mapping[str, str],
         caller: Caller,
         now: float,
         admission: Admission,
         pick: FaultPick,
+        *,
+        gzip_ok: bool,
     ) -> Reply:
         """Return the API's answer (``reply.fault`` set to the fault that stuck, if any)."""
         replies, fault = self.replies, pick.kind
@@ -307,7 +313,6 @@ class Gateway:
             payload = malform(payload, pick.variant)
         elif fault == "truncated_json":
             payload = payload[: max(1, len(payload) // 2)]
-        gzip_ok = self._gzip and accepts_gzip(headers.get("accept-encoding"))
         reply = replies.ok(payload, admission, gzip_ok=gzip_ok)
         reply.fault = fault
         return reply
@@ -317,11 +322,15 @@ class Gateway:
         found = self.routes.match(rest)
         if found is None:
             raise Problem(404, "Unknown endpoint")
-        if found.route.key_only:
+        route, handler, site_id, params = found
+        if route.key_only:
             self._require_api_key(caller)
-        model = None if found.site_id is None else self._site_for(found.site_id, caller)
-        self._require_scope(found, caller)
-        return found.handler(Call(model, Query(pairs), caller, now, found.params))
+        model = None if site_id is None else self._site_for(site_id, caller)
+        grant = caller.grant
+        if grant is not None and route.device_data and "DEVICE_DATA" not in grant.scopes:
+            raise Problem(403, "The access token lacks the DEVICE_DATA scope")
+        query = Query(pairs) if pairs else NO_QUERY
+        return handler(Call(model, query, caller, now, params))
 
     def _require_api_key(self, caller: Caller) -> None:
         if caller.kind != "api_key":
@@ -331,12 +340,6 @@ class Gateway:
                 "This endpoint requires an API key",
                 None if status == _FORBIDDEN else "Unauthorized",
             )
-
-    @staticmethod
-    def _require_scope(found: RouteMatch, caller: Caller) -> None:
-        grant = caller.grant
-        if found.route.device_data and grant is not None and "DEVICE_DATA" not in grant.scopes:
-            raise Problem(403, "The access token lacks the DEVICE_DATA scope")
 
     def _site_for(self, site_id: int, caller: Caller) -> SiteModel:
         model = self.fleet.model_for(site_id)

@@ -26,11 +26,12 @@ from solaredge_async.testing._timeutil import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from datetime import datetime
 
     from solaredge_async.testing._config import SimulatorConfig
     from solaredge_async.testing._model import SiteModel
 
-__all__ = ["ENERGY_UNITS", "POWER_UNITS", "Query", "Window", "Windows"]
+__all__ = ["ENERGY_UNITS", "NO_QUERY", "POWER_UNITS", "Query", "Window", "Windows"]
 
 #: Energy units and their size in watt-hours.
 ENERGY_UNITS: Final = {"WH": 1.0, "KWH": 1e3, "MWH": 1e6, "GWH": 1e9}
@@ -103,6 +104,10 @@ class Query:
         return unit, table[unit]
 
 
+#: The parameters of a call without a query string (shared: a `Query` is read-only).
+NO_QUERY: Final = Query(())
+
+
 class Window(NamedTuple):
     """The resolved time window of one request.
 
@@ -146,8 +151,12 @@ class Windows:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.caps = effective_span_caps(config)
+        #: Whether `bucket_end` may extend a window (``include_bucket_at_to``).
+        self.extends = config.include_bucket_at_to
         self._midnights: dict[tuple[str, float], tuple[float, str]] = {}
         self._now_texts: dict[tuple[str, float], str] = {}
+        self._defaults: dict[tuple[str, float], Window] = {}
+        self._instants: dict[tuple[str, str], tuple[datetime, float, str]] = {}
 
     def resolve(
         self,
@@ -163,55 +172,99 @@ class Windows:
         ``capped=False`` skips the span cap (totals such as ``/overview`` have no
         resolution, so the reference gives them no cap).
         """
+        if not query.values and not self.config.cap_default_window:
+            return self._default_window(model.tz, now, allowed)
         config = self.config
-        resolution = query.first("resolution") or "QUARTER_HOUR"
+        values = query.values
+        given = values.get("resolution")
+        resolution = given[0] if given else "QUARTER_HOUR"
         if resolution not in RESOLUTIONS:
             raise Problem(
                 400, f"Invalid resolution {resolution[:20]!r}; expected one of {_RESOLUTION_TEXT}"
             )
         if allowed is not None and resolution not in allowed:
             raise Problem(400, f"Resolution {resolution} is not supported by this endpoint")
-        tz = zone(model.tz)
-        from_raw = query.first("from")
-        to_raw = query.first("to")
+        given = values.get("from")
+        from_raw = given[0] if given else None
+        given = values.get("to")
+        to_raw = given[0] if given else None
         defaulted = from_raw is None and to_raw is None
         if (from_raw is None) != (to_raw is None) and not config.allow_single_bound:
             raise Problem(400, "Both from and to are required, or neither")
         from_dt = to_dt = None
-        try:
-            if from_raw is None:
-                start, from_text = self.midnight(model.tz, now)
-            else:
-                from_dt = parse_request_time(from_raw, tz, config.time_input)
-                start = from_dt.timestamp()
-                from_text = from_dt.isoformat()
-            if to_raw is None:
-                end = now
-                to_text = self.now_text(model.tz, now)
-            else:
-                to_dt = parse_request_time(to_raw, tz, config.time_input)
-                end = to_dt.timestamp()
-                to_text = to_dt.isoformat()
-        except BadTime as exc:
-            raise Problem(400, str(exc)) from None
+        if from_raw is None:
+            start, from_text = self.midnight(model.tz, now)
+        else:
+            from_dt, start, from_text = self.instant(from_raw, model.tz)
+        if to_raw is None:
+            end = now
+            to_text = self.now_text(model.tz, now)
+        else:
+            to_dt, end, to_text = self.instant(to_raw, model.tz)
         if start >= end:
             raise Problem(400, "from must be before to")
-        span = end - start
-        if config.span_clock == "wall" and from_dt is not None and to_dt is not None:
-            span = (to_dt.replace(tzinfo=None) - from_dt.replace(tzinfo=None)).total_seconds()
+        if capped and (not defaulted or config.cap_default_window):
+            self._check_span(resolution, start, end, from_dt, to_dt)
+        return Window(start, end, from_text, to_text, resolution, explicit_end=to_raw is not None)
+
+    def instant(self, text: str, tz_name: str) -> tuple[datetime, float, str]:
+        """Return a ``from``/``to`` value as (aware datetime, POSIX seconds, ISO text).
+
+        Cached per text and zone: a fleet sweep asks every site for the same window.
+
+        Raises:
+            Problem: 400 when the value is not an ISO 8601 date or date-time.
+        """
+        key = (text, tz_name)
+        got = self._instants.get(key)
+        if got is None:
+            try:
+                parsed = parse_request_time(text, zone(tz_name), self.config.time_input)
+            except BadTime as exc:
+                raise Problem(400, str(exc)) from None
+            if len(self._instants) > _CACHE_MAX:
+                self._instants.clear()
+            got = self._instants[key] = (parsed, parsed.timestamp(), parsed.isoformat())
+        return got
+
+    def _check_span(
+        self,
+        resolution: str,
+        start: float,
+        end: float,
+        from_dt: datetime | None,
+        to_dt: datetime | None,
+    ) -> None:
+        """Raise `Problem` (400) when ``to - from`` exceeds the resolution's cap."""
         cap = self.caps.get(resolution)
-        if (
-            capped
-            and cap is not None
-            and (not defaulted or config.cap_default_window)
-            and span > cap
-        ):
+        if cap is None:
+            return
+        span = end - start
+        if self.config.span_clock == "wall" and from_dt is not None and to_dt is not None:
+            span = (to_dt.replace(tzinfo=None) - from_dt.replace(tzinfo=None)).total_seconds()
+        if span > cap:
             raise Problem(
                 400,
                 "The requested period exceeds the maximum allowed for resolution "
                 f"{resolution} ({_human(cap)})",
             )
-        return Window(start, end, from_text, to_text, resolution, explicit_end=to_raw is not None)
+
+    def _default_window(self, tz_name: str, now: float, allowed: frozenset[str] | None) -> Window:
+        """Return the window of a call without parameters: midnight to now (cached)."""
+        if allowed is not None and "QUARTER_HOUR" not in allowed:
+            raise Problem(400, "Resolution QUARTER_HOUR is not supported by this endpoint")
+        key = (tz_name, now)
+        window = self._defaults.get(key)
+        if window is None:
+            if len(self._defaults) > _CACHE_MAX:
+                self._defaults.clear()
+            start, from_text = self.midnight(tz_name, now)
+            if start >= now:
+                raise Problem(400, "from must be before to")
+            to_text = self.now_text(tz_name, now)
+            window = Window(start, now, from_text, to_text, "QUARTER_HOUR", explicit_end=False)
+            self._defaults[key] = window
+        return window
 
     def bucket_end(self, model: SiteModel, window: Window) -> float:
         """Return the end to list buckets up to, the bucket at ``to`` included if set.

@@ -57,6 +57,8 @@ HTML: Final = "text/html; charset=UTF-8"
 
 #: The ``x-ratelimit-*-minute`` value sent when the simulator has no per-minute limit.
 UNLIMITED_PER_MINUTE: Final = 1_000_000
+_UNLIMITED_TEXT: Final = str(UNLIMITED_PER_MINUTE)
+_LOW_128: Final = (1 << 128) - 1
 
 #: Headers on every response of the API (§11 of the reference).
 _STATIC_HEADERS: Final = (
@@ -231,6 +233,7 @@ class ReplyWriter:
         self.per_minute = per_minute
         self.now = now
         self._date_cache: tuple[int, str] = (0, "")
+        self._limit_header = ("x-ratelimit-limit-minute", str(per_minute or UNLIMITED_PER_MINUTE))
 
     def date(self) -> str:
         """Return the ``date`` header for "now" (cached per second)."""
@@ -242,23 +245,25 @@ class ReplyWriter:
 
     def headers(self, content_type: str, admission: Admission | None) -> list[tuple[str, str]]:
         """Return the gateway's headers for one answer (rate-limit headers if admitted)."""
-        headers = [("content-type", content_type), ("date", self.date())]
-        if admission is not None:
+        if admission is None:
+            headers = [("content-type", content_type), ("date", self.date())]
+        else:
             # The live gateway sends both headers on every response; without a
             # per-minute limit the simulator reports an unreachable one.
-            limit = self.per_minute
-            headers.append(("x-ratelimit-limit-minute", str(limit or UNLIMITED_PER_MINUTE)))
             remaining = admission.remaining
-            headers.append(
+            headers = [
+                ("content-type", content_type),
+                ("date", self.date()),
+                self._limit_header,
                 (
                     "x-ratelimit-remaining-minute",
-                    str(UNLIMITED_PER_MINUTE if remaining is None else remaining),
-                )
-            )
+                    _UNLIMITED_TEXT if remaining is None else str(remaining),
+                ),
+            ]
         headers.extend(_STATIC_HEADERS)
-        ids = random_hex(24)
-        headers.append(("cf-ray", f"{ids[:16]}-FRA"))
-        headers.append(("x-kong-request-id", ids[16:]))
+        ids = _ID_BITS.getrandbits(192)  # 16 hex digits of ray id, 32 of request id
+        headers.append(("cf-ray", f"{ids >> 128:016x}-FRA"))
+        headers.append(("x-kong-request-id", f"{ids & _LOW_128:032x}"))
         headers.extend(_KONG_LATENCY)
         return headers
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote
 
 from solaredge_async.testing._devices import FAMILY_METRICS
@@ -131,21 +131,10 @@ def route_templates(*, oauth: bool = False) -> frozenset[str]:
     return templates | OAUTH_TEMPLATES if oauth else templates
 
 
-class RouteMatch(NamedTuple):
-    """A route matched by a request path.
-
-    Attributes:
-        route: The route.
-        handler: The bound body method.
-        site_id: The ``{siteId}`` of the path, or ``None`` on fleet-level paths.
-        params: The path parameters besides ``siteId`` (placeholders such as ``sn``
-            and the route's fixed ones, e.g. ``family``).
-    """
-
-    route: Route
-    handler: Callable[[Call], object]
-    site_id: int | None
-    params: Mapping[str, str]
+#: A matched route: (the route, its bound body method, the ``{siteId}`` or ``None`` on
+#: fleet-level paths, the path parameters besides ``siteId`` such as ``sn`` and the route's
+#: fixed ones such as ``family``). A plain tuple: matching runs on every request.
+RouteMatch = tuple[Route, "Callable[[Call], object]", int | None, "Mapping[str, str]"]
 
 
 #: Literal segments of a path -> (route, bound body method, placeholders and positions).
@@ -207,7 +196,7 @@ class RouteTable:
                 if not (site_text.isascii() and site_text.isdigit()):
                     return None
                 site_id = int(site_text)
-            return RouteMatch(route, handler, site_id, params)
+            return route, handler, site_id, params
         return None
 
 
