@@ -467,7 +467,31 @@ class SimulatedFleet:
         we = now if end is None else (end if end.tzinfo else end.replace(tzinfo=tz)).timestamp()
         return ws, we
 
-    def _points(self, pts: list[Point]) -> list[tuple[datetime, float | None]]:
+    def _series(
+        self,
+        m: SiteModel,
+        window: tuple[datetime | None, datetime | None],
+        resolution: str,
+        *,
+        getter: Getter,
+        kind: Kind,
+        stamp_end: bool = False,
+        day_total: Callable[[int], float | None] | None = None,
+    ) -> list[tuple[datetime, float | None]]:
+        """Return `measure`'s buckets over a ground-truth window, stamps as datetimes."""
+        now = self._now()
+        ws, we = self._window(m, window[0], window[1], now)
+        pts = self.measure(
+            m,
+            ws,
+            we,
+            resolution,
+            getter=getter,
+            kind=kind,
+            now=now,
+            stamp_end=stamp_end,
+            day_total=day_total,
+        )
         return [(datetime.fromisoformat(s), None if v is None else float(v)) for s, v in pts]
 
     def energy(
@@ -486,19 +510,14 @@ class SimulatedFleet:
             KeyError: No site has this id.
         """
         m = self._require(site_id)
-        now = self._now()
-        ws, we = self._window(m, start, end, now)
-        pts = self.measure(
+        return self._series(
             m,
-            ws,
-            we,
+            (start, end),
             resolution,
             getter=_site_pv,
             kind="sum",
-            now=now,
             day_total=functools.partial(self.pv_total, m),
         )
-        return self._points(pts)
 
     def power(
         self,
@@ -516,11 +535,7 @@ class SimulatedFleet:
         if resolution not in _SUBDAILY:
             raise ValueError("power has quarter-hour and hourly buckets only")
         m = self._require(site_id)
-        now = self._now()
-        ws, we = self._window(m, start, end, now)
-        return self._points(
-            self.measure(m, ws, we, resolution, getter=_site_power, kind="power", now=now)
-        )
+        return self._series(m, (start, end), resolution, getter=_site_power, kind="power")
 
     def overview(
         self, site_id: int, start: datetime | None = None, end: datetime | None = None
@@ -603,19 +618,14 @@ class SimulatedFleet:
             soe_scale=self.soe_scale,
             negative_rate=self.negative_storage_energy,
         )
-        now = self._now()
-        ws, we = self._window(m, start, end, now)
-        pts = self.measure(
+        return self._series(
             m,
-            ws,
-            we,
+            (start, end),
             resolution,
             getter=getter,
             kind=spec.kind,
-            now=now,
             stamp_end=metric in END_STAMPED,
         )
-        return self._points(pts)
 
     def day_energy(self, site_id: int, day: date) -> float | None:
         """Return a whole site-local day's PV energy, Wh (``None`` before installation).

@@ -250,23 +250,35 @@ class Gateway:
         gzip_ok: bool,
     ) -> Reply:
         """Answer an admitted, authenticated data call, faults included."""
+        replies = self.replies
         pick = self.faults.pick()
         fault = pick.kind
         if fault == "rate_limit_burst":
             admission.burst(tick)
-            reply = self.replies.refused(admission)
+            reply = replies.refused(admission)
             reply.fault, reply.delay = fault, pick.delay
             admission.settle(reply.status, fault, charge=self.config.charge_rate_limited)
             return reply
         if fault == "html_error":
             admission.refund_minute()  # the CDN edge answered; the gateway never counted it
-            reply = self.replies.cdn_error(pick.variant)
+            reply = replies.cdn_error(pick.variant)
             reply.fault, reply.delay = fault, pick.delay
             admission.settle(reply.status, fault, charge=False)
             return reply
-        reply = self._api_reply(method, rest, pairs, caller, now, admission, pick, gzip_ok=gzip_ok)
-        fault = reply.fault
+        if fault == "server_error":
+            code = (500, 502, 503, 504)[int(pick.variant * 4)]
+            problem = Problem(code, "An unexpected error occurred", SERVER_ERROR_TITLES[code])
+            reply = replies.problem(problem, admission)
+        else:
+            try:
+                payload = self._payload(method, rest, pairs, caller, now, pick=pick)
+                reply = replies.ok(payload, admission, gzip_ok=gzip_ok)
+            except Problem as problem:
+                reply = replies.problem(problem, admission)
+                if fault in BODY_FAULTS:
+                    fault = None  # body faults only touch successful responses
         reply.delay = pick.delay
+        reply.fault = fault
         if fault == "connection_reset":
             reply.action = "reset"
         elif fault == "timeout":
@@ -277,35 +289,25 @@ class Gateway:
             reply.release = admission.release
         return reply
 
-    def _api_reply(  # noqa: PLR0917 - the hot path hands the request's parts on as they are
+    def _payload(
         self,
         method: str,
         rest: str,
         pairs: list[tuple[str, str]],
         caller: Caller,
         now: float,
-        admission: Admission,
-        pick: FaultPick,
         *,
-        gzip_ok: bool,
-    ) -> Reply:
-        """Return the API's answer (``reply.fault`` set to the fault that stuck, if any)."""
-        replies, fault = self.replies, pick.kind
-        if fault == "server_error":
-            code = (500, 502, 503, 504)[int(pick.variant * 4)]
-            problem = Problem(code, "An unexpected error occurred", SERVER_ERROR_TITLES[code])
-            reply = replies.problem(problem, admission)
-            reply.fault = fault
-            return reply
-        try:
-            if method not in {"GET", "HEAD"}:
-                raise Problem(405, f"Method {method[:10]} is not allowed here")  # noqa: TRY301
-            obj = self._route(rest, pairs, caller, now)
-        except Problem as problem:
-            reply = replies.problem(problem, admission)
-            # body faults only touch successful responses
-            reply.fault = None if fault in BODY_FAULTS else fault
-            return reply
+        pick: FaultPick,
+    ) -> bytes:
+        """Return a data call's JSON body, damaged by a body fault if one was drawn.
+
+        Raises:
+            Problem: The API answers an error instead.
+        """
+        if method not in {"GET", "HEAD"}:
+            raise Problem(405, f"Method {method[:10]} is not allowed here")
+        obj = self._route(rest, pairs, caller, now)
+        fault = pick.kind
         if fault == "schema_drift":
             obj = drift(obj, pick.variant)
         payload = dumps(obj)
@@ -313,9 +315,7 @@ class Gateway:
             payload = malform(payload, pick.variant)
         elif fault == "truncated_json":
             payload = payload[: max(1, len(payload) // 2)]
-        reply = replies.ok(payload, admission, gzip_ok=gzip_ok)
-        reply.fault = fault
-        return reply
+        return payload
 
     def _route(self, rest: str, pairs: list[tuple[str, str]], caller: Caller, now: float) -> object:
         """Compute the body of a data call through the route table (or raise `Problem`)."""
