@@ -66,12 +66,12 @@ class Simulator:
         if clock is None:
             clock = SimClock(cfg.now, frozen=cfg.now is not None)
         self._clock = clock
-        self.now_timestamp = clock.timestamp
+        now = clock.timestamp  # what every part reads "now" from, POSIX seconds
         self.fleet = SimulatedFleet(
             cfg.fleet,
             seed=cfg.seed,
             publish_delay=cfg.publish_delay,
-            now=self.now_timestamp,
+            now=now,
             soe_scale=cfg.soe_scale,
             negative_storage_energy=cfg.negative_storage_energy,
         )
@@ -86,14 +86,14 @@ class Simulator:
             cfg.oauth_clients,
             access_ttl=cfg.access_token_ttl,
             refresh_ttl=cfg.refresh_token_ttl,
-            now=self.now_timestamp,
+            now=now,
         )
         self._gateway = Gateway(
             cfg,
             self.fleet,
             self._limits,
             self._oauth,
-            now=self.now_timestamp,
+            now=now,
             gateway_time=clock.gateway_time,
         )
 
@@ -126,6 +126,10 @@ class Simulator:
     def clock(self) -> SimClock:
         """The `SimClock` every part of the simulator reads "now" from."""
         return self._clock
+
+    def now_timestamp(self) -> float:
+        """Return the simulator's "now" as POSIX seconds (the `clock`'s reading)."""
+        return self._clock.timestamp()
 
     def now(self) -> datetime:
         """Return the simulator's "now" as an aware UTC datetime."""
