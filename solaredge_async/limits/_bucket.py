@@ -25,12 +25,17 @@ caller's deadline fails at once (`LimitWaitTooLongError`) instead of parking.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import anyio
 
 from solaredge_async.errors import ConfigurationError
+from solaredge_async.limits._cycle import check_account
 from solaredge_async.limits._errors import LimitWaitTooLongError
 from solaredge_async.limits._headers import MAX_HEADER_INT, MAX_RETRY_AFTER
+
+if TYPE_CHECKING:
+    from solaredge_async.limits._ledger import CreditLedger
 
 __all__ = ["DEFAULT_SAFETY_MARGIN", "MAX_PAUSE", "RateLimiter", "check_wait", "valid_limit"]
 
@@ -99,7 +104,10 @@ class RateLimiter:
             limit can lower the rate but never raise it above what the caller set.
             Pass a larger number to let the server lift the rate up to it.
         max_wait: The longest one `acquire` may wait, in seconds (``None``: only
-            the caller's deadline bounds it).
+            the caller's deadline bounds a pause; the pace is not bounded).
+        ledger: Charge each `acquire` to this credit ledger (under ``account``).
+        account: The credential fingerprint the ledger counts under; required
+            with ``ledger``.
 
     Raises:
         ConfigurationError: A non-positive rate, burst or ceiling, a ceiling below
@@ -115,6 +123,8 @@ class RateLimiter:
         adopt_server_limit: bool = True,
         ceiling: float | None = None,
         max_wait: float | None = None,
+        ledger: CreditLedger | None = None,
+        account: str | None = None,
     ) -> None:
         if not _is_number(requests_per_minute) or not (
             requests_per_minute > 0 and math.isfinite(requests_per_minute)
@@ -145,6 +155,12 @@ class RateLimiter:
         self._rate = float(requests_per_minute)
         self._ceiling = float(ceiling)
         self.max_wait = max_wait
+        if ledger is not None and account is None:
+            raise ConfigurationError(
+                "a RateLimiter with a ledger needs account= (the credential fingerprint)"
+            )
+        self.ledger = ledger
+        self._account = check_account(account) if account is not None else ""
         self._burst = burst
         self._margin = safety_margin
         self.adopt_server_limit = adopt_server_limit
@@ -206,17 +222,19 @@ class RateLimiter:
         wait = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) * self._interval
         return max(wait, self._paused_until - now, 0.0)
 
-    async def acquire(self) -> None:
-        """Wait for a token and take it.
+    async def acquire(self, cost: int = 1) -> None:
+        """Wait for a token and take it; with a ledger, charge ``cost`` credits first.
 
         Cancellation while waiting takes no token and leaves the queue order of the
-        other waiters unchanged.
+        other waiters unchanged. The charge happens when the token is due, just
+        before the request is sent.
 
         Raises:
             LimitWaitTooLongError: A server-requested pause would end after the
                 caller's effective deadline, or the wait would exceed `max_wait`
                 (checked when this caller reaches the head of the queue); no token
                 is taken.
+            BudgetExceededError: The ledger refuses the charge; no token is taken.
         """
         async with self._lock:
             while True:
@@ -228,8 +246,15 @@ class RateLimiter:
                     break
                 check_wait(delay, paused=self._paused_until > now, max_wait=self.max_wait)
                 await anyio.sleep(delay)
+            if self.ledger is not None:
+                await self.ledger.charge(self._account, cost)
             self._tokens -= 1.0
             self._granted += 1
+
+    async def refund(self, cost: int = 1) -> None:
+        """Give back the credit of an acquire whose request never left (a connect error)."""
+        if self.ledger is not None:
+            await self.ledger.refund(self._account, cost)
 
     def set_rate(self, requests_per_minute: float) -> None:
         """Change the rate (calls per minute); tokens already earned are kept.
