@@ -62,6 +62,8 @@ if ARGV[5] == '1' then
     local exhausted = redis.call('HGET', KEYS[2], 'exhausted') == '1'
     local monthly = tonumber(ARGV[13])
     if ARGV[14] == '1' and (exhausted or (monthly > 0 and spent + cost > monthly)) then
+      redis.call('HSET', KEYS[1], 'tat', fmt(tat))
+      redis.call('EXPIRE', KEYS[1], 3600)
       return {'budget', fmt(wait), fmt(now), fmt(send_at), fmt(rate), tostring(spent),
               exhausted and '1' or '0', tostring(paused)}
     end

@@ -17,8 +17,11 @@ reserved, when it would overspend or the account is exhausted).
 
 Keys hold credential fingerprints, never secrets::
 
-    {prefix}:{fingerprint}:bucket                   hash: tat, rate, pause_until
-    {prefix}:{fingerprint}:ledger:{cycle start}     hash: spent, exhausted
+    PREFIX:{FINGERPRINT}:bucket                 hash: tat, rate, pause_until
+    PREFIX:{FINGERPRINT}:ledger:CYCLE-START     hash: spent, exhausted
+
+(the braces make the fingerprint a hash tag: an account's keys share one
+Redis Cluster slot).
 
 When Redis cannot be reached the limiter retries for a bounded time
 (``unavailable_timeout``) and then raises `SharedStateUnavailableError`: it
@@ -274,8 +277,12 @@ class RedisLimits:
         return True
 
     def key(self, account: str, what: str) -> str:
-        """The key of ``what`` for an account fingerprint."""
-        return f"{self.prefix}:{check_account(account)}:{what}"
+        """The key of ``what`` for an account fingerprint.
+
+        The fingerprint is a hash tag (``{...}``): an account's keys share one
+        slot, so the acquire script also runs on Redis Cluster.
+        """
+        return f"{self.prefix}:{{{check_account(account)}}}:{what}"
 
     def ledger(
         self,

@@ -160,6 +160,11 @@ async def test_the_ledger_is_charged_with_the_reservation(redis_url: str) -> Non
         with pytest.raises(BudgetExceededError) as info:
             await ledger.charge("key#00000007")
         assert info.value.exhausted
+        other = shared.limiter("key#00000007", 6000, ledger=ledger)  # another worker
+        with pytest.raises(BudgetExceededError) as info:
+            await other.reserve()  # the quota breaker holds every process
+        assert info.value.exhausted
+        assert other.granted == 0
         clock.now = utc(2026, 12, 15)  # the billing day: a fresh cycle
         state = await ledger.state("key#00000007")
         assert (state.spent, state.exhausted, state.remaining) == (0, False, 3)
@@ -180,8 +185,8 @@ async def test_keys_hold_fingerprints_never_secrets(redis_url: str) -> None:
     client: coredis.Redis[str] = coredis.Redis.from_url(redis_url, decode_responses=True)
     async with client:
         keys = sorted([key async for key in client.scan_iter(match=f"{prefix}:*")])
-    assert keys[0] == f"{prefix}:key#00000008:bucket"
-    assert keys[1].startswith(f"{prefix}:key#00000008:ledger:")
+    assert keys[0] == f"{prefix}:{{key#00000008}}:bucket"
+    assert keys[1].startswith(f"{prefix}:{{key#00000008}}:ledger:")
 
 
 # coredis leaves the memory streams of a connection that died unclosed (their
