@@ -78,7 +78,7 @@ async def test_burst_lets_that_many_go_at_once(redis_url: str) -> None:
         limiter = shared.limiter("key#00000002", 6, burst=3, safety_margin=0)
         waits = [(await limiter.reserve()).wait for _ in range(4)]
         assert waits[:3] == pytest.approx([0.0, 0.0, 0.0], abs=0.05)
-        assert waits[3] > 9.0
+        assert waits[3] > 5.0  # the 10 s pace
 
 
 async def test_pause_is_shared_and_bounded(redis_url: str) -> None:
@@ -94,7 +94,8 @@ async def test_pause_is_shared_and_bounded(redis_url: str) -> None:
         await first.flush()
         reservation = await second.reserve()
         assert reservation.paused
-        assert 29.0 < reservation.wait <= 30.0
+        assert 0.0 < reservation.wait <= 30.0
+        assert reservation.send_at - reservation.server_now == pytest.approx(reservation.wait)
         first.pause(1e9)
         await first.flush()
         reservation = await second.reserve()
@@ -135,10 +136,10 @@ async def test_the_ceiling_holds_on_the_shared_limit(redis_url: str) -> None:
 async def test_remaining_zero_drains_the_shared_burst(redis_url: str) -> None:
     """remaining: 0 seen anywhere makes every process wait an interval."""
     async with RedisLimits(redis_url, prefix=_prefix()) as shared:
-        limiter = shared.limiter("key#00000006", 60, burst=10, safety_margin=0)
+        limiter = shared.limiter("key#00000006", 6, burst=10, safety_margin=0)
         limiter.observe(None, 0)
         await limiter.flush()
-        assert (await limiter.reserve()).wait > 0.9
+        assert (await limiter.reserve()).wait > 5.0  # a 10 s interval, not the burst
 
 
 async def test_the_ledger_is_charged_with_the_reservation(redis_url: str) -> None:
