@@ -24,7 +24,7 @@ Every instant taken or returned is an aware `datetime`; returned ones are in UTC
 
 from __future__ import annotations
 
-import collections
+import functools
 import math
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Final
@@ -194,8 +194,8 @@ class NightSkip:
             raise InvalidRequestError(f"memory_days must be at least 1, got {memory_days}")
         self._margin = margin
         self._memory = memory_days
-        # site id -> recent (first, last) production times of day, in site-local seconds
-        self._seen: dict[int, collections.deque[tuple[float, float]]] = {}
+        # site id -> site-local day -> (first, last) production time of day, seconds
+        self._seen: dict[int, dict[date, tuple[float, float]]] = {}
 
     @property
     def margin(self) -> timedelta:
@@ -205,8 +205,11 @@ class NightSkip:
     def observe(self, site: PollSite, first: datetime, last: datetime) -> None:
         """Record a window's first and last non-zero production bucket starts.
 
-        Only used for sites without coordinates. Buckets from several site-local days
-        in one call count as one day (the earliest first and latest last time of day).
+        Only used for sites without coordinates. Each site-local day keeps the
+        earliest and latest production time of day seen on it; a pair spanning two
+        days (the morning poll covering the night) extends each end's own day. A day
+        counts once a later day has been seen (it is complete by then), so a site is
+        skipped only after one whole day of observations.
 
         Raises:
             InvalidRequestError: ``last`` before ``first``.
@@ -214,13 +217,14 @@ class NightSkip:
         if last < first:
             raise InvalidRequestError(f"last production {last} is before the first {first}")
         tz = site.tz
-        lo, hi = first.astimezone(tz), last.astimezone(tz)
-        if lo.date() != hi.date():
-            start, end = 0.0, 86_400.0
-        else:
-            start, end = _seconds_of_day(lo), _seconds_of_day(hi)
-        seen = self._seen.setdefault(site.site_id, collections.deque(maxlen=self._memory))
-        seen.append((start, end))
+        days = self._seen.setdefault(site.site_id, {})
+        for instant in (first, last):
+            local = instant.astimezone(tz)
+            seconds = _seconds_of_day(local)
+            lo, hi = days.get(local.date(), (seconds, seconds))
+            days[local.date()] = (min(lo, seconds), max(hi, seconds))
+        for old in sorted(days)[: -(self._memory + 1)]:
+            del days[old]
 
     def window(self, site: PollSite, day: date) -> tuple[datetime, datetime] | None:
         """The daylight window (margin included) of a site-local day, UTC instants.
@@ -230,19 +234,14 @@ class NightSkip:
         """
         tz = site.tz
         if site.latitude is not None and site.longitude is not None:
-            sun = sun_times(site.latitude, site.longitude, day, tz)
-            if sun.polar == "day":
-                start, end = day_window(day, tz)
-                return start.astimezone(UTC), end.astimezone(UTC)
-            if sun.sunrise is None or sun.sunset is None:  # polar night
-                return sun.noon - self._margin, sun.noon + self._margin
-            return sun.sunrise - self._margin, sun.sunset + self._margin
-        seen = self._seen.get(site.site_id)
-        if not seen:
+            return _solar_window(site.latitude, site.longitude, site.zone, day, self._margin)
+        days = self._seen.get(site.site_id, {})
+        complete = sorted(days)[:-1]  # the newest day may not be over yet
+        if not complete:
             return None
-        first = min(s for s, _ in seen)
-        last = max(e for _, e in seen)
-        midnight = day_window(day, tz)[0].astimezone(UTC)
+        first = min(days[d][0] for d in complete)
+        last = max(days[d][1] for d in complete)
+        midnight = _day_bounds(day, tz)[0]
         # The last bucket *starts* at `last`; production runs to its end.
         end = midnight + timedelta(seconds=last) + timedelta(minutes=15)
         return midnight + timedelta(seconds=first) - self._margin, end + self._margin
@@ -278,9 +277,29 @@ class NightSkip:
         span = self.window(site, day)
         if span is None:
             return 1.0
-        start, end = (bound.astimezone(UTC) for bound in day_window(day, site.tz))
+        start, end = _day_bounds(day, site.tz)
         inside = min(span[1], end) - max(span[0], start)
         return max(0.0, min(1.0, inside / (end - start)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    start, end = day_window(day, tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=4096)
+def _solar_window(
+    latitude: float, longitude: float, zone: str | None, day: date, margin: timedelta
+) -> tuple[datetime, datetime]:
+    # Cached: a fleet shares few positions and days, and the scheduler asks often.
+    tz = site_zone(zone)
+    sun = sun_times(latitude, longitude, day, tz)
+    if sun.polar == "day":
+        return _day_bounds(day, tz)
+    if sun.sunrise is None or sun.sunset is None:  # polar night
+        return sun.noon - margin, sun.noon + margin
+    return sun.sunrise - margin, sun.sunset + margin
 
 
 def _seconds_of_day(local: datetime) -> float:

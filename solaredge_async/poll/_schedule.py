@@ -17,6 +17,7 @@ instant taken or returned is an aware `datetime`; returned ones are in UTC.
 from __future__ import annotations
 
 import enum
+import functools
 import heapq
 import itertools
 from datetime import UTC, date, datetime, timedelta
@@ -248,6 +249,7 @@ def _utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=8192)
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return day_window(day, tz)[0].astimezone(UTC)
 
@@ -379,9 +381,9 @@ class Scheduler:
             raise InvalidRequestError(f"target names must be unique, got {names}")
         self._night = night
         self._since = None if since is None else _utc(since)
-        self._watermarks: dict[WatermarkKey, datetime] = {
-            k: _utc(v) for k, v in (watermarks or {}).items()
-        }
+        self._marks: dict[tuple[int | None, str], dict[str | None, datetime]] = {}
+        for (site_id, name, resolution), mark in (watermarks or {}).items():
+            self._marks.setdefault((site_id, name), {})[resolution] = _utc(mark)
         self._entries: dict[tuple[int | None, str], _Entry] = {}
         self._heap: list[tuple[datetime, int, tuple[int | None, str], int]] = []
         self._seq = itertools.count()
@@ -426,11 +428,15 @@ class Scheduler:
 
     def watermark(self, key: WatermarkKey) -> datetime | None:
         """The ``complete_until`` known for a key (UTC), or `None`."""
-        return self._watermarks.get(key)
+        return self._marks.get(key[:2], {}).get(key[2])
 
     def watermarks(self) -> dict[WatermarkKey, datetime]:
         """Every watermark known, by key (a copy)."""
-        return dict(self._watermarks)
+        return {
+            (site_id, name, resolution): mark
+            for (site_id, name), marks in self._marks.items()
+            for resolution, mark in marks.items()
+        }
 
     def _key(self, entry: _Entry) -> WatermarkKey:
         site_id = None if entry.site is None else entry.site.site_id
@@ -440,23 +446,22 @@ class Scheduler:
     def _tz(entry: _Entry) -> ZoneInfo:
         return site_zone(None) if entry.site is None else entry.site.tz
 
-    def _start(self, entry: _Entry, now: datetime) -> None:
-        """Make sure the entry's key has a watermark (switching resolution, first run)."""
-        key = self._key(entry)
-        if key in self._watermarks:
-            return
+    def _start_mark(self, entry: _Entry, resolution: str | None, now: datetime) -> datetime:
+        """Where an entry's polls at ``resolution`` start: its own watermark, or later.
+
+        Switching resolution continues from the newest watermark of any resolution of
+        the same (site, target), floored onto the new grid: the degraded stretch keeps
+        its data at the coarser resolution, and the finer one is left for ``sync`` to
+        backfill, so a switch never costs a catch-up the budget did not price.
+        """
         tz = self._tz(entry)
-        resolution = entry.rung.resolution
-        # Continue from the watermark of another resolution of the same (site, target),
-        # floored onto this resolution's grid: the degraded stretch then has its data at
-        # the coarser resolution, and the finer one is left for `sync` to backfill.
-        others = [
-            mark
-            for (site_id, name, res), mark in self._watermarks.items()
-            if (site_id, name) == key[:2] and res != resolution
-        ]
+        marks = self._marks.get(self._entry_key(entry), {})
+        own = marks.get(resolution)
+        others = [mark for res, mark in marks.items() if res != resolution]
         if others:
-            start = max(others)
+            start = max(others) if own is None else max(own, *others)
+        elif own is not None:
+            return own
         elif self._since is not None:
             start = self._since
         elif entry.target.fleet or resolution is None:
@@ -465,11 +470,29 @@ class Scheduler:
             start = _local_midnight(now.astimezone(tz).date(), tz)
         if resolution is not None:
             start = previous_boundary(start, _RESOLUTION_GRID[resolution], tz)
-        self._watermarks[key] = start
+        return start if own is None else max(own, start)
+
+    def _start(self, entry: _Entry, now: datetime) -> None:
+        """Set the watermark the entry's current rung starts from (first run, switch)."""
+        marks = self._marks.setdefault(self._entry_key(entry), {})
+        marks[entry.rung.resolution] = self._start_mark(entry, entry.rung.resolution, now)
+
+    def backlog(self, target: str, resolution: str | None, now: datetime) -> list[timedelta]:
+        """Per entry of a target: the span its next poll at ``resolution`` would cover.
+
+        The pacer prices switching rungs with it (a restart after an outage, a move to
+        another resolution).
+        """
+        now = _utc(now)
+        return [
+            max(now - self._start_mark(entry, resolution, now), timedelta(0))
+            for (_, name), entry in self._entries.items()
+            if name == target
+        ]
 
     def _plan(self, entry: _Entry, now: datetime) -> None:
         entry.version += 1
-        watermark = self._watermarks[self._key(entry)]
+        watermark = self._marks[self._entry_key(entry)][entry.rung.resolution]
         delay = (
             entry.target.publication_delay if entry.rung.resolution is not None else timedelta(0)
         )
@@ -551,7 +574,7 @@ class Scheduler:
 
     def _item(self, entry: _Entry, now: datetime, due: datetime) -> DueItem | None:
         key = self._key(entry)
-        start = self._watermarks[key]
+        start = self._marks[key[:2]][key[2]]
         resolution = entry.rung.resolution
         if resolution is None:
             end = now
@@ -577,8 +600,9 @@ class Scheduler:
         entry = self._entries[(item.site_id, item.target)]
         if complete_until is not None:
             mark = _utc(complete_until)
-            if mark > self._watermarks.get(item.key, mark - timedelta(1)):
-                self._watermarks[item.key] = mark
+            marks = self._marks.setdefault((item.site_id, item.target), {})
+            if mark > marks.get(item.resolution, mark - timedelta(1)):
+                marks[item.resolution] = mark
         entry.in_flight = False
         entry.last_attempt = _utc(now)
         if entry.rung.resolution != item.resolution:
@@ -593,6 +617,15 @@ class Scheduler:
         entry.due = item.due
         key = (item.site_id, item.target)
         heapq.heappush(self._heap, (item.due, next(self._seq), key, entry.version))
+
+    def oldest_watermark(self, target: str) -> datetime | None:
+        """The oldest watermark of a target over its sites, at its current resolution."""
+        marks = [
+            self._marks[key][entry.rung.resolution]
+            for key, entry in self._entries.items()
+            if key[1] == target
+        ]
+        return min(marks) if marks else None
 
     def entries(self, target: str) -> int:
         """How many (site, target) entries a target has (1 for fleet targets)."""
