@@ -16,7 +16,9 @@ Choosing (deterministic, `pace`):
 2. While the plan does not fit, degrade by one rung the target on the finest rung, the
    least important first (highest `PollTarget.priority`, then name): cadences fall
    evenly across targets instead of one target losing everything.
-3. Then, most important first, move each target back up as far as the plan still fits,
+3. When re-pacing, a target would move finer than its current rung only if the plan
+   fits with some headroom (hysteresis); otherwise it holds its rung.
+4. Then, most important first, move each target back up as far as the plan still fits,
    so spare credits are spent where they matter most.
 
 Every choice comes with a `CadenceDecision` saying which rung and why, for logs,
@@ -387,6 +389,11 @@ def pace(
         worst = min(movable, key=lambda i: (levels[i], -demands[i].priority, demands[i].target))
         levels[worst] += 1
     if fits(levels):
+        # Targets that would move finer than their current rung do so only with
+        # headroom; otherwise they hold where they are (least important first).
+        for i in reversed(importance):
+            if levels[i] < now_levels[i] and not fits(levels, hysteresis):
+                levels[i] = now_levels[i]
         for i in importance:
             while levels[i] > 0:
                 levels[i] -= 1
