@@ -39,7 +39,7 @@ from solaredge_async.errors import InvalidRequestError
 from solaredge_async.poll._schedule import Cadence, PollTarget, Rung
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 __all__ = [
     "BudgetState",
@@ -378,28 +378,9 @@ def pace(
         else 0
         for d in demands
     ]
-
-    levels = [0] * len(demands)
-    importance = sorted(range(len(demands)), key=lambda i: (demands[i].priority, demands[i].target))
-    while not fits(levels):
-        movable = [i for i in range(len(demands)) if levels[i] < len(demands[i].rungs) - 1]
-        if not movable:
-            break
-        # The finest rung first, then the least important target.
-        worst = min(movable, key=lambda i: (levels[i], -demands[i].priority, demands[i].target))
-        levels[worst] += 1
+    levels = _degrade(demands, fits)
     if fits(levels):
-        # Targets that would move finer than their current rung do so only with
-        # headroom; otherwise they hold where they are (least important first).
-        for i in reversed(importance):
-            if levels[i] < now_levels[i] and not fits(levels, hysteresis):
-                levels[i] = now_levels[i]
-        for i in importance:
-            while levels[i] > 0:
-                levels[i] -= 1
-                if not fits(levels, hysteresis if levels[i] < now_levels[i] else 0.0):
-                    levels[i] += 1
-                    break
+        _recover(demands, levels, now_levels, fits, hysteresis)
     calls, per_minute = _totals(demands, levels)
     decisions = tuple(
         _decide(demands, levels, i, available=available, per_minute_cap=per_minute_cap)
@@ -416,6 +397,41 @@ def pace(
         time_left=max(budget.cycle_end - now, timedelta(0)),
         fits=calls <= available and per_minute <= per_minute_cap,
     )
+
+
+def _degrade(demands: Sequence[TargetDemand], fits: Callable[[Sequence[int]], bool]) -> list[int]:
+    """Step 2: from the finest rungs, degrade evenly until the plan fits."""
+    levels = [0] * len(demands)
+    while not fits(levels):
+        movable = [i for i in range(len(demands)) if levels[i] < len(demands[i].rungs) - 1]
+        if not movable:
+            break
+        # The finest rung first, then the least important target.
+        worst = min(movable, key=lambda i: (levels[i], -demands[i].priority, demands[i].target))
+        levels[worst] += 1
+    return levels
+
+
+def _recover(
+    demands: Sequence[TargetDemand],
+    levels: list[int],
+    now_levels: Sequence[int],
+    fits: Callable[[Sequence[int], float], bool],
+    hysteresis: float,
+) -> None:
+    """Steps 3 and 4: hold rungs near the edge, then move the important ones back up."""
+    importance = sorted(range(len(demands)), key=lambda i: (demands[i].priority, demands[i].target))
+    # Targets that would move finer than their current rung do so only with headroom;
+    # otherwise they hold where they are (least important first).
+    for i in reversed(importance):
+        if levels[i] < now_levels[i] and not fits(levels, hysteresis):
+            levels[i] = now_levels[i]
+    for i in importance:
+        while levels[i] > 0:
+            levels[i] -= 1
+            if not fits(levels, hysteresis if levels[i] < now_levels[i] else 0.0):
+                levels[i] += 1
+                break
 
 
 def _decide(

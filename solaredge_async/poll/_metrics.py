@@ -1,10 +1,19 @@
 """Prometheus metrics of a poller, served as text at ``/metrics`` over plain HTTP/1.1.
 
-The exposition is a few lines of standard library: against prometheus-client 0.26 on
-the project's machine, rendering these metrics took ~9 µs here against ~60 µs there,
-and importing this module costs nothing extra where ``prometheus_client`` adds ~25 ms
-to start-up (numbers in the module's tests' neighbourhood: see the poller's notes). A
-handful of counters needs no registry.
+The exposition is a few lines of standard library rather than prometheus-client,
+measured on the project's machine (2 shared cores, Python 3.11; best of 7, the same
+13 families and 36 samples in each; prometheus-client 0.26):
+
+=================================  ===============  ==================
+                                   these few lines  prometheus-client
+=================================  ===============  ==================
+render the exposition              21-41 µs         270-490 µs
+one item recorded (two updates)    0.16-0.31 µs     1.2-2.6 µs
+import, beyond anyio and attrs     ~2 ms            ~29 ms
+=================================  ===============  ==================
+
+A handful of counters of one process needs no registry, no multiprocess mode and no
+extra dependency; the format is stable and tested by scraping it.
 
 Metrics (no site ids as labels: a fleet of 100,000 sites must not make 100,000 series):
 

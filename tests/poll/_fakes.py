@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import anyio
 import attrs
 
 from solaredge_async._windows import WindowCaps
 from solaredge_async.poll import DueItem, FetchOutcome
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 @attrs.frozen

@@ -24,14 +24,17 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 FREE = BudgetState(cycle_end=datetime(2026, 7, 1, tzinfo=UTC))  # 2,000 credits, 10/min
 TARGETS = (
     PollTarget(name="energy", pv=True),
-    PollTarget(name="power", pv=True, priority=1, ladder=default_ladder("QUARTER_HOUR", day_fallback=False)),
+    PollTarget(
+        name="power", pv=True, priority=1, ladder=default_ladder("QUARTER_HOUR", day_fallback=False)
+    ),
     PollTarget(name="alerts", resolution=None, fleet=True, priority=2),
 )
 
 
 def _demands(sites: int, *, daylight: float = 0.5, horizon: timedelta = timedelta(days=30)):
     return [
-        estimate_demand(t, sites=sites, horizon=horizon, daylight_fraction=daylight) for t in TARGETS
+        estimate_demand(t, sites=sites, horizon=horizon, daylight_fraction=daylight)
+        for t in TARGETS
     ]
 
 
@@ -128,12 +131,17 @@ def test_hysteresis_holds_a_coarser_cadence_near_the_edge():
     demand = estimate_demand(target, sites=1, horizon=timedelta(days=30))
     hourly_calls = demand.calls[0]  # 720
     budget = BudgetState(
-        credits_per_cycle=round(hourly_calls / 0.9 * 1.05), safety_margin=0.1, cycle_end=FREE.cycle_end
+        credits_per_cycle=round(hourly_calls / 0.9 * 1.05),
+        safety_margin=0.1,
+        cycle_end=FREE.cycle_end,
     )
     daily = demand.rungs[1]
     assert pace([demand], budget, NOW).rung("energy") == demand.rungs[0]
     assert pace([demand], budget, NOW, current={"energy": daily}).rung("energy") == daily
-    assert pace([demand], budget, NOW, current={"energy": demand.rungs[0]}).rung("energy") == demand.rungs[0]
+    assert (
+        pace([demand], budget, NOW, current={"energy": demand.rungs[0]}).rung("energy")
+        == demand.rungs[0]
+    )
 
 
 def test_backlog_is_priced_once():
@@ -156,9 +164,13 @@ def test_backlog_is_priced_once():
     daylight=st.floats(min_value=0.0, max_value=1.0),
     per_minute=st.sampled_from([1.0, 10.0, 100.0]),
 )
-def test_pacing_always_fits_when_every_ladder_can_pause(sites, spent, days_left, daylight, per_minute):
+def test_pacing_always_fits_when_every_ladder_can_pause(
+    sites, spent, days_left, daylight, per_minute
+):
     """Whatever the fleet and the budget: the plan fits, deterministically."""
-    budget = BudgetState(credits_spent=spent, per_minute=per_minute, cycle_end=NOW + timedelta(days=days_left))
+    budget = BudgetState(
+        credits_spent=spent, per_minute=per_minute, cycle_end=NOW + timedelta(days=days_left)
+    )
     demands = _demands(sites, daylight=daylight, horizon=timedelta(days=days_left))
     report = pace(demands, budget, NOW)
     assert report.fits
@@ -180,8 +192,12 @@ def test_billing_cycle_runs_anniversary_to_anniversary():
         datetime(2026, 2, 28, tzinfo=UTC),
         datetime(2026, 3, 31, tzinfo=UTC),
     )
-    assert billing_cycle(datetime(2026, 1, 5, tzinfo=UTC), 10)[0] == datetime(2025, 12, 10, tzinfo=UTC)
-    assert billing_cycle(datetime(2026, 12, 20, tzinfo=UTC), 10)[1] == datetime(2027, 1, 10, tzinfo=UTC)
+    assert billing_cycle(datetime(2026, 1, 5, tzinfo=UTC), 10)[0] == datetime(
+        2025, 12, 10, tzinfo=UTC
+    )
+    assert billing_cycle(datetime(2026, 12, 20, tzinfo=UTC), 10)[1] == datetime(
+        2027, 1, 10, tzinfo=UTC
+    )
     with pytest.raises(InvalidRequestError, match="billing_day"):
         billing_cycle(NOW, 0)
     with pytest.raises(InvalidRequestError, match="naive"):

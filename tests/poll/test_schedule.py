@@ -30,7 +30,9 @@ T0 = datetime(2026, 6, 1, 10, 7, tzinfo=UTC)
 
 def test_grids_are_site_local():
     """Hours and midnights follow the site's offset (+05:30 in Kolkata)."""
-    assert next_boundary(T0, Cadence.QUARTER_HOURLY, KOLKATA) == datetime(2026, 6, 1, 10, 15, tzinfo=UTC)
+    assert next_boundary(T0, Cadence.QUARTER_HOURLY, KOLKATA) == datetime(
+        2026, 6, 1, 10, 15, tzinfo=UTC
+    )
     assert next_boundary(T0, Cadence.HOURLY, KOLKATA) == datetime(2026, 6, 1, 10, 30, tzinfo=UTC)
     assert next_boundary(T0, Cadence.HOURLY, BERLIN) == datetime(2026, 6, 1, 11, 0, tzinfo=UTC)
     assert next_boundary(T0, Cadence.DAILY, BERLIN) == datetime(2026, 6, 1, 22, 0, tzinfo=UTC)
@@ -59,10 +61,12 @@ def test_daily_grid_across_dst_days():
         min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
     ),
     grid=st.sampled_from([Cadence.QUARTER_HOURLY, Cadence.HOURLY, Cadence.DAILY, Cadence.WEEKLY]),
-    zone=st.sampled_from(["Europe/Berlin", "Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe"]),
+    zone=st.sampled_from(
+        ["Europe/Berlin", "Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe"]
+    ),
 )
 def test_boundaries_bracket_every_instant(instant, grid, zone):
-    """previous <= instant < next, and the next of the previous is the next."""
+    """Boundaries bracket: previous <= instant < next; next of previous is next."""
     tz = ZoneInfo(zone)
     low = previous_boundary(instant, grid, tz)
     high = next_boundary(instant, grid, tz)
@@ -75,20 +79,27 @@ def test_next_due_is_after_publication_and_once_per_slot():
     """Bucket end plus the delay; an attempt in a slot pushes to the next slot."""
     rung = Rung(cadence=Cadence.QUARTER_HOURLY, resolution="QUARTER_HOUR")
     mark = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
-    assert next_due(watermark=mark, rung=rung, tz=BERLIN) == datetime(2026, 6, 1, 10, 17, tzinfo=UTC)
+    assert next_due(watermark=mark, rung=rung, tz=BERLIN) == datetime(
+        2026, 6, 1, 10, 17, tzinfo=UTC
+    )
     attempt = datetime(2026, 6, 1, 10, 20, tzinfo=UTC)
     assert next_due(watermark=mark, rung=rung, tz=BERLIN, last_attempt=attempt) == datetime(
         2026, 6, 1, 10, 32, tzinfo=UTC
     )
     hourly = Rung(cadence=Cadence.HOURLY, resolution="QUARTER_HOUR")
-    assert next_due(watermark=mark, rung=hourly, tz=BERLIN) == datetime(2026, 6, 1, 11, 2, tzinfo=UTC)
+    assert next_due(watermark=mark, rung=hourly, tz=BERLIN) == datetime(
+        2026, 6, 1, 11, 2, tzinfo=UTC
+    )
     # A cadence finer than the resolution polls at the resolution's pace.
     day = Rung(cadence=Cadence.QUARTER_HOURLY, resolution="DAY")
     assert day.grid is Cadence.DAILY
     assert next_due(
         watermark=datetime(2026, 5, 31, 22, 0, tzinfo=UTC), rung=day, tz=BERLIN
     ) == datetime(2026, 6, 1, 22, 2, tzinfo=UTC)
-    assert next_due(watermark=mark, rung=Rung(cadence=Cadence.PAUSED, resolution="DAY"), tz=BERLIN) is None
+    assert (
+        next_due(watermark=mark, rung=Rung(cadence=Cadence.PAUSED, resolution="DAY"), tz=BERLIN)
+        is None
+    )
 
 
 def test_ladders():
@@ -102,8 +113,10 @@ def test_ladders():
         "weekly/DAY",
         "paused/QUARTER_HOUR",
     ]
-    assert [r.label for r in default_ladder("QUARTER_HOUR", day_fallback=False)][-1] == "paused/QUARTER_HOUR"
-    assert [r.label for r in default_ladder("HOUR")][0] == "hourly/HOUR"
+    assert [r.label for r in default_ladder("QUARTER_HOUR", day_fallback=False)][
+        -1
+    ] == "paused/QUARTER_HOUR"
+    assert default_ladder("HOUR")[0].label == "hourly/HOUR"
     assert [r.label for r in default_ladder("DAY")] == ["daily/DAY", "weekly/DAY", "paused/DAY"]
     assert [r.label for r in default_ladder(None)] == ["15min", "hourly", "daily", "paused"]
     with pytest.raises(InvalidRequestError, match="resolution"):
@@ -143,7 +156,9 @@ def test_watermarks_resume_exactly_and_never_move_back():
     sched.complete(item, T0, item.end)
     assert sched.watermark((1, "energy", "QUARTER_HOUR")) == item.end
     assert sched.next_due() == datetime(2026, 6, 1, 10, 17, tzinfo=UTC)
-    (again,) = [i for i in sched.pop_due(datetime(2026, 6, 1, 10, 17, tzinfo=UTC)) if i.site_id == 1]
+    (again,) = [
+        i for i in sched.pop_due(datetime(2026, 6, 1, 10, 17, tzinfo=UTC)) if i.site_id == 1
+    ]
     assert again.start == item.end
     sched.complete(again, T0, mark)  # a watermark behind the known one is ignored
     assert sched.watermark((1, "energy", "QUARTER_HOUR")) == again.start
