@@ -276,6 +276,8 @@ class Poller:
         self._counts = {"credits": 0, "succeeded": 0, "failed": 0, "not_attempted": 0}
         self._rate_limited = 0
         self._batches = 0
+        self._fleet_calls: dict[str, int] = {}
+        self._fleet_names = {target.name for target in self._targets if target.fleet}
 
     @property
     def report(self) -> PacingReport | None:
@@ -387,7 +389,7 @@ class Poller:
         daylight = sum(fractions) / len(fractions) if fractions else 1.0
         demands = [
             estimate_demand(
-                target,
+                self._priced(target),
                 sites=len(self._sites),
                 horizon=horizon,
                 daylight_fraction=daylight if target.pv else 1.0,
@@ -422,6 +424,14 @@ class Poller:
                 seconds = decision.rung.grid.seconds
                 self._metrics.cadence[decision.target] = seconds or 0.0
         return report
+
+    def _priced(self, target: PollTarget) -> PollTarget:
+        # A fleet target's pages per poll (``/alerts`` grows with the fleet's open
+        # alerts) are learned from what its last poll cost.
+        pages = self._fleet_calls.get(target.name)
+        if not target.fleet or pages is None or pages == target.calls_per_poll:
+            return target
+        return attrs.evolve(target, calls_per_poll=pages)
 
     def _repace(self, now: datetime) -> None:
         if self._scheduler is None:  # pragma: no cover - only called while running
@@ -472,6 +482,8 @@ class Poller:
         self._rate_limited += outcome.rate_limited
         if outcome.succeeded:
             self._failing.discard(entry)
+            if item.target in self._fleet_names and outcome.credits > 0:
+                self._fleet_calls[item.target] = outcome.credits
         else:
             self._failing.add(entry)
             _log.warning("poll item failed: %s (%s)", item.target, outcome.error or "no detail")

@@ -195,7 +195,8 @@ class PollTarget:
         priority: Lower is more important; less important targets degrade first.
         ladder: The rungs to degrade through, finest first (default `default_ladder`).
         publication_delay: How long after a bucket closes it is published (2 min).
-        calls_per_poll: Calls one poll of a fleet target costs (pages of ``/alerts``).
+        calls_per_poll: Calls one poll of a fleet target costs (pages of ``/alerts``);
+            the `Poller` replaces it with what the last poll cost.
 
     Raises:
         InvalidRequestError: An unknown resolution or an inconsistent ladder.

@@ -361,3 +361,93 @@ async def test_learned_night_skip_from_observed_production():
     local_hours = {t.astimezone(site.tz).hour for t in last_day}
     assert 2 not in local_hours  # 02:00 site-local is night by now
     assert 12 in local_hours
+
+
+async def test_alert_pages_are_learned_and_priced():
+    """Fleet alerts costing three pages a poll are priced at three calls a poll."""
+    clock = ScaledClock(start=START)
+
+    async def fetch(items):
+        return [
+            FetchOutcome(
+                item=i, succeeded=True, complete_until=i.end, credits=3 if i.site_id is None else 1
+            )
+            for i in items
+        ]
+
+    alerts = PollTarget(name="alerts", resolution=None, fleet=True, ladder=default_ladder(None)[1:])
+    poller = Poller(sites=SITES, targets=[alerts], fetch=fetch, clock=clock)
+    await poller.run(until=START + timedelta(hours=1, minutes=30))
+    assert poller.report is not None
+    (decision,) = poller.report.decisions
+    # One page a poll fitted hourly (720 a month); three pages do not (2,160 > 1,800),
+    # so alerts drop to daily at three calls a day for the ~30 days left.
+    days_left = (
+        datetime(2026, 7, 1, tzinfo=UTC) - START - timedelta(hours=1)
+    ).total_seconds() / 86400
+    assert decision.rung.cadence is Cadence.DAILY
+    assert decision.projected_calls == pytest.approx(3 * days_left, rel=0.01)
+
+
+async def test_scaled_clock_runs_faster_than_anyio_time():
+    """At 240x, one anyio minute is four simulated hours, both ways."""
+    clock = ScaledClock(start=START, speed=240)
+    begin = anyio.current_time()
+    assert clock.now() == START
+    await clock.sleep_until(START + timedelta(hours=4))
+    assert anyio.current_time() - begin == pytest.approx(60.0)
+    assert clock.now() == START + timedelta(hours=4)
+    real = ScaledClock()
+    assert abs(real.now() - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+async def test_a_library_error_fails_the_batch_and_the_run_goes_on():
+    """A SolarEdgeError from the fetch callable fails its items; others propagate."""
+    from solaredge_async.errors import ServerError
+
+    clock = ScaledClock(start=START + timedelta(hours=12))
+    calls = 0
+
+    async def fetch(items):
+        nonlocal calls
+        calls += 1
+        raise ServerError(status_code=503, method="GET", path="/sites/1/energy")
+
+    summary = await Poller(
+        sites=SITES[:1],
+        targets=[PollTarget(name="storage")],
+        fetch=fetch,
+        clock=clock,
+        budget=ROOMY,
+    ).run(until=START + timedelta(hours=13))
+    # At the start (12:00), then once per published bucket: 12:02, 12:17, 12:32, 12:47.
+    assert calls == summary.failed == 5
+
+    async def broken(items):
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        await Poller(
+            sites=SITES[:1], targets=[PollTarget(name="storage")], fetch=broken, clock=clock
+        ).run()
+
+
+def test_bad_arguments_are_refused():
+    """Empty targets, bad batch sizes, clocks and deadlines are refused up front."""
+    from solaredge_async.errors import InvalidRequestError
+
+    async def fetch(items):
+        return []
+
+    with pytest.raises(InvalidRequestError, match="target"):
+        Poller(sites=SITES, targets=[], fetch=fetch)
+    with pytest.raises(InvalidRequestError, match="max_batch"):
+        Poller(sites=SITES, targets=_targets(), fetch=fetch, max_batch=0)
+    with pytest.raises(InvalidRequestError, match="billing_day"):
+        Poller(sites=SITES, targets=_targets(), fetch=fetch, budget=BudgetConfig(billing_day=32))
+    with pytest.raises(InvalidRequestError, match="per_minute"):
+        BudgetConfig(per_minute=0)
+    with pytest.raises(InvalidRequestError, match="speed"):
+        ScaledClock(speed=0)
+    with pytest.raises(InvalidRequestError, match="aware"):
+        ScaledClock(start=datetime(2026, 6, 1))
