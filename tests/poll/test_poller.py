@@ -451,3 +451,27 @@ def test_bad_arguments_are_refused():
         ScaledClock(speed=0)
     with pytest.raises(InvalidRequestError, match="aware"):
         ScaledClock(start=datetime(2026, 6, 1))
+
+
+async def test_a_fall_back_day_is_tiled_by_100_quarter_hours():
+    """Europe/Berlin on 25 October 2026 (25 h): hourly polls tile all 100 buckets."""
+    site = PollSite(site_id=1, zone="Europe/Berlin")
+    midnight = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)  # 00:00 CEST
+    next_midnight = datetime(2026, 10, 25, 23, 0, tzinfo=UTC)  # 00:00 CET, 25 h later
+    clock = ScaledClock(start=midnight)
+    fake = FakeSync(clock)
+    hourly = default_ladder("QUARTER_HOUR")[1:]
+    await Poller(
+        sites=[site],
+        targets=[PollTarget(name="storage", ladder=hourly)],
+        fetch=fake,
+        clock=clock,
+        budget=ROOMY,
+    ).run(until=next_midnight + timedelta(minutes=3))
+    windows = fake.windows(1, "storage")
+    _assert_contiguous(windows, midnight)
+    assert windows[-1][1] == next_midnight
+    assert sum((end - start) / timedelta(minutes=15) for start, end in windows) == 100
+    # One poll per site-local hour: 25 of them, each just after the hour is published.
+    assert len(windows) == 25
+    assert {c.at.astimezone(site.tz).minute for c in fake.calls} == {2}
