@@ -151,6 +151,11 @@ def _check_positive(_instance: object, attribute: attrs.Attribute[float], value:
         raise InvalidRequestError(f"{attribute.name} must be positive, got {value!r}")
 
 
+def _check_billing_day(_instance: object, _attribute: object, value: int) -> None:
+    if not 1 <= value <= 31:  # noqa: PLR2004 - days of a month
+        raise InvalidRequestError(f"billing_day must be within 1..31, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class BudgetConfig:
     """The account's limits, as the poller paces against them.
@@ -164,12 +169,13 @@ class BudgetConfig:
         safety_margin: The share of credits and of the per-minute limit left unplanned.
 
     Raises:
-        InvalidRequestError: Values out of range (checked when pacing starts too).
+        InvalidRequestError: A billing day outside 1-31 or a non-positive per-minute
+            limit (the other values are checked when pacing starts).
     """
 
     credits_per_cycle: int = 2000
     per_minute: float = attrs.field(default=10.0, validator=_check_positive)
-    billing_day: int = 1
+    billing_day: int = attrs.field(default=1, validator=_check_billing_day)
     credits_spent: int = 0
     safety_margin: float = 0.1
 
@@ -256,7 +262,6 @@ class Poller:
         self._fetch = fetch
         self._clock: Clock = clock or ScaledClock()
         self._budget = budget or BudgetConfig()
-        billing_cycle(datetime.now(UTC), self._budget.billing_day)  # validates the day
         self._watermarks = dict(watermarks or {})
         self._since = since
         self._night = night if night is not None else NightSkip()

@@ -596,11 +596,12 @@ class Scheduler:
             item: The item handed out by `pop_due`.
             now: When the attempt ended.
             complete_until: The new watermark the fetch reported (`None`: unchanged,
-                e.g. a failure). A watermark never moves back.
+                e.g. a failure). A watermark never moves back, nor past ``item.end``.
         """
         entry = self._entries[(item.site_id, item.target)]
         if complete_until is not None:
-            mark = _utc(complete_until)
+            # Never past the window handed out: data beyond it was not asked for.
+            mark = min(_utc(complete_until), item.end)
             marks = self._marks.setdefault((item.site_id, item.target), {})
             if mark > marks.get(item.resolution, mark - timedelta(1)):
                 marks[item.resolution] = mark

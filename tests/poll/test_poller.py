@@ -444,7 +444,7 @@ def test_bad_arguments_are_refused():
     with pytest.raises(InvalidRequestError, match="max_batch"):
         Poller(sites=SITES, targets=_targets(), fetch=fetch, max_batch=0)
     with pytest.raises(InvalidRequestError, match="billing_day"):
-        Poller(sites=SITES, targets=_targets(), fetch=fetch, budget=BudgetConfig(billing_day=32))
+        BudgetConfig(billing_day=32)
     with pytest.raises(InvalidRequestError, match="per_minute"):
         BudgetConfig(per_minute=0)
     with pytest.raises(InvalidRequestError, match="speed"):

@@ -219,3 +219,11 @@ def test_duplicate_target_names_are_refused():
     """Two targets with one name would share watermarks: refused."""
     with pytest.raises(InvalidRequestError, match="unique"):
         Scheduler([], [PollTarget(name="energy"), PollTarget(name="energy")], now=T0)
+
+
+def test_a_watermark_never_jumps_past_the_window():
+    """A fetch reporting more than it was asked for moves the watermark to the end only."""
+    sched = _scheduler(now=T0)
+    item = next(i for i in sched.pop_due(T0) if i.site_id == 1)
+    sched.complete(item, T0, item.end + timedelta(days=3))
+    assert sched.watermark((1, "energy", "QUARTER_HOUR")) == item.end
