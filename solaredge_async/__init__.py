@@ -91,10 +91,12 @@ if TYPE_CHECKING:
         authorize_url,
     )
     from solaredge_async.transports._aiohttp import AiohttpTransport
+    from solaredge_async.transports._fast import FastTransport
     from solaredge_async.transports._pools import PoolsTransport
 
 _LAZY: dict[str, str] = {
     "AiohttpTransport": "solaredge_async.transports._aiohttp",
+    "FastTransport": "solaredge_async.transports._fast",
     "PoolsTransport": "solaredge_async.transports._pools",
     "RateLimiter": "solaredge_async.limits._bucket",
     "RetryPolicy": "solaredge_async._retry",
@@ -198,6 +200,7 @@ __all__ = [
     "Device",
     "DeviceType",
     "EnvironmentalBenefits",
+    "FastTransport",
     "GoneError",
     "InvalidRequestError",
     "ItemFailed",

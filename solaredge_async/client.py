@@ -311,7 +311,8 @@ class SolarEdgeClient:
         allow_insecure_http: Allow ``http://`` to a host that is not loopback.
         transport: An httpx transport for the client's own connection pool (the
             simulator's ``Simulator.transport()``, a mock, `AiohttpTransport` under
-            asyncio, ...). By default a `PoolsTransport` sized to ``max_concurrency``.
+            asyncio, ...). By default a `FastTransport` (with the ``fast`` extra's
+            httptools), else a `PoolsTransport`, sized to ``max_concurrency``.
         http_client: A caller-owned ``httpx.AsyncClient``; the client does not close
             it. Its ``base_url`` and auth are not used.
         requests_per_minute: The limiter's starting rate (calls per minute; the free
@@ -404,12 +405,9 @@ class SolarEdgeClient:
         self._owns_http = http_client is None
         if http_client is None:
             if transport is None:
-                # Several small httpcore pools instead of one large one: httpcore's pool
-                # costs grow with connections x waiting requests, which made one pool
-                # lose 96 % of its throughput at 200 in flight (benchmarks/README.md).
-                from solaredge_async.transports._pools import PoolsTransport  # noqa: PLC0415
+                from solaredge_async.transports import default_transport  # noqa: PLC0415
 
-                transport = PoolsTransport.for_concurrency(max_concurrency)
+                transport = default_transport(max_concurrency)
             http_client = httpx.AsyncClient(
                 transport=transport,
                 timeout=timeout,
@@ -435,6 +433,8 @@ class SolarEdgeClient:
             ledger=self._ledger,
             secrets=self._secrets,
             on_request=on_request,
+            # The client's own pool: attempts go straight to the transport.
+            transport=transport if self._owns_http else None,
         )
         self._parser = ResponseParser(strict=strict)
         self._caps = window_caps if window_caps is not None else _windows.WindowCaps()
