@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 pytest.importorskip("httptools")
 
-from solaredge_async.transports._fast import FastTransport  # noqa: E402
+import anyio.lowlevel
+
+from solaredge_async.transports._fast import FastTransport
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
@@ -273,7 +275,7 @@ async def test_no_tls_context_for_http_urls():
     assert not fast.ssl_context_built
     pools = PoolsTransport(pools=1)
     assert not pools.ssl_context_loaded
-    await anyio.sleep(0)
+    await anyio.lowlevel.checkpoint()
     context = fast._context()
     assert fast.ssl_context_built
     assert context.verify_mode == ssl.CERT_REQUIRED
