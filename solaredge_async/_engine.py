@@ -155,18 +155,16 @@ class Engine:
         deadline = self.retry.deadline
         if deadline is None:
             return await call_with_retries(self.retry, attempt, pause=pause, on_retry=on_retry)
-        try:
-            with anyio.fail_after(deadline):
-                return await call_with_retries(self.retry, attempt, pause=pause, on_retry=on_retry)
-        except TimeoutError as exc:
-            if isinstance(exc, errors.SolarEdgeError):
-                raise
-            raise errors.RequestTimeoutError(
-                f"{method} {path} did not succeed within the {deadline:g} s deadline "
-                "(RetryPolicy.deadline), retries and waits included",
-                method=method,
-                path=path,
-            ) from None
+        # A bare cancel scope: `anyio.fail_after` costs twice as much per call.
+        with anyio.CancelScope(deadline=anyio.current_time() + deadline):
+            return await call_with_retries(self.retry, attempt, pause=pause, on_retry=on_retry)
+        # Reached only when the deadline cancelled the call.
+        raise errors.RequestTimeoutError(
+            f"{method} {path} did not succeed within the {deadline:g} s deadline "
+            "(RetryPolicy.deadline), retries and waits included",
+            method=method,
+            path=path,
+        )
 
     async def _attempt(
         self,

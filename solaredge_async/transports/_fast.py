@@ -18,8 +18,10 @@ What it does and does not do:
   construction: use ``httpx.AsyncHTTPTransport(proxy=...)`` for a proxy).
 - Timeouts from each request's httpx timeout: ``pool`` bounds the wait for a free
   connection slot (`httpx.PoolTimeout`), ``connect`` the TCP and TLS connect
-  (`httpx.ConnectTimeout`), ``write`` sending the request (`httpx.WriteTimeout`), ``read``
-  each receive (`httpx.ReadTimeout`). Socket errors become `httpx.ConnectError`,
+  (`httpx.ConnectTimeout`); ``write`` + ``read`` bound sending the request and reading
+  the response head together (one cancel scope instead of one per socket operation:
+  `httpx.WriteTimeout` or `httpx.ReadTimeout` by the step that stalled), and ``read``
+  each later receive of the body (`httpx.ReadTimeout`). Socket errors become `httpx.ConnectError`,
   `httpx.WriteError` and `httpx.ReadError`; a malformed or oversized response head, a body
   cut short, or an upgrade become `httpx.RemoteProtocolError`.
 - Bodies arrive raw (``content-length``, chunked or until the connection closes) and are
@@ -30,12 +32,15 @@ What it does and does not do:
 
 from __future__ import annotations
 
+import math
 import select
 import ssl
+import time
 from typing import TYPE_CHECKING, Final
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import httpx
 from anyio.streams.tls import TLSStream
 
@@ -47,6 +52,9 @@ if TYPE_CHECKING:
     import httptools
 
 __all__ = ["FastTransport", "httptools_available"]
+
+#: The event loop's clock (what cancel-scope deadlines are measured on).
+time_now = anyio.current_time
 
 #: The largest response head (status line and headers, bytes) accepted.
 MAX_HEAD: Final = 64 * 1024
@@ -385,17 +393,13 @@ class FastTransport(httpx.AsyncBaseTransport):
         slots = self._slots
         if slots is None:
             slots = self._slots = anyio.Semaphore(self._max_connections, fast_acquire=True)
-        pool_timeout = timeouts.get("pool")
         try:
-            if pool_timeout is None:
-                await slots.acquire()
-            else:
-                with anyio.fail_after(pool_timeout):
-                    await slots.acquire()
-        except TimeoutError:
-            raise httpx.PoolTimeout(
-                "timed out waiting for a free connection slot", request=request
-            ) from None
+            slots.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._wait_for_slot(slots, request, timeouts.get("pool"))
+        else:
+            # acquire_nowait() does not yield: keep the checkpoint acquire() would make.
+            await anyio.lowlevel.checkpoint()
         origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
         try:
             conn = await self._exchange(request, origin, head, timeouts)
@@ -408,6 +412,18 @@ class FastTransport(httpx.AsyncBaseTransport):
             stream=_Body(self, conn, request, timeouts.get("read")),
             extensions={"http_version": _version(conn), "reason_phrase": conn.reason},
         )
+
+    @staticmethod
+    async def _wait_for_slot(
+        slots: anyio.Semaphore, request: httpx.Request, limit: float | None
+    ) -> None:
+        try:
+            with anyio.fail_after(limit):
+                await slots.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout(
+                "timed out waiting for a free connection slot", request=request
+            ) from None
 
     async def _exchange(
         self,
@@ -424,10 +440,7 @@ class FastTransport(httpx.AsyncBaseTransport):
                 conn = await self._connect(request, origin, timeouts.get("connect"))
             self._active.add(conn)
             try:
-                await self._send(conn, request, head, timeouts.get("write"))
-                read = timeouts.get("read")
-                while not conn.headers_done:
-                    await self._receive(conn, request, read, reused=reused)
+                await self._send_and_read_head(conn, request, head, timeouts, reused=reused)
             except _Reused:
                 self._active.discard(conn)
                 await anyio.aclose_forcefully(conn.stream)
@@ -438,11 +451,39 @@ class FastTransport(httpx.AsyncBaseTransport):
                 raise
             return conn
 
+    async def _send_and_read_head(
+        self,
+        conn: _Connection,
+        request: httpx.Request,
+        head: bytes,
+        timeouts: dict[str, float | None],
+        *,
+        reused: bool,
+    ) -> None:
+        """Send the request and read up to the end of the response head.
+
+        One cancel scope bounds both, with the write and read timeouts added up (a scope
+        per socket operation costs more than the rest of the request path): a server
+        that stalls either step is still cut off, within at most both timeouts.
+        """
+        write, read = timeouts.get("write"), timeouts.get("read")
+        limit = None if write is None or read is None else write + read
+        sent = False
+        with anyio.CancelScope(deadline=math.inf if limit is None else time_now() + limit) as scope:
+            await self._send(conn, request, head, None)
+            sent = True
+            while not conn.headers_done:
+                await self._receive(conn, request, None, reused=reused)
+        if scope.cancelled_caught:
+            if not sent:
+                raise httpx.WriteTimeout("sending the request timed out", request=request)
+            raise httpx.ReadTimeout("reading the response head timed out", request=request)
+
     async def _take_idle(self, origin: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(origin)
         if not idle:
             return None
-        now = anyio.current_time()
+        now = time.monotonic()
         while idle:
             conn = idle.pop()
             self._idle_count -= 1
@@ -531,7 +572,7 @@ class FastTransport(httpx.AsyncBaseTransport):
             slots.release()
         if conn.complete and conn.keep_alive and not self._closed:
             conn._reset()  # noqa: SLF001
-            conn.expires = anyio.current_time() + self._keepalive_expiry
+            conn.expires = time.monotonic() + self._keepalive_expiry
             idle = self._idle.setdefault(conn.origin, [])
             idle.append(conn)
             self._idle_count += 1
