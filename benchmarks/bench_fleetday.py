@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import sys
 import time
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,8 @@ CONTENDERS: tuple[tuple[str, str], ...] = (
     ("trio", "httpx"),
     ("trio", "httpx_fast"),
 )
+#: Failed items per (contender, concurrency), over the whole run.
+FAILURES: dict[tuple[str, int], int] = {}
 HEADERS = {"User-Agent": "bench", "Accept": "application/json", "X-API-Key": API_KEY}
 
 
@@ -84,6 +87,13 @@ class _Answers:
     def __call__(self, event: Any) -> None:
         if event.status_code is not None:
             self.count += 1
+        elif event.error is not None:
+            print(
+                f"[fleetday] attempt failed: {event.error} after {event.duration:.3f} s "
+                f"({event.path}, attempt {event.attempt})",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _client(
@@ -144,7 +154,10 @@ async def _sweep(  # noqa: PLR0917
                 client, plan, deadline=time.perf_counter() + seconds
             )
     if outcome.failures:
-        raise RuntimeError(f"{name}: {outcome.failed}")
+        # Reported, not fatal: a shared machine can stall a loopback server past a
+        # timeout now and then; the count goes into the results.
+        print(f"[fleetday] {name} at {c} in flight: failures {outcome.failed}", file=sys.stderr)
+        FAILURES[name, c] = FAILURES.get((name, c), 0) + outcome.failures
     # Requests answered (an item may take several: the telemetry day is two calls).
     return answers.count, watch.wall, watch.cpu
 
@@ -336,6 +349,8 @@ def run(
         results[f"t10_cpu_us_{key}"] = median(cpu)
         results[f"t10_cpu_us_{key}_min"] = min(cpu)
         results[f"t10_cpu_us_{key}_max"] = max(cpu)
+    for (name, c), count in FAILURES.items():
+        results[f"t10_failures_{name}_{c}"] = float(count)
     for (backend, name, c), _values in samples.items():
         base = results.get(f"t10_rps_asyncio_aiohttp_{c}")
         if base:

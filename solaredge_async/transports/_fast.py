@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 import httpx
 from anyio.streams.tls import TLSStream
 
@@ -394,12 +393,10 @@ class FastTransport(httpx.AsyncBaseTransport):
         if slots is None:
             slots = self._slots = anyio.Semaphore(self._max_connections, fast_acquire=True)
         try:
+            # No checkpoint here: sending (next) is one, and each costs a loop turn.
             slots.acquire_nowait()
         except anyio.WouldBlock:
             await self._wait_for_slot(slots, request, timeouts.get("pool"))
-        else:
-            # acquire_nowait() does not yield: keep the checkpoint acquire() would make.
-            await anyio.lowlevel.checkpoint()
         origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
         try:
             conn = await self._exchange(request, origin, head, timeouts)
