@@ -10,7 +10,8 @@ the client's in-flight bound at most ``pools x connections`` no pool ever holds 
 than ``connections`` requests and nothing queues inside httpcore.
 
 `SolarEdgeClient` uses it for its own connection pool (sized to ``max_concurrency``)
-when neither ``transport`` nor ``http_client`` is given.
+when neither ``transport`` nor ``http_client`` is given and httptools (for the faster
+`FastTransport`) is not installed.
 """
 
 from __future__ import annotations
