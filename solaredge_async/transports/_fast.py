@@ -102,6 +102,7 @@ class _Connection:
         "complete",
         "expires",
         "head_bytes",
+        "head_only",
         "headers",
         "headers_done",
         "keep_alive",
@@ -127,6 +128,7 @@ class _Connection:
         self.sock: socket.socket | None = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)  # noqa: S610 - anyio
         self.expires = 0.0
         self.used = False
+        self.head_only = False
         self._reset()
 
     def _reset(self) -> None:
@@ -158,6 +160,11 @@ class _Connection:
         # Only meaningful now: once the message completes, llhttp resets the flag.
         self.keep_alive = parser.should_keep_alive()
         self.headers_done = True
+        if self.head_only and self.status >= 200:  # noqa: PLR2004
+            # A HEAD answer has no body whatever its Content-Length says; the parser
+            # cannot know, so the message ends here and the connection is not reused.
+            self.complete = True
+            self.keep_alive = False
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -436,6 +443,7 @@ class FastTransport(httpx.AsyncBaseTransport):
             if conn is None:
                 conn = await self._connect(request, origin, timeouts.get("connect"))
             self._active.add(conn)
+            conn.head_only = request.method == "HEAD"
             try:
                 await self._send_and_read_head(conn, request, head, timeouts, reused=reused)
             except _Reused:

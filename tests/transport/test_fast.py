@@ -144,6 +144,20 @@ async def test_chunked_close_delimited_and_interim_answers():
     assert server.connections == 1  # the third one ends its connection, nothing after it
 
 
+async def test_a_head_answer_has_no_body():
+    """HEAD: the Content-Length describes a body that never comes; nothing waits for it."""
+
+    async def body(http: httpx.AsyncClient, url: str, t: FastTransport, s: Server) -> None:
+        response = await http.head(url)
+        assert (response.status_code, response.content) == (200, b"")
+        assert (await http.get(url)).content == b"{}"
+        assert t.busy() == (0, 0)
+
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+    server = await _with(lambda h, _i: head if h.startswith(b"HEAD") else OK, body)
+    assert server.connections == 2  # the HEAD's connection is not reused
+
+
 async def test_an_idle_connection_closed_by_the_server_is_replaced():
     """The server hangs up after each answer (no Connection: close): never reused dead.
 
