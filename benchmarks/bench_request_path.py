@@ -11,8 +11,8 @@ Contenders:
 * ``full``: `SolarEdgeClient` (limiter off, retries on, parsing to `SiteOverview`)
   over ONE httpcore pool sized to the in-flight bound (the client before it adopted
   `PoolsTransport`);
-* ``full_pools``: the same on its default transport, `PoolsTransport` (pools of 2
-  httpcore connections): as shipped;
+* ``full_pools``: the same over `PoolsTransport` (pools of 2 httpcore connections);
+* ``full_fast``: the same on its default transport, `FastTransport` (as shipped);
 * ``full_aiohttp``: the same over `AiohttpTransport` (the ``fast`` extra);
 * ``httpx``: bare `httpx.AsyncClient`, same pool limits and headers, body read;
 * ``httpx_pools``: bare httpx over `PoolsTransport`;
@@ -108,7 +108,16 @@ class FullPools(Full):
     name = "full_pools"
 
     def transport(self) -> object:
-        return None  # the client's default: PoolsTransport sized to max_concurrency
+        from solaredge_async.transports._pools import PoolsTransport  # noqa: PLC0415
+
+        return PoolsTransport.for_concurrency(self.concurrency)
+
+
+class FullFast(Full):
+    name = "full_fast"
+
+    def transport(self) -> object:
+        return None  # the client's default: FastTransport with httptools installed
 
 
 class FullAiohttp(Full):
@@ -283,7 +292,18 @@ class Requests(Contender):
 
 CONTENDERS: dict[str, type[Contender]] = {
     c.name: c
-    for c in (Full, FullPools, FullAiohttp, Httpx, HttpxPools, HttpxAiohttp, Aiohttp, Raw, Requests)
+    for c in (
+        Full,
+        FullPools,
+        FullFast,
+        FullAiohttp,
+        Httpx,
+        HttpxPools,
+        HttpxAiohttp,
+        Aiohttp,
+        Raw,
+        Requests,
+    )
 }
 
 

@@ -244,6 +244,9 @@ if TYPE_CHECKING:
     from solaredge_async.transports._aiohttp import (
         AiohttpTransport as AiohttpTransport,
     )
+    from solaredge_async.transports._fast import (
+        FastTransport as FastTransport,
+    )
     from solaredge_async.transports._pools import (
         PoolsTransport as PoolsTransport,
     )
@@ -338,6 +341,7 @@ _EXPORTS: Final[dict[str, tuple[str, ...]]] = {
         "authorize_url",
     ),
     "solaredge_async.transports._aiohttp": ("AiohttpTransport",),
+    "solaredge_async.transports._fast": ("FastTransport",),
     "solaredge_async.transports._pools": ("PoolsTransport",),
 }
 

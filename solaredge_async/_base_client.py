@@ -94,17 +94,10 @@ def _limiter(
 
 
 def _http_client(
-    transport: httpx.AsyncBaseTransport | None,
+    transport: httpx.AsyncBaseTransport,
     timeout: float | httpx.Timeout,
     max_concurrency: int,
 ) -> httpx.AsyncClient:
-    if transport is None:
-        # Several small httpcore pools instead of one large one: httpcore's pool
-        # costs grow with connections x waiting requests, which made one pool
-        # lose 96 % of its throughput at 200 in flight (benchmarks/README.md).
-        from solaredge_async.transports._pools import PoolsTransport  # noqa: PLC0415
-
-        transport = PoolsTransport.for_concurrency(max_concurrency)
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout,
@@ -213,6 +206,13 @@ class BaseClient:
             self._zones[_checks.check_site_id(site_id)] = site_zone(name)
         self._owns_http = http_client is None
         if http_client is None:
+            if transport is None:
+                # FastTransport with the `fast` extra's httptools, else PoolsTransport
+                # (several small httpcore pools: one large pool lost 96 % of its
+                # throughput at 200 in flight; benchmarks/README.md).
+                from solaredge_async.transports import default_transport  # noqa: PLC0415
+
+                transport = default_transport(max_concurrency)
             http_client = _http_client(transport, timeout, max_concurrency)
         self._http = http_client
         self._ledger = Ledger(credential=credential.id)
@@ -226,6 +226,8 @@ class BaseClient:
             ledger=self._ledger,
             secrets=self._secrets,
             on_request=on_request,
+            # The client's own pool: attempts go straight to the transport.
+            transport=transport if self._owns_http else None,
         )
         self._parser = ResponseParser(strict=strict)
         self._closed = False

@@ -1,4 +1,4 @@
-"""The request engine: retry → limiter → concurrency bound → httpx pool.
+"""The request engine: retry → limiter → concurrency bound → transport.
 
 `Engine.request` is the one path every API call takes. Each attempt
 
@@ -9,15 +9,24 @@
 4. learns the server's ``x-ratelimit-*`` headers and classifies the answer,
 
 and gives the slot back before any retry backoff is slept.
+
+The hot path: when the client owns its transport, each attempt goes straight to
+``transport.handle_async_request`` with a request built from a cached template (base URL,
+default headers, timeout), skipping what `httpx.AsyncClient.send` would do that the client
+never uses (cookies, redirects, the auth flow, event hooks). A caller's own
+`httpx.AsyncClient` still goes through its ``send``. Either way the body is read raw and
+decoded here, a bounded chunk at a time (`transports._decode.BodyDecoder`), so no
+``content-encoding`` can grow memory past the body cap.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
-from contextlib import aclosing
-from typing import TYPE_CHECKING, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from urllib.parse import urlencode
 
 import anyio
 import httpx
@@ -26,9 +35,15 @@ from solaredge_async import errors
 from solaredge_async._retry import call_with_retries
 from solaredge_async._usage import Ledger, RequestEvent
 from solaredge_async.limits._headers import int_header, parse_retry_after
+from solaredge_async.transports._decode import (
+    ACCEPT_ENCODING,
+    BodyDecoder,
+    DecodingFailedError,
+    TooLargeError,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable, Mapping
+    from collections.abc import AsyncGenerator, AsyncIterable, Callable, Mapping
 
     from solaredge_async._credentials import Credential
     from solaredge_async._retry import RetryPolicy
@@ -43,6 +58,9 @@ QueryParams: TypeAlias = Sequence[tuple[str, str]]
 
 #: The largest body the client reads (bytes); no real response comes close.
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+
+#: Paths the fast URL builder takes as they are (anything else goes through httpx's parser).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@%-]*")
 
 _DIAGNOSTIC_HEADERS = (
     "content-type",
@@ -84,9 +102,13 @@ class Engine:
         secrets: Callable[[], Sequence[str]],
         on_request: Callable[[RequestEvent], object] | None = None,
         max_body: int = DEFAULT_MAX_BODY,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.http = http
+        #: Set when the client owns its transport: attempts skip `AsyncClient.send`.
+        self.transport = transport
         self.base_url = base_url.rstrip("/")
+        self._template = _Template(self.base_url, http)
         self.credential = credential
         self.limiter = limiter
         self.slots = anyio.CapacityLimiter(max_concurrency)
@@ -133,18 +155,16 @@ class Engine:
         deadline = self.retry.deadline
         if deadline is None:
             return await call_with_retries(self.retry, attempt, pause=pause, on_retry=on_retry)
-        try:
-            with anyio.fail_after(deadline):
-                return await call_with_retries(self.retry, attempt, pause=pause, on_retry=on_retry)
-        except TimeoutError as exc:
-            if isinstance(exc, errors.SolarEdgeError):
-                raise
-            raise errors.RequestTimeoutError(
-                f"{method} {path} did not succeed within the {deadline:g} s deadline "
-                "(RetryPolicy.deadline), retries and waits included",
-                method=method,
-                path=path,
-            ) from None
+        # A bare cancel scope: `anyio.fail_after` costs twice as much per call.
+        with anyio.CancelScope(deadline=anyio.current_time() + deadline):
+            return await call_with_retries(self.retry, attempt, pause=pause, on_retry=on_retry)
+        # Reached only when the deadline cancelled the call.
+        raise errors.RequestTimeoutError(
+            f"{method} {path} did not succeed within the {deadline:g} s deadline "
+            "(RetryPolicy.deadline), retries and waits included",
+            method=method,
+            path=path,
+        )
 
     async def _attempt(
         self,
@@ -158,13 +178,7 @@ class Engine:
             if self.limiter is not None:
                 await self.limiter.acquire()
             headers = await self.credential.headers()
-            request = self.http.build_request(
-                method,
-                self.base_url + path,
-                params=list(params) if params else None,
-                headers=headers,
-                json=json_body,
-            )
+            request = self._build(method, path, params, headers, json_body)
             # What this attempt sent (a bearer token changes between attempts): an error
             # body or message that echoes it is scrubbed as well.
             sent = tuple(v.removeprefix("Bearer ") for v in headers.values())
@@ -172,13 +186,7 @@ class Engine:
             cost = 1
             failure: errors.TransportError | None = None
             try:
-                # Never follow a redirect, even with a caller's client that does: the key
-                # would go to wherever the Location points, http:// included.
-                response = await self.http.send(request, stream=True, follow_redirects=False)
-                try:
-                    content = await self._read(response, method, path)
-                finally:
-                    await response.aclose()
+                response, content = await self._send(request, method, path)
             except httpx.HTTPError as exc:
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
                     cost = 0  # never reached the server
@@ -210,21 +218,98 @@ class Engine:
         self._emit(method, path, status, number, started, cost, error)
         raise error
 
-    async def _read(self, response: httpx.Response, method: str, path: str) -> bytes:
-        declared = int_header(response.headers, "content-length")
-        if declared is not None and declared > self.max_body:
+    def _build(
+        self,
+        method: str,
+        path: str,
+        params: QueryParams,
+        headers: Mapping[str, str],
+        json_body: Mapping[str, object] | None,
+    ) -> httpx.Request:
+        if self.transport is not None:
+            return self._template.request(method, path, params, headers, json_body)
+        return self.http.build_request(
+            method,
+            self.base_url + path,
+            params=list(params) if params else None,
+            headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},
+            json=json_body,
+        )
+
+    async def _send(
+        self, request: httpx.Request, method: str, path: str
+    ) -> tuple[httpx.Response, bytes]:
+        """Send ``request``; return the response and its decoded body (always closed)."""
+        transport = self.transport
+        if transport is not None:
+            response = await transport.handle_async_request(request)
+            stream = response.stream
+            try:
+                content = await self._read(
+                    response, cast("AsyncIterable[bytes]", stream), method, path
+                )
+            finally:
+                await cast("httpx.AsyncByteStream", stream).aclose()
+            return response, content
+        # Never follow a redirect, even with a caller's client that does: the key would
+        # go to wherever the Location points, http:// included.
+        response = await self.http.send(request, stream=True, follow_redirects=False)
+        try:
+            if response.is_stream_consumed:
+                # Built in memory (a mock's ``content=``): httpx read and decoded it.
+                content = self._check_size(response.content, method, path)
+            else:
+                content = await self._read(
+                    response, cast("AsyncGenerator[bytes]", response.aiter_raw()), method, path
+                )
+        finally:
+            await response.aclose()
+        return response, content
+
+    async def _read(
+        self, response: httpx.Response, raw: AsyncIterable[bytes], method: str, path: str
+    ) -> bytes:
+        """The body, decoded, within `max_body` bytes raw and decoded alike."""
+        headers = response.headers
+        declared = int_header(headers, "content-length")
+        cap = self.max_body
+        if declared is not None and declared > cap:
             raise self._too_large(method, path)
+        try:
+            decoder = BodyDecoder(headers.get("content-encoding"), cap)
+        except DecodingFailedError as exc:
+            raise self._undecodable(method, path, exc) from None
         chunks: list[bytes] = []
         size = 0
         # Closed explicitly when the cap cuts the body short: trio warns about (and
         # finalises late) an async generator left to the garbage collector.
-        async with aclosing(cast("AsyncGenerator[bytes]", response.aiter_bytes())) as body:
-            async for chunk in body:
-                size += len(chunk)
-                if size > self.max_body:
-                    raise self._too_large(method, path)
-                chunks.append(chunk)
-        return b"".join(chunks)
+        async with _closing(raw) as body:
+            try:
+                async for chunk in body:
+                    size += len(chunk)
+                    if size > cap:
+                        raise self._too_large(method, path)
+                    chunks.extend(decoder.feed(chunk))
+                chunks.extend(decoder.finish())
+            except TooLargeError:
+                raise self._too_large(method, path) from None
+            except DecodingFailedError as exc:
+                raise self._undecodable(method, path, exc) from None
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _check_size(self, content: bytes, method: str, path: str) -> bytes:
+        if len(content) > self.max_body:
+            raise self._too_large(method, path)
+        return content
+
+    def _undecodable(
+        self, method: str, path: str, exc: DecodingFailedError
+    ) -> errors.ResponseValidationError:
+        return errors.ResponseValidationError(
+            f"{method} {path}: the response body cannot be decoded for its "
+            f"content-encoding ({exc}); the server sent a corrupt or unsupported body",
+            path=path,
+        )
 
     def _too_large(self, method: str, path: str) -> errors.ResponseValidationError:
         return errors.ResponseValidationError(
@@ -346,6 +431,79 @@ class Engine:
 
 def _no_pause(_seconds: float) -> None:
     return None
+
+
+class _closing:  # noqa: N801 - used like contextlib's aclosing
+    """`contextlib.aclosing` for an iterable that may have no ``aclose`` (a plain stream)."""
+
+    __slots__ = ("_it",)
+
+    def __init__(self, iterable: AsyncIterable[bytes]) -> None:
+        self._it = iterable
+
+    async def __aenter__(self) -> AsyncIterable[bytes]:
+        return self._it
+
+    async def __aexit__(self, *_exc: object) -> None:
+        close = getattr(self._it, "aclose", None)
+        if close is not None and hasattr(self._it, "ag_frame"):
+            await close()
+
+
+class _Template:
+    """What every request of one client shares: the base URL, default headers, timeout.
+
+    Builds `httpx.Request` objects without re-parsing the base URL for each one (httpx's
+    URL parser costs about 20 µs a call; replacing the path and query of a parsed URL
+    costs about one).
+    """
+
+    __slots__ = ("_base", "_base_path", "_base_url", "_extensions", "_headers", "_ref")
+
+    def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
+        self._base_url = base_url
+        url = httpx.URL(base_url)
+        self._base = url
+        self._base_path = url.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
+        ref = getattr(url, "_uri_reference", None)
+        # httpx's parsed URL is a NamedTuple (httpx 0.23-0.28); any other shape, or a
+        # later httpx without it, falls back to parsing each URL.
+        self._ref: Any = ref if hasattr(ref, "_replace") else None
+        # httpx's "Connection: keep-alive" is HTTP/1.1's default and not needed.
+        self._headers: list[tuple[bytes, bytes]] = [
+            (name, value)
+            for name, value in http.headers.raw
+            if name.lower() not in {b"accept-encoding", b"connection"}
+        ]
+        self._headers.append((b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")))
+        self._extensions = {"timeout": http.timeout.as_dict()}
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: QueryParams,
+        headers: Mapping[str, str],
+        json_body: Mapping[str, object] | None,
+    ) -> httpx.Request:
+        """An `httpx.Request` for ``path`` under the base URL."""
+        query = urlencode(list(params)) if params else ""
+        ref = self._ref
+        if ref is not None and _PLAIN_PATH.fullmatch(path):
+            url = httpx.URL.__new__(httpx.URL)
+            url._uri_reference = ref._replace(  # noqa: SLF001
+                path=self._base_path + path, query=query or None, fragment=None
+            )
+        else:
+            url = httpx.URL(self._base_url + path + ("?" + query if query else ""))
+        all_headers = [*self._headers, *((k.encode(), v.encode()) for k, v in headers.items())]
+        return httpx.Request(
+            method,
+            url,
+            headers=all_headers,
+            json=json_body,
+            extensions=self._extensions,
+        )
 
 
 def _problem_fields(content: bytes) -> tuple[str | None, str | None, str | None]:

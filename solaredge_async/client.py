@@ -93,7 +93,8 @@ class SolarEdgeClient(BaseClient):
         allow_insecure_http: Allow ``http://`` to a host that is not loopback.
         transport: An httpx transport for the client's own connection pool (the
             simulator's ``Simulator.transport()``, a mock, `AiohttpTransport` under
-            asyncio, ...). By default a `PoolsTransport` sized to ``max_concurrency``.
+            asyncio, ...). By default a `FastTransport` (with the ``fast`` extra's
+            httptools), else a `PoolsTransport`, sized to ``max_concurrency``.
         http_client: A caller-owned ``httpx.AsyncClient``; the client does not close
             it. Its ``base_url`` and auth are not used.
         requests_per_minute: The limiter's starting rate (calls per minute; the free

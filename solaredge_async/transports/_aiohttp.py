@@ -3,12 +3,13 @@
 httpx stays the client API (requests, responses, timeouts, errors); only the connection
 pool changes. httpcore's pool (httpx 0.28 / httpcore 1.0) spends time per request that
 grows with the number of connections and waiting requests, so a sweep with many requests
-in flight gets *slower* as concurrency grows; aiohttp's connector does not. On loopback
-this transport gives the full client stack 2-4x the throughput of the default one at
-50-200 requests in flight (see ``benchmarks/README.md``).
+in flight gets *slower* as concurrency grows; aiohttp's connector does not. The default
+`FastTransport` (httptools) is as fast or faster on the fleet-day benchmark and runs on
+trio as well (see ``benchmarks/README.md``); this one remains for asyncio code bases that
+already use aiohttp.
 
 Install the optional extra ``solaredge-async[fast]`` (``aiohttp>=3.9``). aiohttp runs on
-asyncio only: under trio keep the default httpcore transport::
+asyncio only: under trio keep the default transport::
 
     from solaredge_async import SolarEdgeClient
     from solaredge_async.transports._aiohttp import AiohttpTransport
@@ -17,8 +18,9 @@ asyncio only: under trio keep the default httpcore transport::
         ...
 
 What it maps: every request header is sent as httpx built it (aiohttp adds none of its
-own), bodies are sent whole, responses stream and are decoded by httpx (aiohttp's own
-decompression is off), redirects and cookies stay httpx's business, and aiohttp's errors
+own), bodies are sent whole, responses stream raw (aiohttp's own decompression is off:
+`SolarEdgeClient` decodes them within its body cap, a plain `httpx.AsyncClient` with
+httpx's decoders), redirects and cookies stay httpx's business, and aiohttp's errors
 become the matching httpx exceptions (`httpx.ConnectError`, `httpx.ConnectTimeout`,
 `httpx.ReadTimeout`, `httpx.ReadError`, `httpx.RemoteProtocolError`). Timeouts come from
 each request's httpx timeout: ``pool`` bounds the wait for a connection, ``connect`` the

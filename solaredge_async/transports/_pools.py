@@ -10,11 +10,13 @@ the client's in-flight bound at most ``pools x connections`` no pool ever holds 
 than ``connections`` requests and nothing queues inside httpcore.
 
 `SolarEdgeClient` uses it for its own connection pool (sized to ``max_concurrency``)
-when neither ``transport`` nor ``http_client`` is given.
+when neither ``transport`` nor ``http_client`` is given and httptools (for the faster
+`FastTransport`) is not installed.
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 from typing import TYPE_CHECKING, Self
 
@@ -58,7 +60,9 @@ class PoolsTransport(httpx.AsyncBaseTransport):
     """``pools`` httpcore connection pools of ``connections`` each, least busy first.
 
     Works wherever httpx's own transport works (asyncio and trio). All pools share one
-    TLS context (building one costs tens of milliseconds).
+    TLS context; with ``verify=True`` its CA bundle (tens of milliseconds to load) is
+    loaded on the first ``https`` request, so a client of an ``http://`` URL never pays
+    for it. Until then the context trusts no CA at all: it fails closed.
 
     Args:
         pools: Number of pools, >= 1.
@@ -80,7 +84,16 @@ class PoolsTransport(httpx.AsyncBaseTransport):
     ) -> None:
         if pools < 1 or connections < 1:
             raise ConfigurationError("pools and connections must be at least 1")
-        context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
+        self._lazy_ca = verify is True
+        if isinstance(verify, ssl.SSLContext):
+            context = verify
+        elif verify is True:
+            # Certificates and host names are checked (the defaults of PROTOCOL_TLS_CLIENT);
+            # the CA bundle comes on the first https request (`_load_ca`).
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        else:
+            context = httpx.create_ssl_context(verify=False)
+        self._context = context
         limits = httpx.Limits(
             max_connections=connections,
             max_keepalive_connections=connections,
@@ -99,6 +112,8 @@ class PoolsTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` through the pool with the fewest requests in flight."""
+        if self._lazy_ca and request.url.scheme == "https":
+            self._load_ca()
         in_flight = self.in_flight
         index = in_flight.index(min(in_flight))
         in_flight[index] += 1
@@ -113,6 +128,16 @@ class PoolsTransport(httpx.AsyncBaseTransport):
             return response
         response.stream = _Counted(stream, self, index)
         return response
+
+    def _load_ca(self) -> None:
+        """Load the CA bundle httpx would use (``SSL_CERT_FILE``/``SSL_CERT_DIR`` or certifi)."""
+        self._lazy_ca = False
+        load_default_ca(self._context)
+
+    @property
+    def ssl_context_loaded(self) -> bool:
+        """Whether the CA bundle was loaded (only ever on an ``https`` request)."""
+        return not self._lazy_ca
 
     def busy(self) -> tuple[int, int]:
         """``(connections in use, requests queued or assigned)`` over every pool.
@@ -131,3 +156,19 @@ class PoolsTransport(httpx.AsyncBaseTransport):
         """Close every pool."""
         for pool in self.pools:
             await pool.aclose()
+
+
+def load_default_ca(context: ssl.SSLContext) -> None:
+    """Load into ``context`` the CA bundle ``httpx.create_ssl_context(verify=True)`` uses.
+
+    ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` when set, else certifi's bundle; with a
+    ``PROTOCOL_TLS_CLIENT`` context this gives what `ssl.create_default_context` would.
+    """
+    if os.environ.get("SSL_CERT_FILE"):
+        context.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
+    elif os.environ.get("SSL_CERT_DIR"):
+        context.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
+    else:
+        import certifi  # noqa: PLC0415 - comes with httpx
+
+        context.load_verify_locations(cafile=certifi.where())

@@ -237,6 +237,9 @@ def httpcore_pools(client: SolarEdgeClient) -> list[Any]:
 
 def pool_state(client: SolarEdgeClient) -> tuple[int, int]:
     """(connections in use, requests queued or assigned) over the client's httpx pools."""
+    transport = client._http._transport
+    if hasattr(transport, "busy"):  # FastTransport, PoolsTransport
+        return transport.busy()
     busy = queued = 0
     for pool in httpcore_pools(client):
         busy += sum(not (c.is_idle() or c.is_closed()) for c in pool.connections)

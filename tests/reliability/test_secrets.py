@@ -331,6 +331,8 @@ async def test_a_loopback_server_at_debug_logging(
     canaries: Canaries, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Real sockets (httpcore logs at DEBUG): no canary in those records either."""
+    from solaredge_async import PoolsTransport
+
     sim = make_sim()
     site_id = sim.fleet.sites_for(API_KEY)[0]
     async with (
@@ -341,6 +343,8 @@ async def test_a_loopback_server_at_debug_logging(
             base_url=base_url,
             requests_per_minute=None,
             retry=FAST,
+            # httpcore's transport: the one that logs (FastTransport logs nothing).
+            transport=PoolsTransport.for_concurrency(3),
         ) as client,
     ):
         await client.site(site_id)
@@ -469,12 +473,19 @@ def test_the_cli_never_prints_or_writes_the_key(  # noqa: PLR0917 - pytest fixtu
 
 async def test_tls_verification_is_on_by_default() -> None:
     """The default pool verifies certificates and host names (client and OAuth client)."""
+    from solaredge_async.transports._fast import FastTransport
+
     async with SolarEdgeClient(api_key=API_KEY) as client:
-        pools = httpcore_pools(client)
-        assert pools
-        for pool in pools:
-            assert pool._ssl_context.verify_mode == ssl.CERT_REQUIRED
-            assert pool._ssl_context.check_hostname is True
+        transport = client._http._transport
+        if isinstance(transport, FastTransport):
+            # Built on the first https request; _context() is what that request uses.
+            contexts = [transport._context()]
+        else:
+            contexts = [pool._ssl_context for pool in httpcore_pools(client)]
+        assert contexts
+        for context in contexts:
+            assert context.verify_mode == ssl.CERT_REQUIRED
+            assert context.check_hostname is True
         assert client._http.follow_redirects is False
         assert client._http._trust_env is False
     async with OAuthClient(CLIENT_ID, CLIENT_SECRET) as oauth:
