@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, TypeAlias
 
 from solaredge_async.errors import ConfigurationError
@@ -102,6 +102,10 @@ class ApiKeyCredential:
         """The headers that authenticate a request."""
         return self._headers
 
+    def invalidate(self, headers: Mapping[str, str]) -> bool:  # noqa: ARG002
+        """An API key cannot be renewed: a 401 stands (always False)."""
+        return False
+
 
 class BearerCredential:
     """An OAuth access token from ``token_provider``, sent as ``Authorization: Bearer``.
@@ -133,6 +137,20 @@ class BearerCredential:
         """
         token = check_secret(await self._provider(), "the token from token_provider")
         return {"Authorization": f"Bearer {token}"}
+
+    def invalidate(self, headers: Mapping[str, str]) -> bool:
+        """Tell the provider that the token sent in ``headers`` was refused (a 401).
+
+        Returns:
+            True when the provider can renew it (it has an ``invalidate(token)`` method,
+            as `RefreshingTokenProvider` does): the call is then retried once with a
+            fresh token. False otherwise.
+        """
+        invalidate = getattr(self._provider, "invalidate", None)
+        if not callable(invalidate):
+            return False
+        invalidate(headers.get("Authorization", "").removeprefix("Bearer "))
+        return True
 
 
 Credential: TypeAlias = ApiKeyCredential | BearerCredential

@@ -146,7 +146,12 @@ class Engine:
         ledger.calls += 1
 
         async def attempt(number: int) -> Response:
-            return await self._attempt(method, path, params, json_body, number)
+            try:
+                return await self._attempt(method, path, params, json_body, number, renew=True)
+            except _Renewed:
+                # The bearer token was refused and its provider renews it: once more,
+                # through the limiter like every attempt (it costs a credit).
+                return await self._attempt(method, path, params, json_body, number, renew=False)
 
         def on_retry(_number: int) -> None:
             ledger.retries += 1
@@ -173,6 +178,8 @@ class Engine:
         params: QueryParams,
         json_body: Mapping[str, object] | None,
         number: int,
+        *,
+        renew: bool = False,
     ) -> Response:
         async with self.slots:
             if self.limiter is not None:
@@ -203,20 +210,27 @@ class Engine:
                 raise failure
         self.ledger.credits += cost
         status = response.status_code
-        limit = int_header(response.headers, "x-ratelimit-limit-minute")
-        remaining = int_header(response.headers, "x-ratelimit-remaining-minute")
+        remaining = self._observe_limits(response.headers)
+        if status < 300:  # noqa: PLR2004
+            self._emit(method, path, status, number, started, cost, None)
+            return Response(status, response.headers, content)
+        error = self._status_error(method, path, response, content, remaining, sent=sent)
+        self._emit(method, path, status, number, started, cost, error)
+        if renew and status == 401 and self.credential.invalidate(headers):  # noqa: PLR2004
+            raise _Renewed from error
+        raise error
+
+    def _observe_limits(self, headers: httpx.Headers) -> int | None:
+        """Learn the per-minute limit headers; return ``remaining`` (None if absent)."""
+        limit = int_header(headers, "x-ratelimit-limit-minute")
+        remaining = int_header(headers, "x-ratelimit-remaining-minute")
         if limit is not None:
             self.ledger.last_limit = limit
         if remaining is not None:
             self.ledger.last_remaining = remaining
         if self.limiter is not None:
             self.limiter.observe(limit, remaining)
-        if status < 300:  # noqa: PLR2004
-            self._emit(method, path, status, number, started, cost, None)
-            return Response(status, response.headers, content)
-        error = self._status_error(method, path, response, content, remaining, sent=sent)
-        self._emit(method, path, status, number, started, cost, error)
-        raise error
+        return remaining
 
     def _build(
         self,
@@ -427,6 +441,10 @@ class Engine:
                 **common,
             )
         return errors.error_class_for(status)(**common)  # type: ignore[arg-type]
+
+
+class _Renewed(Exception):  # noqa: N818 - a signal inside the engine, never raised out
+    """A 401 whose bearer token the provider renews: the attempt is made once more."""
 
 
 def _no_pause(_seconds: float) -> None:

@@ -73,12 +73,6 @@ async def test_invalidate_then_token_is_the_hook_the_engine_uses() -> None:
     assert server.refreshes == 1
 
 
-@pytest.mark.xfail(
-    reason="needs the engine change: on a 401 the engine calls the bearer provider's "
-    "invalidate(sent token) and retries the call once (solaredge_async/_engine.py)",
-    raises=AuthenticationError,
-    strict=True,
-)
 async def test_a_401_through_the_client_refreshes_once_and_retries() -> None:
     """SolarEdgeClient over a MockTransport: the 401 leads to one refresh and one retry."""
     server = TokenServer()
