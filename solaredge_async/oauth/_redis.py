@@ -49,6 +49,7 @@ from solaredge_async.errors import ConfigurationError, RequestTimeoutError
 from solaredge_async.limits._errors import SharedStateUnavailableError
 from solaredge_async.limits._redis import _check_url, _is_unavailable, _safe_target
 from solaredge_async.oauth._flow import check_positive
+from solaredge_async.oauth._locks import LocalRefreshLock
 from solaredge_async.oauth._stores import TokenStoreError, check_grant
 from solaredge_async.oauth._tokens import decode_tokens, encode_tokens
 
@@ -383,7 +384,8 @@ class RedisRefreshLock:
     and `RefreshingTokenProvider` then adopts what the other holder saved.
 
     Args:
-        url: ``redis://[user:password@]host:port/db``, as for `RedisTokenStore`.
+        url: ``redis://[user:password@]host:port/db``, as for `RedisTokenStore` (a
+            store's connection when made by `RedisTokenStore.refresh_lock`).
         prefix: The first part of every key (the store's, to share its namespace).
         lease: Seconds the lock outlives a holder that stopped renewing it.
         wait_timeout: Seconds a caller waits for another holder before
@@ -413,13 +415,14 @@ class RedisRefreshLock:
             self._owns_link = True
         self.prefix = _check_prefix(prefix)
         self.lease = check_positive(lease, "lease")
-        if self.lease < 3 * self._link.op_timeout:
+        if self.lease < 3 * self._link.op_timeout * (1 - 1e-9):
             raise ConfigurationError(
                 f"lease ({self.lease:g} s) must be at least three round trips "
                 f"(3 x op_timeout = {3 * self._link.op_timeout:g} s) to be renewed in time"
             )
         self.wait_timeout = check_positive(wait_timeout, "wait_timeout")
         self._lease_ms = str(max(math.ceil(self.lease * 1000), 1))
+        self._local = LocalRefreshLock()
 
     def __repr__(self) -> str:
         return (
@@ -472,27 +475,46 @@ class RedisRefreshLock:
         """
         key = self.key(grant)
         owner = secrets.token_hex(16)
-        await self._acquire(grant, key, owner)
-        renewal = anyio.CancelScope()
-        self._link.start_soon(lambda: self._renew(grant, key, owner, renewal), repr(self))
-        try:
-            yield
-        finally:
-            renewal.cancel()
-            with anyio.CancelScope(shield=True):
-                await self._release(grant, key, owner)
+        started = anyio.current_time()
+        async with contextlib.AsyncExitStack() as stack:
+            # The tasks of this process queue here first: one polls Redis at a time.
+            queued = False
+            with anyio.move_on_after(self.wait_timeout):
+                await stack.enter_async_context(self._local.hold(grant))
+                queued = True
+            if not queued:
+                raise self._timed_out(grant, started)
+            await self._acquire(grant, key, owner, started)
+            renewal = anyio.CancelScope()
+            try:
+                self._link.start_soon(lambda: self._renew(grant, key, owner, renewal), repr(self))
+                yield
+            finally:
+                renewal.cancel()
+                with anyio.CancelScope(shield=True):
+                    await self._release(grant, key, owner)
 
-    async def _acquire(self, grant: str, key: str, owner: str) -> None:
+    def _timed_out(self, grant: str, started: float) -> RefreshLockTimeoutError:
+        waited = anyio.current_time() - started
+        return RefreshLockTimeoutError(
+            f"the refresh lock of grant {grant!r} on {self.target} stayed held by another "
+            f"holder for {waited:.1f} s (wait_timeout {self.wait_timeout:g} s); nothing "
+            "was refreshed. Retry later; a holder that died releases it within "
+            f"{self.lease:g} s (lease)",
+            grant=grant,
+            waited=waited,
+        )
+
+    async def _acquire(self, grant: str, key: str, owner: str, started: float) -> None:
         try:
-            await self._wait_for(grant, key, owner)
+            await self._wait_for(grant, key, owner, started)
         except BaseException:
             # An attempt cut short may have taken the lock: give it back (if it is ours).
             with anyio.CancelScope(shield=True):
                 await self._release(grant, key, owner, quiet=True)
             raise
 
-    async def _wait_for(self, grant: str, key: str, owner: str) -> None:
-        started = anyio.current_time()
+    async def _wait_for(self, grant: str, key: str, owner: str, started: float) -> None:
         give_up = started + self.wait_timeout
         delay = _FIRST_POLL
         name = repr(self)
@@ -505,14 +527,7 @@ class RedisRefreshLock:
                 return
             now = anyio.current_time()
             if now >= give_up:
-                raise RefreshLockTimeoutError(
-                    f"the refresh lock of grant {grant!r} on {self.target} stayed held by "
-                    f"another process for {now - started:.1f} s (wait_timeout "
-                    f"{self.wait_timeout:g} s); nothing was refreshed. Retry later; a "
-                    f"holder that died releases it within {self.lease:g} s (lease)",
-                    grant=grant,
-                    waited=now - started,
-                )
+                raise self._timed_out(grant, started)
             # Jitter keeps the waiters of one release from polling in step.
             jittered = delay * (0.5 + secrets.randbelow(1000) / 1000)
             await anyio.sleep(min(jittered, give_up - now))

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import logging
 import os
+import pickle
 import subprocess
 import sys
 import uuid
@@ -197,11 +198,41 @@ async def test_the_lock_excludes_other_holders_and_is_released(redis_url: str) -
             assert isinstance(info.value, TimeoutError)
             assert info.value.grant == "site-1"
             assert "site-1" in str(info.value)
+            again = pickle.loads(pickle.dumps(info.value))  # noqa: S301 - our own bytes
+            assert (type(again), again.grant, str(again)) == (
+                RefreshLockTimeoutError,
+                "site-1",
+                str(info.value),
+            )
             async with two.hold("site-2"):  # another grant is another lock
                 pass
         assert await _keys(redis_url, prefix) == []  # released
         async with two.hold("site-1"):
             pass
+
+
+async def test_tasks_sharing_one_lock_object_exclude_each_other(redis_url: str) -> None:
+    """Tasks of one process queue on the lock object itself, bounded by wait_timeout."""
+    async with RedisRefreshLock(redis_url, prefix=_prefix(), wait_timeout=0.3) as lock:
+        inside: list[str] = []
+        entered, leave = anyio.Event(), anyio.Event()
+
+        async def holder() -> None:
+            async with lock.hold("g"):
+                inside.append("holder")
+                entered.set()
+                await leave.wait()
+            inside.remove("holder")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(holder)
+            await entered.wait()
+            with pytest.raises(RefreshLockTimeoutError):
+                async with lock.hold("g"):
+                    pytest.fail("two tasks held one grant's lock at once")
+            leave.set()
+        async with lock.hold("g"):
+            assert inside == []
 
 
 async def test_a_held_lock_is_renewed_past_its_lease(redis_url: str) -> None:
