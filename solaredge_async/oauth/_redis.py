@@ -175,6 +175,9 @@ class _Link:
 
     async def close(self) -> None:
         stack, self._stack = self._stack, None
+        if self._tasks is not None:
+            # Renewals of locks still held (closed mid-hold) stop now; their leases lapse.
+            self._tasks.cancel_scope.cancel()
         self._tasks = None
         self._client = None
         if stack is not None:
