@@ -7,7 +7,10 @@ stored durably before the new access token is used. `RefreshingTokenProvider`
 does that with a `TokenStore` (`FileTokenStore`, `MemoryTokenStore`, or your
 own: three coroutine methods), allows one refresh per grant at a time (a
 `RefreshLock`), refreshes before expiry, and never discards the only valid
-refresh token when saving fails. Pass it as ``SolarEdgeClient(token_provider=...)``::
+refresh token when saving fails. Several processes or hosts share a grant through
+`RedisTokenStore` and its `RedisRefreshLock` (extra ``redis``; the sync database's
+token store is ``solaredge_async.store.DatabaseTokenStore``). Pass the provider as
+``SolarEdgeClient(token_provider=...)``::
 
     store = FileTokenStore("~/.local/state/solar/tokens")
     async with OAuthClient(client_id, client_secret) as oauth:
@@ -23,6 +26,8 @@ Every token call is bounded by the caller's cancel scopes, by `OAuthClient`'s
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from solaredge_async.oauth._flow import (
     DEFAULT_AUTHORIZE_URL,
@@ -42,6 +47,13 @@ from solaredge_async.oauth._stores import (
 )
 from solaredge_async.oauth._tokens import TokenSet, decode_tokens, encode_tokens
 
+if TYPE_CHECKING:
+    from solaredge_async.oauth._redis import (
+        RedisRefreshLock,
+        RedisTokenStore,
+        RefreshLockTimeoutError,
+    )
+
 __all__ = [
     "DEFAULT_AUTHORIZE_URL",
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -51,7 +63,10 @@ __all__ = [
     "LocalRefreshLock",
     "MemoryTokenStore",
     "OAuthClient",
+    "RedisRefreshLock",
+    "RedisTokenStore",
     "RefreshLock",
+    "RefreshLockTimeoutError",
     "RefreshingTokenProvider",
     "TokenSet",
     "TokenStore",
@@ -60,3 +75,15 @@ __all__ = [
     "decode_tokens",
     "encode_tokens",
 ]
+
+_REDIS_NAMES = frozenset({"RedisRefreshLock", "RedisTokenStore", "RefreshLockTimeoutError"})
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - module attribute hook
+    # coredis is an optional extra: the Redis module is imported when first asked for.
+    if name in _REDIS_NAMES:
+        from solaredge_async.oauth import _redis  # noqa: PLC0415
+
+        return getattr(_redis, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
