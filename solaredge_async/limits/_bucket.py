@@ -37,7 +37,14 @@ from solaredge_async.limits._headers import MAX_HEADER_INT, MAX_RETRY_AFTER
 if TYPE_CHECKING:
     from solaredge_async.limits._ledger import CreditLedger
 
-__all__ = ["DEFAULT_SAFETY_MARGIN", "MAX_PAUSE", "RateLimiter", "check_wait", "valid_limit"]
+__all__ = [
+    "DEFAULT_SAFETY_MARGIN",
+    "MAX_PAUSE",
+    "LimiterGauges",
+    "RateLimiter",
+    "check_wait",
+    "valid_limit",
+]
 
 #: The longest pause (seconds) `RateLimiter.pause` installs, whatever it is asked.
 MAX_PAUSE = MAX_RETRY_AFTER
@@ -83,7 +90,39 @@ def check_wait(wait: float, *, paused: bool, max_wait: float | None) -> None:
         raise LimitWaitTooLongError(wait=wait, allowed=max(allowed, 0.0), paused=paused)
 
 
-class RateLimiter:
+class LimiterGauges:
+    """The read-only figures every rate limiter shows (in-process and shared).
+
+    A subclass sets ``_rate``, ``_ceiling``, ``_burst`` and ``_granted``.
+    """
+
+    _rate: float
+    _ceiling: float
+    _burst: int
+    _granted: int
+
+    @property
+    def requests_per_minute(self) -> float:
+        """The rate in force, in calls per minute (shared: as seen at the last acquire)."""
+        return self._rate
+
+    @property
+    def ceiling(self) -> float:
+        """The highest rate the server's headers may install, in calls per minute."""
+        return self._ceiling
+
+    @property
+    def burst(self) -> int:
+        """The most calls that may go at once after an idle spell (tokens in the bucket)."""
+        return self._burst
+
+    @property
+    def granted(self) -> int:
+        """How many calls this limiter let through (tokens granted, slots reserved)."""
+        return self._granted
+
+
+class RateLimiter(LimiterGauges):
     """A token bucket shared by every request made with one credential.
 
     Tokens refill continuously at ``requests_per_minute`` per ``60 + safety_margin``
@@ -178,26 +217,6 @@ class RateLimiter:
             f"RateLimiter(requests_per_minute={self._rate:g}, burst={self._burst}, "
             f"safety_margin={self._margin:g})"
         )
-
-    @property
-    def requests_per_minute(self) -> float:
-        """The current rate, in calls per minute."""
-        return self._rate
-
-    @property
-    def ceiling(self) -> float:
-        """The highest rate the server's headers may install, in calls per minute."""
-        return self._ceiling
-
-    @property
-    def burst(self) -> int:
-        """The most tokens the bucket can hold."""
-        return self._burst
-
-    @property
-    def granted(self) -> int:
-        """How many tokens were granted since the limiter was made."""
-        return self._granted
 
     @property
     def paused_until(self) -> float:
