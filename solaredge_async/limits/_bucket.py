@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from solaredge_async.errors import ConfigurationError
-from solaredge_async.limits._cycle import check_account
+from solaredge_async.limits._cycle import check_account, is_number
 from solaredge_async.limits._errors import LimitWaitTooLongError
 from solaredge_async.limits._headers import MAX_HEADER_INT, MAX_RETRY_AFTER
 
@@ -55,10 +55,6 @@ MAX_PAUSE = MAX_RETRY_AFTER
 DEFAULT_SAFETY_MARGIN = 0.5
 
 _EPSILON = 1e-6
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def valid_limit(value: object) -> int | None:
@@ -165,7 +161,7 @@ class RateLimiter(LimiterGauges):
         ledger: CreditLedger | None = None,
         account: str | None = None,
     ) -> None:
-        if not _is_number(requests_per_minute) or not (
+        if not is_number(requests_per_minute) or not (
             requests_per_minute > 0 and math.isfinite(requests_per_minute)
         ):
             raise ConfigurationError(
@@ -174,13 +170,13 @@ class RateLimiter(LimiterGauges):
             )
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise ConfigurationError(f"burst must be an integer, at least 1; got {burst!r}")
-        if not _is_number(safety_margin) or not (
+        if not is_number(safety_margin) or not (
             safety_margin >= 0 and math.isfinite(safety_margin)
         ):
             raise ConfigurationError(f"safety_margin must be >= 0 seconds, got {safety_margin!r}")
         if ceiling is None:
             ceiling = requests_per_minute
-        if not _is_number(ceiling) or not (
+        if not is_number(ceiling) or not (
             ceiling >= requests_per_minute and math.isfinite(ceiling)
         ):
             raise ConfigurationError(
@@ -188,7 +184,7 @@ class RateLimiter(LimiterGauges):
                 f"got {ceiling!r}"
             )
         if max_wait is not None and (
-            not _is_number(max_wait) or not (max_wait >= 0 and math.isfinite(max_wait))
+            not is_number(max_wait) or not (max_wait >= 0 and math.isfinite(max_wait))
         ):
             raise ConfigurationError(f"max_wait must be >= 0 seconds or None, got {max_wait!r}")
         self._rate = float(requests_per_minute)
@@ -281,7 +277,7 @@ class RateLimiter(LimiterGauges):
         Values that are not positive and finite numbers are ignored; values above
         the ceiling are cut to it.
         """
-        if not _is_number(requests_per_minute):
+        if not is_number(requests_per_minute):
             return
         try:
             if not (requests_per_minute > 0 and math.isfinite(requests_per_minute)):
@@ -321,7 +317,7 @@ class RateLimiter(LimiterGauges):
         values are ignored). The bucket is drained too, so the calls after the
         pause are paced again from zero.
         """
-        if not _is_number(seconds) or not (seconds > 0):
+        if not is_number(seconds) or not (seconds > 0):
             return
         seconds = min(float(seconds), MAX_PAUSE)  # inf included
         if math.isnan(seconds):

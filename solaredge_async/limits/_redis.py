@@ -51,6 +51,7 @@ from solaredge_async.limits._cycle import (
     check_account,
     check_cost,
     check_seconds,
+    is_number,
     utc_now,
 )
 from solaredge_async.limits._errors import (
@@ -663,7 +664,7 @@ class RedisRateLimiter(LimiterGauges):
         Cut to `MAX_PAUSE`; non-numbers and non-positive values are ignored. A
         pause never shortens one in force. Sent to Redis in the background.
         """
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        if not is_number(seconds) or not seconds > 0:
             return
         seconds = min(float(seconds), MAX_PAUSE)
         if math.isnan(seconds):
