@@ -376,11 +376,14 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def _early_signals() -> Iterator[None]:
+def _early_signals(*, keep: bool) -> Iterator[None]:
     """From the first line of `main`: SIGINT raises KeyboardInterrupt, SIGTERM `_Terminated`.
 
     The commands replace both with a graceful stop once they run; these cover start-up.
-    Only the main thread can install handlers (elsewhere this does nothing).
+    On the way out the previous handlers come back when ``keep`` (`main` called as a
+    function); as the program's entry point the status is decided by then, so both
+    signals are ignored until the interpreter exits (its shutdown would otherwise die
+    of them with -2). Only the main thread can install handlers (elsewhere: nothing).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -390,8 +393,8 @@ def _early_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous_int)
-        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int if keep else signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, previous_term if keep else signal.SIG_IGN)
 
 
 def _quiet_stdout() -> None:
@@ -421,13 +424,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     2 usage error, 3 refused before spending, 130 interrupted (SIGINT). A closed stdout
     (``solaredge-async sites | head``) ends the command quietly with 0.
     """
-    with _early_signals():
+    with _early_signals(keep=argv is not None):
         try:
             return _main(argv)
         except KeyboardInterrupt:
-            return _say("interrupted before the command started", EXIT_INTERRUPTED)
+            return _say("interrupted", EXIT_INTERRUPTED)
         except _Terminated:
-            return _say("stopped by SIGTERM before the command started", EXIT_OK)
+            return _say("stopped by SIGTERM", EXIT_OK)
         except BrokenPipeError:
             _quiet_stdout()
             return EXIT_OK

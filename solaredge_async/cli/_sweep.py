@@ -377,7 +377,7 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
         )
     ok = counts["failed"] == 0 and counts["not_attempted"] == 0 and not plan.failed_sites
     status = EXIT_OK if ok else EXIT_INCOMPLETE
-    if counts["succeeded"] == counts["failed"] == 0 and sweep_credits == 0 and stopped:
+    if counts["succeeded"] == counts["failed"] == 0 and stopped:
         status = EXIT_REFUSED  # nothing could be spent: the credits were already gone
     if json_out:
         print(

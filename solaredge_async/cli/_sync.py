@@ -126,7 +126,7 @@ def _sample(path: Path) -> tuple[int, int, list[tuple[Any, ...]]]:
 def _status(report: SyncReport) -> int:
     if report.complete:
         return EXIT_OK
-    if report.succeeded == report.failed == 0 and report.credits == 0 and report.not_attempted:
+    if report.succeeded == report.failed == 0 and report.not_attempted:
         return EXIT_REFUSED  # the credits were gone before the first data call
     return EXIT_INCOMPLETE
 
