@@ -381,7 +381,8 @@ def _lay_out(
             window = cache[ck]
             if window is None:
                 continue
-            sk = (zone.key, res, *window)
+            # Keyed in UTC: two wall-clock-equal instants of a fold are different windows.
+            sk = (zone.key, res, window[0].astimezone(UTC), window[1].astimezone(UTC))
             if sk not in splits:
                 if split:
                     splits[sk] = tuple(_windows.split_window(*window, res, caps, zone))
