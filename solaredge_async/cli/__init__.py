@@ -48,6 +48,7 @@ from solaredge_async.cli._defaults import (
     EXIT_STATUSES,
     EXIT_USAGE,
     SYNC_WHAT,
+    Terminated,
 )
 
 _RELATIVE: Final = {"today": 0, "yesterday": -1}
@@ -131,7 +132,7 @@ def parse_bound(text: str) -> str:
 
 
 def parse_instant(text: str) -> date | datetime:
-    """Parse ``--since`` / ``--until``: ``YYYY-MM-DD`` (a UTC day) or an ISO 8601 instant."""
+    """Parse ``--since`` / ``--until``: ``YYYY-MM-DD`` (a site-local day) or an aware instant."""
     value = text.strip()
     try:
         if len(value) == 10:  # noqa: PLR2004 - YYYY-MM-DD
@@ -275,13 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument(
         "--since",
         type=parse_instant,
-        help="a first run backfills from this day (YYYY-MM-DD, UTC) or ISO instant "
+        help="a first run backfills from this day (YYYY-MM-DD, site-local) or ISO instant "
         "(default: 7 days ago)",
     )
     sy.add_argument(
         "--until",
         type=parse_instant,
-        help="sync up to this day (exclusive) or instant (default: now)",
+        help="sync up to the end of this day (site-local, inclusive) or this instant "
+        "(default: now; only closed buckets are stored)",
     )
     sy.add_argument(
         "--settle",
@@ -366,18 +368,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Terminated(BaseException):
-    """SIGTERM arrived before the command's own handler was installed."""
-
-
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     del signum, frame
-    raise _Terminated
+    raise Terminated
 
 
 @contextlib.contextmanager
 def _early_signals(*, keep: bool) -> Iterator[None]:
-    """From the first line of `main`: SIGINT raises KeyboardInterrupt, SIGTERM `_Terminated`.
+    """From the first line of `main`: SIGINT raises KeyboardInterrupt, SIGTERM `Terminated`.
 
     The commands replace both with a graceful stop once they run; these cover start-up.
     On the way out the previous handlers come back when ``keep`` (`main` called as a
@@ -388,6 +386,8 @@ def _early_signals(*, keep: bool) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    # default_int_handler itself: asyncio's runner and trio replace it with their own,
+    # which interrupt at safe points.
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     previous_term = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
@@ -424,16 +424,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     2 usage error, 3 refused before spending, 130 interrupted (SIGINT). A closed stdout
     (``solaredge-async sites | head``) ends the command quietly with 0.
     """
-    with _early_signals(keep=argv is not None):
-        try:
-            return _main(argv)
-        except KeyboardInterrupt:
-            return _say("interrupted", EXIT_INTERRUPTED)
-        except _Terminated:
-            return _say("stopped by SIGTERM", EXIT_OK)
-        except BrokenPipeError:
-            _quiet_stdout()
-            return EXIT_OK
+    status = EXIT_INTERRUPTED
+    try:
+        with _early_signals(keep=argv is not None):
+            try:
+                status = _main(argv)
+            except KeyboardInterrupt:
+                status = _say("interrupted", EXIT_INTERRUPTED)
+            except Terminated:
+                status = _say("stopped by SIGTERM", EXIT_OK)
+            except BrokenPipeError:
+                _quiet_stdout()
+                status = EXIT_OK
+            except Exception as exc:
+                if not _interrupted(exc):
+                    raise
+                status = _say("interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt:  # a late signal, run while the handlers were restored
+        status = EXIT_INTERRUPTED if status == EXIT_OK else status
+    except Terminated:
+        pass
+    if argv is None and status == EXIT_INTERRUPTED:
+        _exit_now(status)
+    return status
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` wraps a KeyboardInterrupt (an import turns one into a RuntimeError)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _exit_now(status: int) -> None:
+    """End the process with ``status`` at once (the program's entry point, after SIGINT).
+
+    CPython remembers a KeyboardInterrupt that crossed code run from a string (as
+    dataclasses and namedtuples do while a module is imported) and then ends the
+    process with -2, whatever status the program returned; exiting here keeps 130.
+    Everything was committed and closed by now; the standard streams are flushed.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    logging.shutdown()
+    os._exit(status)
 
 
 def _say(message: str, status: int) -> int:

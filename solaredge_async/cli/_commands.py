@@ -30,6 +30,7 @@ from solaredge_async.cli._defaults import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
+    Terminated,
 )
 from solaredge_async.cli._output import OutputError
 from solaredge_async.client import DEFAULT_BASE_URL, SolarEdgeClient
@@ -195,12 +196,17 @@ async def _watch_signals(
     if threading.current_thread() is not threading.main_thread():
         task_status.started()  # only the main thread receives signals
         await anyio.sleep_forever()
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        task_status.started()
-        async for signum in signals:
-            stop.signum = int(signum)
-            scope.cancel()
-            return
+    try:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
+            async for signum in signals:
+                stop.signum = int(signum)
+                scope.cancel()
+                return
+    except KeyboardInterrupt:  # trio redelivers a signal that came as the receiver closed
+        stop.signum = stop.signum or int(signal.SIGINT)
+    except Terminated:
+        stop.signum = stop.signum or int(signal.SIGTERM)
 
 
 def _fail(message: str, status: int) -> int:

@@ -12,6 +12,7 @@ __all__ = [
     "EXIT_STATUSES",
     "EXIT_USAGE",
     "SYNC_WHAT",
+    "Terminated",
 ]
 
 #: ``--what`` when not given: the daily fleet job.
@@ -43,3 +44,7 @@ EXIT_STATUSES: Final = (
 
 #: ``sync --what`` when not given: the site series a database is kept current with.
 SYNC_WHAT: Final = ("energy", "power")
+
+
+class Terminated(BaseException):
+    """Raised by the CLI's SIGTERM handler while no graceful stop is in place."""

@@ -44,6 +44,7 @@ SLOW = [
 
 
 def _start(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
+    """The command in a child process, its output piped (close it with `_finish`)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("SOLAREDGE_API_KEY", None)
     return subprocess.Popen(
@@ -54,6 +55,16 @@ def _start(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
         env=env,
         cwd=tmp_path,
     )
+
+
+def _finish(child: subprocess.Popen[str]) -> None:
+    """Kill the child if it still runs, and close its pipes."""
+    if child.poll() is None:
+        child.kill()
+        child.wait()
+    for pipe in (child.stdout, child.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def _wait_for(predicate, what: str, timeout: float = 60.0) -> None:
@@ -94,7 +105,7 @@ def test_a_signal_mid_sweep_commits_and_marks_the_run_interrupted(
         child.send_signal(signum)
         stdout, stderr = child.communicate(timeout=60)
     finally:
-        child.kill()
+        _finish(child)
     assert child.returncode == status, stderr
     assert "Traceback" not in stderr
     said = [line for line in stderr.splitlines() if line.startswith("solaredge-async:")]
@@ -125,7 +136,7 @@ def test_sigint_during_start_up_exits_130_without_a_traceback(tmp_path, backend)
             child.send_signal(signal.SIGINT)
             _, stderr = child.communicate(timeout=60)
         finally:
-            child.kill()
+            _finish(child)
         # The dry run may have finished before the signal: then it exits 0.
         assert child.returncode in (0, 130), stderr
         assert "Traceback" not in stderr
@@ -133,3 +144,52 @@ def test_sigint_during_start_up_exits_130_without_a_traceback(tmp_path, backend)
             said = [line for line in stderr.splitlines() if line.startswith("solaredge-async:")]
             assert len(said) == 1
             assert "SIGINT" in said[0] or "interrupted" in said[0]
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)], ids=["TERM", "INT"]
+)
+def test_a_signal_mid_sync_commits_and_records_the_run_interrupted(
+    tmp_path, backend, signum, status
+):
+    """Mid-sync: the fetched items are in the database, the run row says "interrupted"."""
+    import sqlite3
+
+    db = tmp_path / "fleet.db"
+    argv = [
+        "sync",
+        *SLOW[1:],  # without "sweep"
+        "--backend",
+        backend,
+        "--db",
+        f"sqlite:///{db}",
+        "--since",
+        "2026-05-11",
+        "--what",
+        "energy,power",
+    ]
+    child = _start(argv, tmp_path)
+    try:
+        assert child.stderr is not None
+        _wait_for(db.exists, "the database")
+        time.sleep(2.0)  # a few items arrive (5 calls/s, 2-3 calls an item)
+        child.send_signal(signum)
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        _finish(child)
+    assert child.returncode == status, stderr
+    assert "Traceback" not in stderr
+    said = [line for line in stderr.splitlines() if line.startswith("solaredge-async:")]
+    assert len(said) == 1
+    assert "committed" in said[0]
+    con = sqlite3.connect(db)
+    try:
+        outcome, succeeded = con.execute(
+            "SELECT outcome, succeeded FROM runs ORDER BY run_id DESC LIMIT 1"
+        ).fetchone()
+        rows = con.execute("SELECT count(*) FROM measurements").fetchone()[0]
+    finally:
+        con.close()
+    assert outcome == "interrupted"
+    assert succeeded > 0
+    assert rows > 0
