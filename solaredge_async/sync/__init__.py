@@ -24,25 +24,27 @@ settle window; a failed item keeps its watermark, so the next run fills the gap.
 
 Rows (table ``measurements``) follow the bucket-start convention: ``period_start`` is
 the bucket's start for every metric (voltage and frequency, which the API stamps at the
-bucket end, are normalised), ``period_end`` its end, both UTC (ISO 8601 text ending in
-``+00:00`` in SQLite, so they sort and compare as text; ``timestamptz`` in PostgreSQL).
-Buckets without data are not stored: completeness lives in ``sync_state``.
+bucket end, are normalised), ``period_end`` its end, both UTC (ISO 8601 text such as
+``2026-05-11T09:45:00Z`` in SQLite, so they sort and compare as text; ``timestamptz``
+in PostgreSQL). Buckets without data are not stored: completeness lives in
+``sync_state`` (``complete_until`` per site, target and resolution). ``sites`` holds
+each site's name, zone and peak power; ``runs`` each run's credits, items and outcome.
 
 Querying the result
 -------------------
 
-sqlite3 (standard library)::
+sqlite3 (standard library; days here are UTC days, SQLite knows no time zones)::
 
     import sqlite3
 
     db = sqlite3.connect("fleet.db")
-    for day, kwh in db.execute(
-        "SELECT substr(period_start, 1, 10) AS day, sum(value) / 1000 "
-        "FROM measurements WHERE source = 'energy' AND site_id = ? "
-        "GROUP BY day ORDER BY day",
-        (1000000,),
+    for site, name, day, kwh in db.execute(
+        "SELECT m.site_id, s.name, substr(m.period_start, 1, 10) AS day, "
+        "sum(m.value) / 1000 FROM measurements m JOIN sites s USING (site_id) "
+        "WHERE m.source = 'energy' AND m.unit = 'WH' "
+        "GROUP BY m.site_id, day ORDER BY m.site_id, day"
     ):
-        print(day, round(kwh, 1))
+        print(site, name, day, round(kwh, 1))
 
 DuckDB (reads the SQLite file directly; ``pip install duckdb``)::
 
@@ -51,9 +53,10 @@ DuckDB (reads the SQLite file directly; ``pip install duckdb``)::
     con = duckdb.connect()
     con.execute("INSTALL sqlite; LOAD sqlite; ATTACH 'fleet.db' AS fleet (TYPE sqlite)")
     con.sql(
-        "SELECT site_id, date_trunc('day', period_start::TIMESTAMPTZ) AS day, "
-        "sum(value) / 1000 AS kwh FROM fleet.measurements "
-        "WHERE source = 'energy' GROUP BY ALL ORDER BY ALL"
+        "SELECT m.site_id, date_trunc('day', timezone(s.zone, m.period_start::TIMESTAMPTZ)) "
+        "AS local_day, sum(m.value) / 1000 AS kwh "
+        "FROM fleet.measurements m JOIN fleet.sites s USING (site_id) "
+        "WHERE m.source = 'energy' GROUP BY ALL ORDER BY ALL"
     ).show()
 
 pandas::

@@ -28,15 +28,15 @@ import attrs
 
 from solaredge_async import errors
 from solaredge_async._endpoints import ENDPOINTS, FAMILIES
-from solaredge_async.fleet._plan import WorkItem
+from solaredge_async.fleet import ItemSucceeded, WorkItem
 from solaredge_async.fleet._rows import series_buckets
-from solaredge_async.fleet._run import ItemSucceeded
 from solaredge_async.store import (
     Attempt,
     InvalidRowError,
     LeaseLostError,
     MeasurementRow,
     RunTotals,
+    StoreError,
     WatermarkAdvance,
 )
 from solaredge_async.sync._plan import bucket_floor
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from solaredge_async._endpoints import ResolutionName
     from solaredge_async.client import SolarEdgeClient
-    from solaredge_async.fleet._run import SweepRecord
+    from solaredge_async.fleet import SweepRecord
     from solaredge_async.store import ItemKey, Store
     from solaredge_async.sync._plan import SyncItem, SyncPlan
 
@@ -480,6 +480,27 @@ class _Runner:
         )
 
 
+async def _wind_up(runner: _Runner, run_id: int, outcome: str, *, raising: bool) -> None:
+    """Commit what is in hand, record the run's end, drop the leases.
+
+    After a failure or an interruption a store error here is logged, not raised, so
+    the original exception propagates.
+    """
+    store = runner.store
+    try:
+        try:
+            await runner.flush()
+        finally:
+            if outcome == "interrupted":
+                runner.not_attempted += max(0, runner.total - runner.done)
+            await store.finish_run(run_id, runner.totals(outcome))
+            await store.release(runner.owner)
+    except StoreError:
+        if not raising:
+            raise
+        logger.exception("sync: winding up run %s failed", run_id)
+
+
 async def run_sync(
     client: SolarEdgeClient,
     store: Store,
@@ -549,12 +570,14 @@ async def run_sync(
     await store.ensure_items(plan.keys)
     run_id = await store.start_run()
     outcome = "failed"
+    raising = True
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(runner.timer)
             await runner.drive(claim_size or 4 * concurrency)
             tg.cancel_scope.cancel()
         outcome = runner.outcome()
+        raising = False
     except anyio.get_cancelled_exc_class():
         outcome = "interrupted"
         raise
@@ -564,12 +587,6 @@ async def run_sync(
     finally:
         with anyio.CancelScope(shield=True) as scope:
             scope.deadline = anyio.current_time() + SHUTDOWN_TIMEOUT
-            try:
-                await runner.flush()
-            finally:
-                if outcome == "interrupted":
-                    runner.not_attempted += runner.total - runner.done
-                await store.finish_run(run_id, runner.totals(outcome))
-                await store.release(runner.owner)
+            await _wind_up(runner, run_id, outcome, raising=raising)
     runner.progress()
     return runner.report(run_id, outcome)

@@ -86,10 +86,18 @@ async def test_workers_share_a_fleet_through_leases(postgres_url, sqlite_url):
         reference = await all_rows(store)
 
     reports = []
+    planned: list[str] = []
+    all_planned = anyio.Event()
 
     async def worker(name: str) -> None:
         async with make_client(sim) as client, open_store(postgres_url) as store:
             plan = await plan_sync(client, store, SPEC, now=NOW)
+            # Every worker plans before any commits: then each item is fetched once
+            # (a later plan would re-read the settle window of items already done).
+            planned.append(name)
+            if len(planned) == 3:
+                all_planned.set()
+            await all_planned.wait()
             reports.append(
                 await run_sync(client, store, plan, owner=name, claim_size=2, concurrency=2)
             )
