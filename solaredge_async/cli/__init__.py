@@ -241,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (jsonl; parquet needs pyarrow)",
     )
     sw.add_argument(
+        "--include-null",
+        action="store_true",
+        help="also write buckets that hold no value (null); left out by default",
+    )
+    sw.add_argument(
         "--resume",
         action="store_true",
         help="continue the sweep in DIR with its options, skipping what it wrote",
