@@ -251,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     si.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
 
+    from solaredge_async.cli._poll import add_poll_parser  # noqa: PLC0415
+
+    add_poll_parser(sub, conn)
+
     sub.add_parser(
         "simulate",
         help="serve the simulator over HTTP (see: solaredge-async simulate --help)",
@@ -271,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if args.command == "poll":
+        from solaredge_async.cli._poll import run_poll  # noqa: PLC0415 - heavy imports
+
+        return run_poll(args)
     from solaredge_async.cli._commands import run  # noqa: PLC0415 - heavy imports
 
     return run(args, parser)
