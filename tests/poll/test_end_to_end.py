@@ -304,4 +304,3 @@ async def test_stop_during_a_batch_commits_that_batch(tmp_path: Path) -> None:
             if key[0] is not None:  # stored, or never fetched at all (still at `since`)
                 assert stored.get(key, START) == mark
         assert await world.store.count_measurements() > 0
-
