@@ -188,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[conn],
         help="fetch data of every site (or --sites) into --out DIR",
         description="Plan a fleet sweep, price it, run it at the rate limit and write flat "
-        "rows (site_id, device_serial, source, metric, timestamp, period_end, value, unit, "
-        "resolution, details) to DIR.",
+        "rows (site_id, device_serial, source, metric, resolution, period_start, period_end, "
+        "value, unit, details) to DIR.",
     )
     sw.add_argument(
         "--what",

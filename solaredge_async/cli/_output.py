@@ -256,11 +256,11 @@ class OutputStore:
                 ("device_serial", pa.string()),
                 ("source", pa.string()),
                 ("metric", pa.string()),
-                ("timestamp", pa.string()),
+                ("resolution", pa.string()),
+                ("period_start", pa.string()),
                 ("period_end", pa.string()),
                 ("value", pa.float64()),
                 ("unit", pa.string()),
-                ("resolution", pa.string()),
                 ("details", pa.string()),
             ]
         )
