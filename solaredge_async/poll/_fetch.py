@@ -5,9 +5,10 @@ simulator). For each `DueItem` of a batch it:
 
 * fetches the item's window ``[start, end)`` with the client (``/energy`` or
   ``/power``; the client splits a window over the span caps and stitches the parts);
-* maps the buckets to `MeasurementRow` s with the bucket-start convention
-  (``period_start`` the bucket's start, ``period_end`` its end on the site-local grid,
-  both UTC; buckets without a value are left out: completeness lives in the watermark);
+* maps the buckets to `MeasurementRow` s through the sync engine's row mapping
+  (``fleet._rows.series_buckets``: the bucket-start convention, ``period_end`` on the
+  site-local grid; both stored in UTC), so ``poll`` and ``sync`` write the same rows;
+  buckets without a value are left out: completeness lives in the watermark;
 * moves the item's watermark to the end of the last closed bucket fetched whole: the
   window's end (the scheduler hands out published buckets only, and a published
   ``null`` is final: nights), unless the data stop just before the end of a window
@@ -35,9 +36,10 @@ import anyio
 import attrs
 
 from solaredge_async import errors
-from solaredge_async._endpoints import ENDPOINTS
+from solaredge_async.fleet import ItemSucceeded, WorkItem
+from solaredge_async.fleet._rows import series_buckets
 from solaredge_async.poll._poller import FetchOutcome
-from solaredge_async.poll._schedule import Cadence, DueItem, WatermarkKey, next_boundary
+from solaredge_async.poll._schedule import Cadence, DueItem, WatermarkKey
 from solaredge_async.store import (
     Attempt,
     ItemKey,
@@ -271,39 +273,45 @@ class StoreFetcher:
     ) -> tuple[tuple[MeasurementRow, ...], datetime | None, tuple[datetime, datetime] | None]:
         """The rows of a window, the watermark it reaches, and its production span."""
         site_id = cast("int", item.site_id)
-        resolution = cast("str", item.resolution)
+        resolution = cast("ResolutionName", item.resolution)
         tz = self._zone(site_id)
-        grid = _GRID[resolution]
-        op = ENDPOINTS[item.target]
-        unit = None if record.unit is None else str(record.unit)
+        # The sync engine's row mapping: bucket-start bounds on the site-local grid.
+        work = WorkItem(
+            kind=item.target,
+            site_id=site_id,
+            start=item.start.astimezone(tz),
+            end=item.end.astimezone(tz),
+            resolution=resolution,
+        )
+        buckets = sorted(
+            series_buckets(ItemSucceeded(item=work, record=record), include_null=True),
+            key=lambda b: b.start,
+        )
         rows: list[MeasurementRow] = []
         last_value_end: datetime | None = None
         tail: list[float | None] = []  # the window's values, in time order
         producing: list[datetime] = []
-        for stamp, value in sorted(
-            zip(record.timestamps, record.values, strict=False), key=lambda p: p[0]
-        ):
-            start = stamp.astimezone(UTC)
+        for bucket in buckets:
+            start, end = bucket.start.astimezone(UTC), bucket.end.astimezone(UTC)
             if not item.start <= start < item.end:
                 continue  # the bucket at `to`, or one before the window: not asked for
-            tail.append(value)
-            if value is None:
+            tail.append(bucket.value)
+            if bucket.value is None:
                 continue
-            end = next_boundary(start, grid, tz)
             last_value_end = end if last_value_end is None else max(last_value_end, end)
-            if value > 0:
+            if bucket.value > 0:
                 producing.append(start)
             rows.append(
                 MeasurementRow(
                     site_id=site_id,
-                    device_serial="",
-                    source=op.source,
-                    metric=op.row_metric,
-                    resolution=resolution,
+                    device_serial=bucket.device_serial,
+                    source=bucket.source,
+                    metric=bucket.metric,
+                    resolution=bucket.resolution,
                     period_start=start,
                     period_end=end,
-                    value=value,
-                    unit=unit,
+                    value=bucket.value,
+                    unit=bucket.unit,
                 )
             )
         # The scheduler hands out only published buckets, and a published null is
