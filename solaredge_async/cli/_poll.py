@@ -35,6 +35,7 @@ __all__ = ["add_poll_parser", "run_poll"]
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from anyio import CancelScope
     from anyio.abc import TaskStatus
 
     from solaredge_async import SolarEdgeClient
@@ -139,30 +140,33 @@ def add_poll_parser(
     return p
 
 
-def run_poll(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one status per failure
-    """Run ``poll``; return the exit status (0 ok or stopped, 1 failure, 2 usage)."""
+def run_poll(args: argparse.Namespace) -> int:
+    """Run ``poll``; return the exit status.
+
+    0 when it ran to ``--duration`` or was stopped by SIGTERM/SIGINT (the batch in
+    flight committed), 1 when it could not run (API, store), 2 for a usage error, 130
+    when a second signal abandoned the batch in flight.
+    """
     import anyio  # noqa: PLC0415 - heavy imports only when the command runs
 
-    from solaredge_async import errors  # noqa: PLC0415
+    from solaredge_async.cli._commands import _check_backend, _status_for  # noqa: PLC0415
     from solaredge_async.store import StoreError  # noqa: PLC0415
 
     try:
         _check(args)
+        _check_backend(args.backend)
         return anyio.run(functools.partial(_poll, args), backend=args.backend)
     except _UsageError as exc:
         return _fail(f"error: {exc}", 2)
-    except (errors.ConfigurationError, errors.InvalidRequestError) as exc:
-        return _fail(f"error: {exc}", 2)
-    except (errors.SolarEdgeError, StoreError) as exc:
+    except (StoreError, OSError) as exc:
         return _fail(f"error: {type(exc).__name__}: {exc}", 1)
-    except OSError as exc:
-        return _fail(f"error: {exc}", 1)
-    except ModuleNotFoundError as exc:
-        if exc.name == "trio":
-            return _fail("error: --backend trio needs trio: pip install 'solaredge-async[trio]'", 2)
-        raise
-    except KeyboardInterrupt:  # a second ^C while stopping
+    except KeyboardInterrupt:  # ^C before the handlers were in place
         return _fail("interrupted", 130)
+    except Exception as exc:
+        mapped = _status_for(exc)
+        if mapped is None:
+            raise
+        return _fail(*mapped)
 
 
 class _UsageError(Exception):
@@ -427,6 +431,7 @@ async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one l
             until = world.clock.now() + timedelta(seconds=args.duration * world.speed)
         run_id = await store.start_run(now=start)
         port: int | None = None
+        finished: list[PollSummary] = []
         async with anyio.create_task_group() as tg:
             if args.metrics_port is not None:
                 port = await tg.start(
@@ -435,15 +440,24 @@ async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one l
                     )
                 )
                 print(f"poll: metrics at http://{args.metrics_host}:{port}/metrics", file=err)
-            await tg.start(_on_signals, poller)  # handlers in place before we go on
+            # Handlers in place before the first batch starts.
+            await tg.start(_on_signals, poller, tg.cancel_scope)
             print(
                 f"poll: {len(sites)} sites, targets {','.join(what)}; "
                 f"{len(marks)} watermarks resumed; {spent} credits spent this cycle",
                 file=err,
                 flush=True,
             )
-            summary = await poller.run(until=until)
+            finished.append(await poller.run(until=until))
             tg.cancel_scope.cancel()
+        if not finished:  # a second signal abandoned the batch in flight
+            with anyio.CancelScope(shield=True):
+                await store.finish_run(
+                    run_id, RunTotals(outcome="interrupted"), now=world.clock.now()
+                )
+            print("solaredge-async: interrupted", file=err)
+            return 130
+        summary = finished[0]
         outcome = "interrupted" if summary.stopped else "ok"
         if summary.failed:
             outcome = "partial"
@@ -472,17 +486,24 @@ def _burst_of(rpm: float) -> int:
     return _burst(rpm)
 
 
-async def _on_signals(poller: Poller, *, task_status: TaskStatus[None]) -> None:
+async def _on_signals(poller: Poller, scope: CancelScope, *, task_status: TaskStatus[None]) -> None:
+    """The first SIGTERM/SIGINT stops the poller gently; a second abandons the batch."""
+    import threading  # noqa: PLC0415
+
     import anyio  # noqa: PLC0415
 
+    if threading.current_thread() is not threading.main_thread():
+        task_status.started()  # only the main thread receives signals
+        await anyio.sleep_forever()
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         task_status.started()
         async for signum in signals:
-            print(
-                f"poll: {signal.Signals(signum).name}: finishing the batch in flight",
-                file=sys.stderr,
-                flush=True,
-            )
+            name = signal.Signals(signum).name
+            if poller.stopping:
+                print(f"poll: {name} again: abandoning the batch in flight", file=sys.stderr)
+                scope.cancel()
+                return
+            print(f"poll: {name}: finishing the batch in flight", file=sys.stderr, flush=True)
             poller.stop()
 
 
