@@ -146,8 +146,11 @@ def test_three_simulated_hours_at_240x_keep_the_store_current(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_sigterm_finishes_the_batch_in_flight_and_exits_0(tmp_path: Path, backend: str) -> None:
-    """SIGTERM during the first batch (slow simulated calls): it commits, then exit 0."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_finishes_the_batch_in_flight_and_exits_0(
+    tmp_path: Path, backend: str, signum: signal.Signals
+) -> None:
+    """SIGTERM or SIGINT during the first batch (slow calls): it commits, then exit 0."""
     db = tmp_path / "term.db"
     command = _command(db, "--sim-speed", "240", "--sim-latency-ms", "400", "--backend", backend)
     process = _start(command)
@@ -155,14 +158,14 @@ def test_sigterm_finishes_the_batch_in_flight_and_exits_0(tmp_path: Path, backen
     seen: list[str] = []
     try:
         _wait_for(process.stderr, "poll: 3 sites", seen)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     assert process.returncode == 0, "".join(seen) + stderr
-    assert "SIGTERM: finishing the batch in flight" in stderr
+    assert f"{signum.name}: finishing the batch in flight" in stderr
     summary = _summary(stdout)
     assert summary["stopped"] is True
     assert summary["batches"] >= 1
