@@ -38,7 +38,7 @@ import attrs
 from solaredge_async import errors
 from solaredge_async.fleet import ItemSucceeded, WorkItem
 from solaredge_async.fleet._rows import series_buckets
-from solaredge_async.poll._poller import FetchOutcome
+from solaredge_async.poll._poller import FetchOutcome, ScaledClock
 from solaredge_async.poll._schedule import Cadence, DueItem, WatermarkKey
 from solaredge_async.store import (
     Attempt,
@@ -216,7 +216,9 @@ class StoreFetcher:
         store: Where rows and watermarks go.
         sites: The fleet, for each site's zone (bucket ends on the site-local grid)
             and for the night skip's observations.
-        clock: The poller's clock: "now" for the commit and the ``null`` tail.
+        clock: The poller's clock: "now" for the commit and the ``null`` tail
+            (default: a `ScaledClock` at real time; pass the poller's own when it
+            runs on simulated time).
         tally: The `RequestTally` the client was given, if any.
         concurrency: Items fetched at once.
         tail_grace: See `DEFAULT_TAIL_GRACE`.
@@ -232,7 +234,7 @@ class StoreFetcher:
         store: Store,
         *,
         sites: Iterable[PollSite],
-        clock: Clock,
+        clock: Clock | None = None,
         tally: RequestTally | None = None,
         concurrency: int = 4,
         tail_grace: timedelta = DEFAULT_TAIL_GRACE,
@@ -243,7 +245,7 @@ class StoreFetcher:
         self._client = client
         self._store = store
         self._sites = {site.site_id: site for site in sites}
-        self._clock = clock
+        self._clock: Clock = clock if clock is not None else ScaledClock()
         self._tally = tally
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._tail_grace = tail_grace

@@ -36,6 +36,7 @@ from solaredge_async.poll import (
     sun_times,
 )
 from solaredge_async.store import open_store
+from solaredge_async.sync import SyncSpec, plan_sync, run_sync
 from solaredge_async.testing import FleetSpec, SimClock, Simulator, SimulatorConfig
 from tests._clock import virtual_backend
 
@@ -304,3 +305,30 @@ async def test_stop_during_a_batch_commits_that_batch(tmp_path: Path) -> None:
             if key[0] is not None:  # stored, or never fetched at all (still at `since`)
                 assert stored.get(key, START) == mark
         assert await world.store.count_measurements() > 0
+
+
+async def test_poll_resumes_where_a_sync_stopped_and_writes_the_same_rows(tmp_path: Path) -> None:
+    """`sync` then `poll` share watermarks and rows: the poll starts at sync's marks."""
+    morning = START + timedelta(hours=8)
+    async with _world(tmp_path / "shared.db", start=morning) as world:
+        spec = SyncSpec(what=("energy", "power"), since=START, resolution="QUARTER_HOUR")
+        plan = await plan_sync(world.client, world.store, spec, now=world.clock.now())
+        report = await run_sync(world.client, world.store, plan)
+        assert report.failed == 0
+        synced = await poll_watermarks(world.store)
+        assert synced
+        assert set(synced) == {
+            (s.site_id, t, "QUARTER_HOUR") for s in world.sites for t in ("energy", "power")
+        }
+        rows_after_sync = await _rows(world.store, world.sites, morning)
+
+        recorder = Recorder(world.fetcher())
+        poller = world.poller(fetch=recorder, watermarks=synced, targets=_targets()[:2])
+        await poller.run(until=morning + timedelta(hours=2))
+        firsts: dict[Any, DueItem] = {}
+        for item, _ in recorder.pairs:
+            firsts.setdefault(item.key, item)
+        assert {key: item.start for key, item in firsts.items()} == synced
+        # What sync stored is still there, unchanged: poll wrote the same rows.
+        after = await _rows(world.store, world.sites, morning)
+        assert rows_after_sync <= after
