@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from anyio import CancelScope
     from anyio.abc import TaskStatus
 
-    from solaredge_async import SolarEdgeClient
     from solaredge_async._usage import RequestEvent
+    from solaredge_async.client import SolarEdgeClient
     from solaredge_async.limits import RateLimiter
     from solaredge_async.poll import Clock, Poller, PollSummary, PollTarget
 
@@ -59,6 +59,16 @@ def _what(text: str) -> tuple[str, ...]:
         shown = ", ".join(repr(u) for u in unknown) or "nothing"
         raise argparse.ArgumentTypeError(f"unknown target {shown}; allowed: {', '.join(POLL_WHAT)}")
     return names
+
+
+def _site_ids(text: str) -> tuple[int, ...]:
+    # As ``sweep``'s --sites; kept here so that this module never imports its package.
+    ids = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in ids if not p.isdigit() or int(p) < 1]
+    if bad or not ids:
+        shown = ", ".join(repr(b) for b in bad) or "none given"
+        raise argparse.ArgumentTypeError(f"site ids are positive integers ({shown})")
+    return tuple(dict.fromkeys(int(p) for p in ids))
 
 
 def _positive_float(text: str) -> float:
@@ -82,8 +92,6 @@ def add_poll_parser(
     conn: argparse.ArgumentParser,
 ) -> argparse.ArgumentParser:
     """Register ``poll`` (with the shared connection options ``conn``) on ``sub``."""
-    from solaredge_async.cli import parse_sites  # noqa: PLC0415 - the parent module
-
     p = sub.add_parser(
         "poll",
         parents=[conn],
@@ -100,7 +108,7 @@ def add_poll_parser(
         help=f"comma-separated targets (default: {','.join(DEFAULT_POLL_WHAT)}): "
         f"{', '.join(POLL_WHAT)}",
     )
-    p.add_argument("--sites", type=parse_sites, help="comma-separated site ids (default: all)")
+    p.add_argument("--sites", type=_site_ids, help="comma-separated site ids (default: all)")
     p.add_argument(
         "--duration",
         type=_positive_float,
@@ -235,9 +243,9 @@ def _world(
     hook: Callable[[RequestEvent], object],
     limiter: Callable[[float], RateLimiter | None],
 ) -> _World:
-    from solaredge_async import SolarEdgeClient  # noqa: PLC0415
     from solaredge_async._checks import DEFAULT_BASE_URL  # noqa: PLC0415
     from solaredge_async.cli._commands import _burst, _latency  # noqa: PLC0415
+    from solaredge_async.client import SolarEdgeClient  # noqa: PLC0415
     from solaredge_async.poll import FollowClock, ScaledClock  # noqa: PLC0415
 
     rpm_flag: float | None = args.requests_per_minute
