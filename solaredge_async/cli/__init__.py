@@ -31,7 +31,7 @@ import os
 import signal
 import sys
 import threading
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -132,8 +132,15 @@ def parse_bound(text: str) -> str:
 
 
 def parse_instant(text: str) -> date | datetime:
-    """Parse ``--since`` / ``--until``: ``YYYY-MM-DD`` (a site-local day) or an aware instant."""
+    """Parse ``--since`` / ``--until``: ``YYYY-MM-DD`` (a site-local day) or an aware instant.
+
+    ``today``, ``yesterday`` and ``-N`` (N days ago) name days of the UTC calendar.
+    """
     value = text.strip()
+    relative = value.lower()
+    if relative in _RELATIVE or (relative.startswith("-") and relative[1:].isdigit()):
+        offset = _RELATIVE.get(relative, -int(relative[1:] or 0))
+        return datetime.now(UTC).date() + timedelta(days=offset)
     try:
         if len(value) == 10:  # noqa: PLR2004 - YYYY-MM-DD
             return date.fromisoformat(value)
@@ -276,8 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument(
         "--since",
         type=parse_instant,
-        help="a first run backfills from this day (YYYY-MM-DD, site-local) or ISO instant "
-        "(default: 7 days ago)",
+        help="a first run backfills from this day (YYYY-MM-DD, site-local; today, yesterday "
+        "or -N days) or ISO instant (default: 7 days ago)",
     )
     sy.add_argument(
         "--until",
