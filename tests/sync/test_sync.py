@@ -306,3 +306,32 @@ async def test_power_refuses_daily_buckets(sqlite_url):
         with pytest.raises(InvalidRequestError, match="power"):
             await plan_sync(client, store, SyncSpec(what=("power",), resolution="DAY"), now=NOW)
         assert client.usage.credits == 0
+
+
+async def test_quota_running_out_leaves_the_rest_for_later(sqlite_url):
+    """No credit left: items stop, and none is half-committed."""
+    sim = make_sim(4, monthly_credits=20)
+    async with make_client(sim, max_concurrency=1) as client, open_store(sqlite_url) as store:
+        report = await sync_once(client, store, SPEC, concurrency=1)
+        assert report.not_attempted > 0
+        assert report.outcome == "partial"
+        assert not report.complete
+        moved = {s.item for s in await store.watermarks() if s.complete_until is not None}
+        assert len(moved) == report.succeeded
+        stored = {(r[0], r[2]) for r in await all_rows(store)}
+        assert stored == {(k.site_id, k.target) for k in moved}  # nothing of a half item
+
+
+async def test_named_sites_unknown_anywhere_cost_one_lookup_each(sqlite_url):
+    """Sites named by id, unknown to client and store: one site call each, then planned."""
+    sim = make_sim(3)
+    async with make_client(sim) as probe:
+        ids = tuple([s.site_id async for s in probe.sites()][:2])
+    async with make_client(sim) as client, open_store(sqlite_url) as store:
+        plan = await plan_sync(client, store, SyncSpec(what=("energy",), sites=ids), now=NOW)
+        assert plan.discovery_credits == 2
+        assert plan.sites == ids
+        assert {s.site_id for s in plan.site_records} == set(ids)
+        report = await run_sync(client, store, plan)
+        assert report.complete
+        assert {s.site_id for s in await store.sites()} == set(ids)
