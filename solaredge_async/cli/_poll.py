@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from solaredge_async._usage import RequestEvent
     from solaredge_async.client import SolarEdgeClient
     from solaredge_async.limits import RateLimiter
-    from solaredge_async.poll import Clock, Poller, PollSummary, PollTarget
+    from solaredge_async.poll import Clock, Poller, PollSummary, PollTarget, StoreFetcher
 
 #: What ``poll`` keeps current.
 POLL_WHAT: Final = ("energy", "power", "alerts")
@@ -449,7 +449,7 @@ async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one l
                 )
                 print(f"poll: metrics at http://{args.metrics_host}:{port}/metrics", file=err)
             # Handlers in place before the first batch starts.
-            await tg.start(_on_signals, poller, tg.cancel_scope)
+            await tg.start(_on_signals, poller, fetcher, tg.cancel_scope)
             print(
                 f"poll: {len(sites)} sites, targets {','.join(what)}; "
                 f"{len(marks)} watermarks resumed; {spent} credits spent this cycle",
@@ -494,7 +494,9 @@ def _burst_of(rpm: float) -> int:
     return _burst(rpm)
 
 
-async def _on_signals(poller: Poller, scope: CancelScope, *, task_status: TaskStatus[None]) -> None:
+async def _on_signals(
+    poller: Poller, fetcher: StoreFetcher, scope: CancelScope, *, task_status: TaskStatus[None]
+) -> None:
     """The first SIGTERM/SIGINT stops the poller gently; a second abandons the batch."""
     import threading  # noqa: PLC0415
 
@@ -512,6 +514,7 @@ async def _on_signals(poller: Poller, scope: CancelScope, *, task_status: TaskSt
                 scope.cancel()
                 return
             print(f"poll: {name}: finishing the batch in flight", file=sys.stderr, flush=True)
+            fetcher.stop()  # no new item starts; those running finish and commit
             poller.stop()
 
 

@@ -250,9 +250,25 @@ class StoreFetcher:
         self._limiter = anyio.CapacityLimiter(concurrency)
         self._tail_grace = tail_grace
         self._only_open = only_open_alerts
+        self._stopping = False
         self.rows = 0
         self.alerts: tuple[Alert, ...] = ()
         self.alert_polls = 0
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stopping
+
+    def stop(self) -> None:
+        """Start no more items: those running finish and are committed with their batch.
+
+        Call it beside `Poller.stop` so that a stop does not wait for a whole batch at
+        the rate limit (100 items take 10 minutes at 10 calls a minute): the items not
+        started are left out of the outcomes (not attempted) and are due again when the
+        poller next runs.
+        """
+        self._stopping = True
 
     # -- one item -------------------------------------------------------------------
 
@@ -367,9 +383,7 @@ class StoreFetcher:
         )
         return _Fetched(outcome=outcome)
 
-    async def _one(self, item: DueItem) -> _Fetched:
-        cell = _Cell()
-        token = _CURRENT.set(cell)
+    async def _one(self, item: DueItem) -> _Fetched | None:
         alerts = item.target == FLEET_ALERTS and item.site_id is None
         if not alerts and (item.target not in BUCKET_TARGETS or item.resolution not in _GRID):
             msg = (
@@ -377,8 +391,12 @@ class StoreFetcher:
                 f"poll {', '.join(BUCKET_TARGETS)} or the fleet's {FLEET_ALERTS!r}"
             )
             return _Fetched(outcome=FetchOutcome(item=item, succeeded=False, error=msg))
+        cell = _Cell()
+        token = _CURRENT.set(cell)
         try:
             async with self._limiter:
+                if self._stopping:
+                    return None  # not started: left out, due again at the next run
                 if alerts:
                     return await self._alerts(item, cell)
                 return await self._bucketed(item, cell)
@@ -408,7 +426,9 @@ class StoreFetcher:
     # -- the batch ------------------------------------------------------------------
 
     async def __call__(self, items: Sequence[DueItem]) -> list[FetchOutcome]:
-        """Fetch, then commit the whole batch in one transaction; one outcome per item.
+        """Fetch, then commit the batch in one transaction; one outcome per item attempted.
+
+        Items not started when `stop` was called are left out (not attempted).
 
         Raises:
             QuotaExhaustedError: The server said the month's credits are gone and no

@@ -191,3 +191,32 @@ def test_a_fetcher_needs_a_positive_concurrency() -> None:
     """concurrency=0 is refused with the library's error."""
     with pytest.raises(errors.InvalidRequestError, match="concurrency"):
         StoreFetcher(FakeClient([]), None, sites=[], clock=FixedClock(), concurrency=0)  # type: ignore[arg-type]
+
+
+async def test_stop_lets_running_items_commit_and_leaves_the_rest_out(tmp_path: Path) -> None:
+    """`stop` during a batch: the item running is stored; items not started are left out."""
+    async with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        client = FakeClient([1.0, 2.0])
+        fetcher = StoreFetcher(
+            client,  # type: ignore[arg-type]
+            store,
+            sites=[SITE, PollSite(site_id=8, zone="UTC")],
+            clock=FixedClock(),
+            concurrency=1,
+        )
+        answer = client.site_energy
+
+        async def stop_then_answer(site_id: int, **kwargs: Any) -> Measurements:
+            fetcher.stop()
+            return await answer(site_id, **kwargs)
+
+        client.site_energy = stop_then_answer  # type: ignore[method-assign]
+        start = NOW.replace(minute=0) - 2 * QUARTER
+        other = attrs.evolve(_item(start, 2), site_id=8)
+        outcomes = await fetcher([_item(start, 2), other])
+        assert fetcher.stopping
+        assert len(outcomes) == 1
+        assert outcomes[0].succeeded
+        assert client.usage.credits == 1
+        marks = await poll_watermarks(store)
+        assert marks == {outcomes[0].item.key: start + 2 * QUARTER}
