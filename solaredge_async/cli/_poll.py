@@ -322,7 +322,13 @@ def _world(
 
 
 def _summary_json(
-    summary: PollSummary, *, rows: int, alerts: int, sites: int, metrics_port: int | None
+    summary: PollSummary,
+    *,
+    rows: int,
+    alerts: int,
+    alert_polls: int,
+    sites: int,
+    metrics_port: int | None,
 ) -> dict[str, object]:
     return {
         "command": "poll",
@@ -338,6 +344,7 @@ def _summary_json(
         "rate_limited": summary.rate_limited,
         "batches": summary.batches,
         "alerts": alerts,
+        "alert_polls": alert_polls,
         "cadence": {d.target: d.rung.label for d in summary.decisions},
         "changes": [
             {"target": d.target, "rung": d.rung.label, "reason": d.reason} for d in summary.changes
@@ -482,9 +489,7 @@ async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one l
             ),
             now=world.clock.now(),
         )
-    _print_summary(
-        args, summary, rows=fetcher.rows, alerts=len(fetcher.alerts), sites=len(sites), port=port
-    )
+    _print_summary(args, summary, fetcher, sites=len(sites), port=port)
     return 0
 
 
@@ -521,14 +526,21 @@ async def _on_signals(
 def _print_summary(
     args: argparse.Namespace,
     summary: PollSummary,
+    fetcher: StoreFetcher,
     *,
-    rows: int,
-    alerts: int,
     sites: int,
     port: int | None,
 ) -> None:
+    rows, alerts = fetcher.rows, len(fetcher.alerts)
     if args.output == "json":
-        line = _summary_json(summary, rows=rows, alerts=alerts, sites=sites, metrics_port=port)
+        line = _summary_json(
+            summary,
+            rows=rows,
+            alerts=alerts,
+            alert_polls=fetcher.alert_polls,
+            sites=sites,
+            metrics_port=port,
+        )
         print(json.dumps(line, separators=(",", ":")), flush=True)
         return
     span = summary.ended - summary.started

@@ -438,6 +438,7 @@ class StoreFetcher:
         credits0 = usage0.credits
         limited0 = usage0.rate_limited_minute + usage0.rate_limited_monthly
         fetched: list[_Fetched | None] = [None] * len(items)
+        _log.debug("poll: fetching a batch of %d items", len(items))
 
         async def run(index: int, item: DueItem) -> None:
             fetched[index] = await self._one(item)
