@@ -12,7 +12,9 @@
     solaredge-async simulate --port 8080                    # the loopback simulator
 
 The API key comes from ``--api-key`` or the ``SOLAREDGE_API_KEY`` environment
-variable and is never printed or written to a file.
+variable and is never printed or written to a file; it is sent only to the base URL
+given by ``--base-url`` or ``SOLAREDGE_BASE_URL`` (default: the real API), never to
+one read from an output directory unless ``--trust-manifest-url`` says so.
 
 Exit status: 0 done (also a clean stop on SIGTERM), 1 some items failed or were
 not attempted, 2 usage error (bad flag, unusable or locked output, damaged state
@@ -31,14 +33,13 @@ import os
 import signal
 import sys
 import threading
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from types import FrameType
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "parse_bound", "parse_instant", "parse_sites", "parse_what"]
 
 from solaredge_async.cli._defaults import (
     DEFAULT_DB,
@@ -50,108 +51,15 @@ from solaredge_async.cli._defaults import (
     SYNC_WHAT,
     Terminated,
 )
-
-_RELATIVE: Final = {"today": 0, "yesterday": -1}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _aware(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an ISO 8601 instant, got {text!r}") from None
-    if value.utcoffset() is None:
-        raise argparse.ArgumentTypeError(f"the instant needs an offset, e.g. {text}+00:00")
-    return value
-
-
-def parse_what(text: str) -> tuple[str, ...]:
-    """Parse ``--what``: comma-separated targets, each checked against the allowed ones."""
-    from solaredge_async._endpoints import TARGETS  # noqa: PLC0415 - keeps --help fast
-
-    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-    unknown = [n for n in names if n not in TARGETS]
-    if unknown or not names:
-        shown = ", ".join(repr(u) for u in unknown) or "nothing"
-        raise argparse.ArgumentTypeError(f"unknown target {shown}; allowed: {', '.join(TARGETS)}")
-    return names
-
-
-def parse_sites(text: str) -> tuple[int, ...]:
-    """Parse ``--sites``: comma-separated positive site ids."""
-    ids: list[int] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        if not part.isdigit() or int(part) < 1:
-            raise argparse.ArgumentTypeError(f"site ids are positive integers, got {part!r}")
-        ids.append(int(part))
-    if not ids:
-        raise argparse.ArgumentTypeError("no site id given")
-    return tuple(dict.fromkeys(ids))
-
-
-def parse_bound(text: str) -> str:
-    """Check a ``--start`` / ``--end`` value; the text is kept (and stored for resume).
-
-    Accepts ``YYYY-MM-DD`` (a site-local day, inclusive), an ISO 8601 date-time
-    (naive: site-local), ``today``, ``yesterday`` or ``-N`` (N days ago, site-local).
-    """
-    value = text.strip().lower()
-    if value in _RELATIVE or (value.startswith("-") and value[1:].isdigit()):
-        return value
-    try:
-        if len(value) == 10:  # noqa: PLR2004 - YYYY-MM-DD
-            date.fromisoformat(value)
-        else:
-            datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected YYYY-MM-DD, an ISO date-time, 'today', 'yesterday' or -N, got {text!r}"
-        ) from None
-    return text.strip()
-
-
-def parse_instant(text: str) -> date | datetime:
-    """Parse ``--since`` / ``--until``: ``YYYY-MM-DD`` (a site-local day) or an aware instant.
-
-    ``today``, ``yesterday`` and ``-N`` (N days ago) name days of the UTC calendar.
-    """
-    value = text.strip()
-    relative = value.lower()
-    if relative in _RELATIVE or (relative.startswith("-") and relative[1:].isdigit()):
-        offset = _RELATIVE.get(relative, -int(relative[1:] or 0))
-        return datetime.now(UTC).date() + timedelta(days=offset)
-    try:
-        if len(value) == 10:  # noqa: PLR2004 - YYYY-MM-DD
-            return date.fromisoformat(value)
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected YYYY-MM-DD or an ISO 8601 instant, got {text!r}"
-        ) from None
-    if parsed.utcoffset() is None:
-        raise argparse.ArgumentTypeError(f"the instant needs an offset, e.g. {value}+00:00")
-    return parsed
+from solaredge_async.cli._flags import (
+    aware,
+    non_negative_float,
+    parse_bound,
+    parse_instant,
+    parse_sites,
+    parse_what,
+    positive_int,
+)
 
 
 def _connection_options() -> argparse.ArgumentParser:
@@ -159,7 +67,8 @@ def _connection_options() -> argparse.ArgumentParser:
     g = parent.add_argument_group("connection")
     g.add_argument(
         "--base-url",
-        help="the V2 base URL (default: the real API; or a loopback simulator's URL)",
+        help="the V2 base URL (default: $SOLAREDGE_BASE_URL, else the real API; or a "
+        "loopback simulator's URL)",
     )
     g.add_argument(
         "--api-key",
@@ -168,13 +77,13 @@ def _connection_options() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--requests-per-minute",
-        type=_non_negative_float,
+        type=non_negative_float,
         help="client-side rate limit, calls per minute; 0 turns it off "
         "(default 10, the free tier; with --simulate the simulator's limit)",
     )
     g.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=positive_int,
         help="requests in flight at most (default 3; with --simulate 8)",
     )
     g.add_argument(
@@ -192,7 +101,7 @@ def _connection_options() -> argparse.ArgumentParser:
         action="store_true",
         help="run against the embedded simulator, in process (no credentials, no network)",
     )
-    s.add_argument("--sim-sites", type=_positive_int, help="simulated sites (300)")
+    s.add_argument("--sim-sites", type=positive_int, help="simulated sites (300)")
     s.add_argument("--sim-seed", type=int, help="seed of the simulated fleet (0)")
     s.add_argument(
         "--sim-requests-per-minute",
@@ -207,7 +116,7 @@ def _connection_options() -> argparse.ArgumentParser:
     s.add_argument("--sim-latency-ms", help="simulated latency, MEAN[±JITTER] milliseconds (30±10)")
     s.add_argument(
         "--sim-now",
-        type=_aware,
+        type=aware,
         help="freeze the simulator's clock at this ISO 8601 instant with offset "
         "(reproducible runs; default: the wall clock)",
     )
@@ -294,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sy.add_argument(
         "--settle",
-        type=_non_negative_float,
+        type=non_negative_float,
         metavar="MINUTES",
         help="re-fetch sub-daily buckets this recent, as late data arrives (default: 120)",
     )
@@ -510,6 +419,6 @@ def _main(argv: Sequence[str] | None) -> int:
         from solaredge_async.cli._poll import run_poll  # noqa: PLC0415 - heavy imports
 
         return run_poll(args)
-    from solaredge_async.cli._commands import run  # noqa: PLC0415 - heavy imports
+    from solaredge_async.cli._run import run  # noqa: PLC0415 - heavy imports
 
     return run(args, parser)

@@ -1,36 +1,28 @@
-"""What the commands share: running one under signal handling, options, the connection.
+"""What the commands share: the stop signal's record, options, the connection; ``sites``.
 
-The commands themselves live in `_sweep` (``sweep``), `_sync` (``sync``) and here
-(``sites``); each is imported only when it runs.
+`_run` runs a command under signal handling; the other commands live in `_sweep`
+(``sweep``) and `_sync` (``sync``), each imported only when it runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import functools
-import importlib.util
 import json
 import os
 import re
 import signal
 import sys
-import threading
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
-import anyio
 import attrs
 
 from solaredge_async import errors
 from solaredge_async.cli._defaults import (
     DEFAULT_WHAT,
-    EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_REFUSED,
-    EXIT_USAGE,
-    Terminated,
 )
 from solaredge_async.cli._output import OutputError
 from solaredge_async.client import DEFAULT_BASE_URL, SolarEdgeClient
@@ -38,13 +30,11 @@ from solaredge_async.fleet import SiteDay, SweepBound, SweepSpec
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import AsyncIterator, Awaitable, Callable
-
-    from anyio.abc import TaskStatus
+    from collections.abc import AsyncIterator, Callable
 
     from solaredge_async._endpoints import ResolutionName, Target
 
-__all__ = ["ENV_BASE_URL", "Stop", "UsageError", "run"]
+__all__ = ["ENV_BASE_URL", "RefusedError", "Stop", "UsageError", "fail"]
 
 #: The environment variable that may name the base URL (as ``--base-url`` does).
 ENV_BASE_URL: Final = "SOLAREDGE_BASE_URL"
@@ -63,7 +53,6 @@ _UNREACHABLE: Final = 1_000_000_000
 
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:(?:±|\+-|\+/-|,|:)\s*(\d+(?:\.\d*)?))?\s*$")
 _RESOLUTIONS: Final = ("QUARTER_HOUR", "HOUR", "DAY", "WEEK", "MONTH", "YEAR", "TOTAL")
-_SIGNAL_NAMES: Final = {int(signal.SIGINT): "SIGINT", int(signal.SIGTERM): "SIGTERM"}
 
 
 def _burst(rpm: float | None) -> int:
@@ -105,111 +94,8 @@ class Stop:
         return EXIT_OK if self.signum == signal.SIGTERM else EXIT_INTERRUPTED
 
 
-def _command(name: str) -> Callable[[argparse.Namespace, Stop], Awaitable[int]]:
-    if name == "sweep":
-        from solaredge_async.cli._sweep import sweep_command  # noqa: PLC0415
-
-        return sweep_command
-    if name == "sync":
-        from solaredge_async.cli._sync import sync_command  # noqa: PLC0415
-
-        return sync_command
-    return sites_command
-
-
-_TRIO_MISSING: Final = "--backend trio needs trio: pip install 'solaredge-async[trio]'"
-
-
-def _check_backend(backend: str) -> None:
-    if backend == "trio" and importlib.util.find_spec("trio") is None:
-        raise UsageError(_TRIO_MISSING)
-
-
-def _status_for(exc: Exception) -> tuple[str, int] | None:  # noqa: PLR0911 - one per class
-    """The message and exit status for an error that ends a command; None: a bug."""
-    if isinstance(exc, UsageError | OutputError):
-        return f"error: {exc}", EXIT_USAGE
-    if isinstance(exc, RefusedError):
-        return f"refused: {exc}", EXIT_REFUSED
-    if isinstance(exc, errors.QuotaExhaustedError):
-        return f"refused: the monthly credits ran out before any data call ({exc})", EXIT_REFUSED
-    if isinstance(exc, errors.ConfigurationError | errors.InvalidRequestError):
-        return f"error: {exc}", EXIT_USAGE
-    if isinstance(exc, errors.SolarEdgeError):
-        return f"error: {type(exc).__name__}: {exc}", EXIT_INCOMPLETE
-    if isinstance(exc, ModuleNotFoundError | LookupError) and "trio" in str(exc):
-        return f"error: {_TRIO_MISSING}", EXIT_USAGE
-    return None
-
-
-def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Run the parsed command under SIGINT/SIGTERM handling; return the exit status."""
-    del parser
-    stop = Stop()
-    try:
-        _check_backend(args.backend)
-        command = _command(args.command)
-        status = anyio.run(functools.partial(_guarded, command, args, stop), backend=args.backend)
-    except KeyboardInterrupt:
-        return _fail(f"interrupted; {stop.note}", EXIT_INTERRUPTED)
-    except Exception as exc:
-        mapped = _status_for(exc)
-        if mapped is None:
-            raise
-        return _fail(*mapped)
-    if stop.signum is not None:
-        return _fail(f"stopped by {_SIGNAL_NAMES[stop.signum]}; {stop.note}", stop.status)
-    return status
-
-
-async def _guarded(
-    command: Callable[[argparse.Namespace, Stop], Awaitable[int]],
-    args: argparse.Namespace,
-    stop: Stop,
-) -> int:
-    """Run ``command``; the first SIGINT or SIGTERM cancels it (it commits on the way out).
-
-    A second signal, once the first was taken, falls back to the default handlers
-    (SIGINT raises KeyboardInterrupt: exit 130).
-    """
-    outcome: dict[str, Any] = {}
-    async with anyio.create_task_group() as tg:
-        await tg.start(_watch_signals, tg.cancel_scope, stop)
-
-        async def body() -> None:
-            try:
-                outcome["status"] = await command(args, stop)
-            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
-                outcome["error"] = exc
-            finally:
-                tg.cancel_scope.cancel()
-
-        tg.start_soon(body)
-    if "error" in outcome:
-        raise outcome["error"]
-    return int(outcome.get("status", stop.status))
-
-
-async def _watch_signals(
-    scope: anyio.CancelScope, stop: Stop, *, task_status: TaskStatus[None]
-) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        task_status.started()  # only the main thread receives signals
-        await anyio.sleep_forever()
-    try:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            task_status.started()
-            async for signum in signals:
-                stop.signum = int(signum)
-                scope.cancel()
-                return
-    except KeyboardInterrupt:  # trio redelivers a signal that came as the receiver closed
-        stop.signum = stop.signum or int(signal.SIGINT)
-    except Terminated:
-        stop.signum = stop.signum or int(signal.SIGTERM)
-
-
-def _fail(message: str, status: int) -> int:
+def fail(message: str, status: int) -> int:
+    """Print ``solaredge-async: message`` on stderr; return ``status``."""
     with contextlib.suppress(OSError, ValueError):
         print(f"solaredge-async: {message}", file=sys.stderr)
     return status
@@ -288,7 +174,7 @@ def _stored_options(stored: object) -> Options:  # noqa: C901 - one check per fi
     import argparse  # noqa: PLC0415
 
     from solaredge_async._endpoints import TARGETS  # noqa: PLC0415
-    from solaredge_async.cli import parse_bound  # noqa: PLC0415
+    from solaredge_async.cli._flags import parse_bound  # noqa: PLC0415
     from solaredge_async.cli._output import FORMATS  # noqa: PLC0415
 
     if not isinstance(stored, dict):

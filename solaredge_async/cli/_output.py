@@ -66,7 +66,9 @@ ERRORS: Final = "errors.jsonl"
 FORMATS: Final = ("jsonl", "csv", "parquet")
 _DATA: Final = {"jsonl": "records.jsonl", "csv": "records.csv", "parquet": "records"}
 
-# Commit a batch when it holds this much, or on `flush_due`.
+# Commit a batch when it holds this much, or when `OutputStore.commit_due` says the last
+# commit is `COMMIT_SECONDS` (10 s) old: the sweep checks it after each result and on a
+# timer while no result arrives (`cli._sweep.results_or_ticks`).
 _BATCH_BYTES: Final = 1 << 20
 _BATCH_ITEMS: Final = 500
 _PARQUET_ROWS: Final = 250_000

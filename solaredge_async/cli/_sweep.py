@@ -205,7 +205,24 @@ async def sweep_command(args: argparse.Namespace, stop: Stop) -> int:
             manifest = read_manifest(directory)
             options = resumed_options(args, manifest)
             if manifest["complete"]:
-                print(f"The sweep in {directory} is already complete; nothing to do.")
+                json_out = args.output == "json"
+                print(
+                    f"The sweep in {directory} is already complete; nothing to do.",
+                    file=sys.stderr if json_out else sys.stdout,
+                )
+                if json_out:
+                    print(
+                        summary_json(
+                            status="complete",
+                            credits=0,
+                            rows=0,
+                            succeeded=0,
+                            failed=0,
+                            not_attempted=0,
+                            rate_limited=0,
+                            exit_status=EXIT_OK,
+                        )
+                    )
                 return EXIT_OK
         else:
             options = options_from_args(args)

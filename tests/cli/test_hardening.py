@@ -480,3 +480,13 @@ def test_sweep_output_json_ends_with_one_summary_object(tmp_path, capsys):
     dry = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert dry["dry_run"] is True
     assert dry["planned_credits"] == 60
+
+
+def test_resuming_a_complete_sweep_with_output_json_still_ends_with_the_summary(tmp_path, capsys):
+    """Nothing to do is still one JSON object on the last stdout line."""
+    out = tmp_path / "c"
+    assert _sweep(out) == 0
+    capsys.readouterr()
+    assert cli.main(["sweep", "--out", str(out), "--resume", "--output", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["succeeded"] == summary["credits"] == 0
