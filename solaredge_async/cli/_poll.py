@@ -61,16 +61,6 @@ def _what(text: str) -> tuple[str, ...]:
     return names
 
 
-def _site_ids(text: str) -> tuple[int, ...]:
-    # As ``sweep``'s --sites; kept here so that this module never imports its package.
-    ids = [p.strip() for p in text.split(",") if p.strip()]
-    bad = [p for p in ids if not p.isdigit() or int(p) < 1]
-    if bad or not ids:
-        shown = ", ".join(repr(b) for b in bad) or "none given"
-        raise argparse.ArgumentTypeError(f"site ids are positive integers ({shown})")
-    return tuple(dict.fromkeys(int(p) for p in ids))
-
-
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -108,7 +98,9 @@ def add_poll_parser(
         help=f"comma-separated targets (default: {','.join(DEFAULT_POLL_WHAT)}): "
         f"{', '.join(POLL_WHAT)}",
     )
-    p.add_argument("--sites", type=_site_ids, help="comma-separated site ids (default: all)")
+    from solaredge_async.cli._flags import parse_sites  # noqa: PLC0415 - as sweep's --sites
+
+    p.add_argument("--sites", type=parse_sites, help="comma-separated site ids (default: all)")
     p.add_argument(
         "--duration",
         type=_positive_float,
@@ -157,7 +149,7 @@ def run_poll(args: argparse.Namespace) -> int:
     """
     import anyio  # noqa: PLC0415 - heavy imports only when the command runs
 
-    from solaredge_async.cli._commands import _check_backend, _status_for  # noqa: PLC0415
+    from solaredge_async.cli._run import _check_backend, _status_for  # noqa: PLC0415
     from solaredge_async.store import StoreError  # noqa: PLC0415
 
     try:
