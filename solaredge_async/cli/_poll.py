@@ -423,7 +423,12 @@ async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one l
             credits_spent=spent,
         )
         marks = await poll_watermarks(store, site_ids=[s.site_id for s in sites])
-        fetcher = StoreFetcher(client, store, sites=sites, clock=world.clock, tally=tally)
+        # Items started wait their turn at the rate limit; a stop waits for them. At
+        # most ~10 s of calls in flight keeps SIGTERM quick (free tier: one at a time).
+        in_flight = max(1, min(args.concurrency or 4, int(world.per_minute * world.speed / 6)))
+        fetcher = StoreFetcher(
+            client, store, sites=sites, clock=world.clock, tally=tally, concurrency=in_flight
+        )
         poller = Poller(
             sites=sites,
             targets=_targets(what),
