@@ -281,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     si.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
 
+    from solaredge_async.cli._poll import add_poll_parser  # noqa: PLC0415
+
+    add_poll_parser(sub, conn)
+
     sub.add_parser(
         "simulate",
         help="serve the simulator over HTTP (see: solaredge-async simulate --help)",
@@ -416,6 +420,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     _configure_logging(args.log_level)
     logging.getLogger("solaredge_async.cli").debug("starting %s", args.command)
+    if args.command == "poll":
+        from solaredge_async.cli._poll import run_poll  # noqa: PLC0415 - heavy imports
+
+        return run_poll(args)
     from solaredge_async.cli._run import run  # noqa: PLC0415 - heavy imports
 
     return run(args, parser)
