@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 
+from solaredge_async._closing import AsyncClosing
 from solaredge_async.errors import ConfigurationError
 from solaredge_async.limits._errors import SharedStateUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-    from types import TracebackType
 
     import coredis
     from anyio.abc import TaskGroup
@@ -253,11 +253,11 @@ class RedisLink:
         return await self._scripts[name](keys=list(keys), args=list(args))
 
 
-class RedisLinkHolder:
+class RedisLinkHolder(AsyncClosing):
     """An async context manager around a `RedisLink` that it owns or shares.
 
-    Entering opens the link and leaving closes it, unless the link is shared (a
-    refresh lock made by a token store's ``refresh_lock`` uses the store's).
+    Entering opens the link and leaving (or `aclose`) closes it, unless the link is
+    shared (a refresh lock made by a token store's ``refresh_lock`` uses the store's).
     Subclasses set ``_link`` and, for a shared link, ``_owns_link = False``.
     """
 
@@ -291,12 +291,11 @@ class RedisLinkHolder:
             await self._link.open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the connection, unless it is shared (it stays with its owner)."""
+    async def aclose(self) -> None:
+        """Close the connection, unless it is shared (it stays with its owner).
+
+        A lock that shares this object's connection stops working; calling it again
+        does nothing.
+        """
         if self._owns_link:
             await self._link.close()
