@@ -138,16 +138,15 @@ class RedisLimits(RedisLinkHolder):
         op_timeout: float = 2.0,
         unavailable_timeout: float = 5.0,
     ) -> None:
-        check_url(url)
-        self.prefix = check_prefix(prefix)
         self._link = RedisLink(
-            url,
+            check_url(url),
             scripts={"acquire": ACQUIRE, "ledger": LEDGER},
             op_timeout=check_seconds(op_timeout, "op_timeout"),
             unavailable_timeout=check_seconds(unavailable_timeout, "unavailable_timeout"),
             unreachable=_UNREACHABLE,
             finish_tasks=True,
         )
+        self.prefix = check_prefix(prefix)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:  # noqa: ANN401

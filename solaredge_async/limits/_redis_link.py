@@ -91,7 +91,7 @@ class RedisLink:
     """One coredis connection: opened once, retried while unreachable, then fail closed.
 
     Args:
-        url: A URL accepted by `check_url` (its password never leaves this object).
+        url: A URL checked by `check_url` (its password never leaves this object).
         scripts: Lua scripts registered on `open`, by name (see `script`).
         op_timeout: Seconds one Redis round trip may take (checked by the caller).
         unavailable_timeout: Seconds to keep retrying an unreachable Redis.
@@ -101,9 +101,6 @@ class RedisLink:
         finish_tasks: On `close`, wait for background tasks to end by themselves
             (True: finite work such as sending a pause) or cancel them (False:
             endless work such as renewing a lease).
-
-    Raises:
-        ConfigurationError: A malformed URL.
     """
 
     def __init__(
@@ -116,7 +113,7 @@ class RedisLink:
         unreachable: str,
         finish_tasks: bool,
     ) -> None:
-        self._url = check_url(url)
+        self._url = url
         self.target = safe_target(url)
         self.op_timeout = op_timeout
         self.unavailable_timeout = unavailable_timeout

@@ -46,7 +46,12 @@ from typing import TYPE_CHECKING, Final
 import anyio
 
 from solaredge_async.errors import ConfigurationError, RequestTimeoutError
-from solaredge_async.limits._redis_link import RedisLink, RedisLinkHolder, check_prefix
+from solaredge_async.limits._redis_link import (
+    RedisLink,
+    RedisLinkHolder,
+    check_prefix,
+    check_url,
+)
 from solaredge_async.oauth._flow import check_positive
 from solaredge_async.oauth._locks import LocalRefreshLock
 from solaredge_async.oauth._stores import TokenStoreError, check_grant
@@ -127,7 +132,7 @@ def _rebuild_timeout(message: str, grant: str, waited: float) -> RefreshLockTime
 def _link(url: str, op_timeout: float, unavailable_timeout: float) -> RedisLink:
     """A connection for token stores and locks (renewals are cancelled when it closes)."""
     return RedisLink(
-        url,
+        check_url(url),
         scripts=_SCRIPTS,
         op_timeout=check_positive(op_timeout, "op_timeout"),
         unavailable_timeout=check_positive(unavailable_timeout, "unavailable_timeout"),
