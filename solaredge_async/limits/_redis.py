@@ -59,12 +59,7 @@ from solaredge_async.limits._errors import (
 )
 from solaredge_async.limits._ledger import BudgetSettings, LedgerState
 from solaredge_async.limits._lua import ACQUIRE, LEDGER
-from solaredge_async.limits._redis_link import (
-    RedisLink,
-    RedisLinkHolder,
-    check_prefix,
-    check_url,
-)
+from solaredge_async.limits._redis_link import RedisLink, RedisLinkHolder, check_prefix, check_url
 
 if TYPE_CHECKING:
     import datetime as dt

@@ -46,12 +46,7 @@ from typing import TYPE_CHECKING, Final
 import anyio
 
 from solaredge_async.errors import ConfigurationError, RequestTimeoutError
-from solaredge_async.limits._redis_link import (
-    RedisLink,
-    RedisLinkHolder,
-    check_prefix,
-    check_url,
-)
+from solaredge_async.limits._redis_link import RedisLink, RedisLinkHolder, check_prefix, check_url
 from solaredge_async.oauth._flow import check_positive
 from solaredge_async.oauth._locks import LocalRefreshLock
 from solaredge_async.oauth._stores import TokenStoreError, check_grant
