@@ -24,6 +24,7 @@ from solaredge_async.errors import (
     ServerError,
     TransportError,
 )
+from solaredge_async.limits._errors import LimitWaitTooLongError, SharedStateUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -93,7 +94,9 @@ class RetryPolicy:
 
 def is_retryable(exc: BaseException) -> bool:
     """True for the failures worth another attempt."""
-    if isinstance(exc, QuotaExhaustedError):
+    if isinstance(exc, QuotaExhaustedError | LimitWaitTooLongError | SharedStateUnavailableError):
+        # The monthly quota, a budget refusal, a wait past the deadline and an
+        # unreachable shared state do not get better by trying again at once.
         return False
     return isinstance(exc, TransportError | ServerError | RateLimitedError)
 

@@ -1,1 +1,74 @@
-"""Limits on what the client may send: the per-minute token bucket and its helpers."""
+"""Limits on what the client may send: rate limiters, the credit ledger, learned window caps.
+
+- `RateLimiter`: the in-process per-minute token bucket (the default).
+- `RedisLimits`: the same limits shared through Redis by processes and hosts
+  (optional extra ``redis``; imported lazily, so coredis is needed only to use it).
+- `CreditLedger`: the monthly credit budget per credential (`MemoryCreditLedger`,
+  `FileCreditLedger`, or on Redis).
+- `CapStore`: window caps learned from the server (`MemoryCapStore`, `FileCapStore`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN, MAX_PAUSE, RateLimiter
+from solaredge_async.limits._caps import (
+    DEFAULT_REPROBE_AFTER,
+    CapStore,
+    FileCapStore,
+    LearnedCap,
+    MemoryCapStore,
+)
+from solaredge_async.limits._cycle import DEFAULT_MONTHLY_CREDITS, cycle_bounds
+from solaredge_async.limits._errors import (
+    BudgetExceededError,
+    LimitWaitTooLongError,
+    SharedStateUnavailableError,
+    StateFileError,
+)
+from solaredge_async.limits._ledger import (
+    CreditLedger,
+    FileCreditLedger,
+    LedgerState,
+    MemoryCreditLedger,
+)
+
+if TYPE_CHECKING:
+    from solaredge_async.limits._redis import RedisCreditLedger, RedisLimits, RedisRateLimiter
+
+__all__ = [
+    "DEFAULT_MONTHLY_CREDITS",
+    "DEFAULT_REPROBE_AFTER",
+    "DEFAULT_SAFETY_MARGIN",
+    "MAX_PAUSE",
+    "BudgetExceededError",
+    "CapStore",
+    "CreditLedger",
+    "FileCapStore",
+    "FileCreditLedger",
+    "LearnedCap",
+    "LedgerState",
+    "LimitWaitTooLongError",
+    "MemoryCapStore",
+    "MemoryCreditLedger",
+    "RateLimiter",
+    "RedisCreditLedger",
+    "RedisLimits",
+    "RedisRateLimiter",
+    "SharedStateUnavailableError",
+    "StateFileError",
+    "cycle_bounds",
+]
+
+_REDIS_NAMES = frozenset({"RedisCreditLedger", "RedisLimits", "RedisRateLimiter"})
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - module attribute hook
+    # coredis is an optional extra: import the Redis module only when it is asked for.
+    if name in _REDIS_NAMES:
+        from solaredge_async.limits import _redis  # noqa: PLC0415
+
+        return getattr(_redis, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

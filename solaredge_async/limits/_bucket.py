@@ -15,17 +15,32 @@ by up to ``safety_margin / 2`` seconds of tokens, so scheduling lateness is not
 lost for good at high rates (at 12,000 calls a minute a strict bucket loses
 about a fifth of the rate to it), while any 60 s window still holds at most
 ``limit`` grants and network jitter keeps the other half of the margin.
+
+Nothing the server says can take the limiter out of its bounds: an advertised
+limit may lower the rate but never lift it over the caller's ceiling, and a
+``Retry-After`` pause is cut to `MAX_PAUSE`. A wait that would end after the
+caller's deadline fails at once (`LimitWaitTooLongError`) instead of parking.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import anyio
 
 from solaredge_async.errors import ConfigurationError
+from solaredge_async.limits._cycle import check_account
+from solaredge_async.limits._errors import LimitWaitTooLongError
+from solaredge_async.limits._headers import MAX_HEADER_INT, MAX_RETRY_AFTER
 
-__all__ = ["RateLimiter"]
+if TYPE_CHECKING:
+    from solaredge_async.limits._ledger import CreditLedger
+
+__all__ = ["DEFAULT_SAFETY_MARGIN", "MAX_PAUSE", "RateLimiter", "check_wait", "valid_limit"]
+
+#: The longest pause (seconds) `RateLimiter.pause` installs, whatever it is asked.
+MAX_PAUSE = MAX_RETRY_AFTER
 
 #: Seconds added to each 60 s window by default; larger than any loopback or WAN
 #: latency jitter the client expects, small enough to keep utilisation above 99 %
@@ -37,6 +52,35 @@ _EPSILON = 1e-6
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def valid_limit(value: object) -> int | None:
+    """``value`` if it is a plausible per-minute limit or count (an int in 0..10**12)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= MAX_HEADER_INT else None
+
+
+def check_wait(wait: float, *, paused: bool, max_wait: float | None) -> None:
+    """Raise when a wait of ``wait`` seconds from now cannot be afforded.
+
+    A server-requested pause is bounded by the time left before the caller's
+    effective deadline (anyio cancel scopes, `anyio.fail_after`) and by
+    ``max_wait``; the ordinary per-minute pace by ``max_wait`` only (a caller's
+    deadline cancels it as usual).
+
+    Raises:
+        LimitWaitTooLongError: The wait ends after the bound.
+    """
+    if wait <= _EPSILON:
+        return
+    allowed = math.inf
+    if paused:
+        allowed = anyio.current_effective_deadline() - anyio.current_time()
+    if max_wait is not None:
+        allowed = min(allowed, max_wait)
+    if wait > allowed:
+        raise LimitWaitTooLongError(wait=wait, allowed=max(allowed, 0.0), paused=paused)
 
 
 class RateLimiter:
@@ -54,10 +98,20 @@ class RateLimiter:
         requests_per_minute: The starting rate (calls per minute), > 0.
         burst: The most tokens the bucket holds (>= 1).
         safety_margin: Seconds added to each 60 s window, >= 0.
-        adopt_server_limit: Follow ``x-ratelimit-limit-minute`` (up and down).
+        adopt_server_limit: Follow ``x-ratelimit-limit-minute``, within the ceiling.
+        ceiling: The highest rate (calls per minute) the server's headers may
+            install; by default ``requests_per_minute`` itself, so an advertised
+            limit can lower the rate but never raise it above what the caller set.
+            Pass a larger number to let the server lift the rate up to it.
+        max_wait: The longest one `acquire` may wait, in seconds (``None``: only
+            the caller's deadline bounds a pause; the pace is not bounded).
+        ledger: Charge each `acquire` to this credit ledger (under ``account``).
+        account: The credential fingerprint the ledger counts under; required
+            with ``ledger``.
 
     Raises:
-        ConfigurationError: A non-positive rate or burst, or a negative margin.
+        ConfigurationError: A non-positive rate, burst or ceiling, a ceiling below
+            the rate, or a negative margin or max_wait.
     """
 
     def __init__(
@@ -67,6 +121,10 @@ class RateLimiter:
         burst: int = 1,
         safety_margin: float = DEFAULT_SAFETY_MARGIN,
         adopt_server_limit: bool = True,
+        ceiling: float | None = None,
+        max_wait: float | None = None,
+        ledger: CreditLedger | None = None,
+        account: str | None = None,
     ) -> None:
         if not _is_number(requests_per_minute) or not (
             requests_per_minute > 0 and math.isfinite(requests_per_minute)
@@ -81,7 +139,28 @@ class RateLimiter:
             safety_margin >= 0 and math.isfinite(safety_margin)
         ):
             raise ConfigurationError(f"safety_margin must be >= 0 seconds, got {safety_margin!r}")
+        if ceiling is None:
+            ceiling = requests_per_minute
+        if not _is_number(ceiling) or not (
+            ceiling >= requests_per_minute and math.isfinite(ceiling)
+        ):
+            raise ConfigurationError(
+                f"ceiling must be a number >= requests_per_minute ({requests_per_minute!r}), "
+                f"got {ceiling!r}"
+            )
+        if max_wait is not None and (
+            not _is_number(max_wait) or not (max_wait >= 0 and math.isfinite(max_wait))
+        ):
+            raise ConfigurationError(f"max_wait must be >= 0 seconds or None, got {max_wait!r}")
         self._rate = float(requests_per_minute)
+        self._ceiling = float(ceiling)
+        self.max_wait = max_wait
+        if ledger is not None and account is None:
+            raise ConfigurationError(
+                "a RateLimiter with a ledger needs account= (the credential fingerprint)"
+            )
+        self.ledger = ledger
+        self._account = check_account(account) if account is not None else ""
         self._burst = burst
         self._margin = safety_margin
         self.adopt_server_limit = adopt_server_limit
@@ -104,6 +183,11 @@ class RateLimiter:
     def requests_per_minute(self) -> float:
         """The current rate, in calls per minute."""
         return self._rate
+
+    @property
+    def ceiling(self) -> float:
+        """The highest rate the server's headers may install, in calls per minute."""
+        return self._ceiling
 
     @property
     def burst(self) -> int:
@@ -138,11 +222,19 @@ class RateLimiter:
         wait = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) * self._interval
         return max(wait, self._paused_until - now, 0.0)
 
-    async def acquire(self) -> None:
-        """Wait for a token and take it.
+    async def acquire(self, cost: int = 1) -> None:
+        """Wait for a token and take it; with a ledger, charge ``cost`` credits first.
 
         Cancellation while waiting takes no token and leaves the queue order of the
-        other waiters unchanged.
+        other waiters unchanged. The charge happens when the token is due, just
+        before the request is sent.
+
+        Raises:
+            LimitWaitTooLongError: A server-requested pause would end after the
+                caller's effective deadline, or the wait would exceed `max_wait`
+                (checked when this caller reaches the head of the queue); no token
+                is taken.
+            BudgetExceededError: The ledger refuses the charge; no token is taken.
         """
         async with self._lock:
             while True:
@@ -152,21 +244,36 @@ class RateLimiter:
                 # microsecond early is harmless, a loop that never sleeps is not.
                 if delay <= _EPSILON:
                     break
+                check_wait(delay, paused=self._paused_until > now, max_wait=self.max_wait)
                 await anyio.sleep(delay)
+            if self.ledger is not None:
+                await self.ledger.charge(self._account, cost)
             self._tokens -= 1.0
             self._granted += 1
+
+    async def refund(self, cost: int = 1) -> None:
+        """Give back the credit of an acquire whose request never left (a connect error)."""
+        if self.ledger is not None:
+            await self.ledger.refund(self._account, cost)
 
     def set_rate(self, requests_per_minute: float) -> None:
         """Change the rate (calls per minute); tokens already earned are kept.
 
-        Values that are not positive and finite are ignored.
+        Values that are not positive and finite numbers are ignored; values above
+        the ceiling are cut to it.
         """
-        if not (requests_per_minute > 0 and math.isfinite(requests_per_minute)):
+        if not _is_number(requests_per_minute):
             return
+        try:
+            if not (requests_per_minute > 0 and math.isfinite(requests_per_minute)):
+                return
+        except OverflowError:  # an int too large for a float
+            return
+        requests_per_minute = min(float(requests_per_minute), self._ceiling)
         if requests_per_minute == self._rate:
             return
         self._refill(anyio.current_time())
-        self._rate = float(requests_per_minute)
+        self._rate = requests_per_minute
         self._interval = (60.0 + self._margin) / self._rate
         self._capacity = self._capacity_for(self._interval)
         self._tokens = min(self._tokens, self._capacity)
@@ -174,10 +281,13 @@ class RateLimiter:
     def observe(self, limit: int | None, remaining: int | None) -> None:
         """Learn from a response's ``x-ratelimit-*-minute`` headers.
 
-        Adopts ``limit`` when `adopt_server_limit` is on and drains the bucket when
-        ``remaining`` is 0 (the server will refuse anything more this minute, so no
-        saved-up burst may be spent).
+        Adopts ``limit`` (never above the ceiling) when `adopt_server_limit` is on
+        and drains the bucket when ``remaining`` is 0 (the server will refuse
+        anything more this minute, so no saved-up burst may be spent). Values that
+        are not integers in ``0..10**12`` are ignored.
         """
+        limit = valid_limit(limit)
+        remaining = valid_limit(remaining)
         if limit is not None and self.adopt_server_limit and limit > 0:
             self.set_rate(limit)
         if remaining == 0:
@@ -187,10 +297,15 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         """Stop every grant for ``seconds`` from now (a 429's ``Retry-After``).
 
-        A pause never shortens one already in force. The bucket is drained too, so
-        the calls after the pause are paced again from zero.
+        A pause never shortens one already in force, and is never longer than
+        `MAX_PAUSE` (longer requests are cut to it; non-numbers and non-positive
+        values are ignored). The bucket is drained too, so the calls after the
+        pause are paced again from zero.
         """
-        if not (seconds > 0 and math.isfinite(seconds)):
+        if not _is_number(seconds) or not (seconds > 0):
+            return
+        seconds = min(float(seconds), MAX_PAUSE)  # inf included
+        if math.isnan(seconds):
             return
         now = anyio.current_time()
         self._paused_until = max(self._paused_until, now + seconds)

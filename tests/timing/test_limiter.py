@@ -82,8 +82,8 @@ async def test_burst_lets_that_many_through_at_once():
 
 
 async def test_adopts_server_limit_up_and_down():
-    """x-ratelimit-limit-minute changes the pace in both directions."""
-    limiter = RateLimiter(10, safety_margin=0)
+    """x-ratelimit-limit-minute changes the pace in both directions, under the ceiling."""
+    limiter = RateLimiter(10, safety_margin=0, ceiling=100)
     limiter.observe(limit=60, remaining=59)
     assert limiter.requests_per_minute == 60
     granted = await _grant_times(limiter, 3, [0.0])

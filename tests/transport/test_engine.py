@@ -352,12 +352,14 @@ async def test_caller_owned_http_client_is_not_closed():
 
 
 async def test_server_limit_is_adopted_from_headers():
-    """x-ratelimit-limit-minute from a response becomes the limiter's rate."""
-    script = Script(ok(limit=100, remaining=99))
+    """x-ratelimit-limit-minute lowers the limiter's rate, never lifts a caller's rate."""
+    script = Script(ok(limit=100, remaining=99), ok(limit=5, remaining=4))
     async with client(script, requests_per_minute=10) as c:
         await c.get("/sites/1")
         assert c.rate_limiter is not None
-        assert c.rate_limiter.requests_per_minute == 100
+        assert c.rate_limiter.requests_per_minute == 10  # the caller's rate is a ceiling
+        await c.get("/sites/1")
+        assert c.rate_limiter.requests_per_minute == 5
 
 
 async def test_canary_key_never_in_logs_or_errors(caplog):

@@ -1,0 +1,717 @@
+"""Limits shared through Redis by every process and host that uses one account.
+
+The API's limits belong to the developer account, so workers on several hosts
+must share one bucket. `RedisLimits` holds a coredis connection (coredis runs
+on asyncio and on trio); from it come a `RedisRateLimiter` per account (the
+same interface as `RateLimiter`) and a `RedisCreditLedger` (a `CreditLedger`).
+
+Every acquire is ONE atomic Lua script on the Redis server's clock (``TIME``),
+so the hosts' clocks do not matter. It is a GCRA token bucket: each caller
+*reserves* its send time (the script moves the account's next free slot on by
+one interval and returns how long the caller must wait), so waiters never
+stampede when a slot frees. The same script applies the shared ``Retry-After``
+pause, the adopted per-minute limit (never above the caller's ceiling), drains
+the bucket on ``remaining: 0`` and, when the limiter has a ledger, charges the
+monthly credit at the moment the send slot is reserved (refused, with nothing
+reserved, when it would overspend or the account is exhausted).
+
+Keys hold credential fingerprints, never secrets::
+
+    PREFIX:{FINGERPRINT}:bucket                 hash: tat, rate, pause_until
+    PREFIX:{FINGERPRINT}:ledger:CYCLE-START     hash: spent, exhausted
+
+(the braces make the fingerprint a hash tag: an account's keys share one
+Redis Cluster slot).
+
+When Redis cannot be reached the limiter retries for a bounded time
+(``unavailable_timeout``) and then raises `SharedStateUnavailableError`: it
+never falls back to an unshared bucket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import urllib.parse
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import anyio
+import attrs
+
+from solaredge_async.errors import ConfigurationError
+from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN, MAX_PAUSE, valid_limit
+from solaredge_async.limits._cycle import (
+    DEFAULT_MONTHLY_CREDITS,
+    aware,
+    check_account,
+    check_budget,
+    check_cost,
+    check_seconds,
+    cycle_bounds,
+    utc_now,
+)
+from solaredge_async.limits._errors import (
+    BudgetExceededError,
+    LimitWaitTooLongError,
+    SharedStateUnavailableError,
+)
+from solaredge_async.limits._ledger import LedgerState
+from solaredge_async.limits._lua import ACQUIRE, LEDGER
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
+
+    import coredis
+    from coredis.commands.script import Script
+
+__all__ = ["RedisCreditLedger", "RedisLimits", "RedisRateLimiter", "Reservation"]
+
+logger = logging.getLogger(__name__)
+
+_FMT: Final = "%.6f"
+#: Seconds a ledger hash outlives its cycle (kept for inspection, then dropped).
+_LEDGER_KEEP: Final = 40 * 86400
+#: Seconds an idle bucket is kept (its pause, pace and adopted limit).
+_BUCKET_KEEP: Final = 3600
+_NONE: Final = "-1"
+
+
+@attrs.frozen(kw_only=True)
+class Reservation:
+    """A send slot reserved in the shared bucket.
+
+    Attributes:
+        send_at: The reserved send time on the Redis server's clock (Unix seconds).
+        server_now: The server's clock when the slot was reserved (Unix seconds).
+        wait: Seconds the caller waited (``send_at - server_now``).
+        requests_per_minute: The shared rate in force (calls per minute).
+        paused: True when the wait was a shared ``Retry-After`` pause.
+        spent: Credits spent this cycle after the charge (None without a ledger).
+    """
+
+    send_at: float
+    server_now: float
+    wait: float
+    requests_per_minute: float
+    paused: bool
+    spent: int | None
+
+
+def _safe_target(url: str) -> str:
+    """The URL without user name or password, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _check_url(url: object) -> str:
+    if not isinstance(url, str):
+        raise ConfigurationError(
+            "the shared-state URL must be a string such as redis://host:6379/0"
+        )
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigurationError(
+            "the shared-state URL must look like redis://host:6379/0 (or rediss://, unix://)"
+        )
+    return url
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    import coredis.exceptions  # noqa: PLC0415
+
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_unavailable(inner) for inner in exc.exceptions)
+    return isinstance(exc, coredis.exceptions.ConnectionError | OSError | TimeoutError)
+
+
+class RedisLimits:
+    """A connection to the Redis that holds the shared limits; an async context manager.
+
+    Use it for the life of the clients that share it::
+
+        async with RedisLimits("redis://localhost:6379/0") as shared:
+            limiter = shared.limiter(fingerprint, 10, ledger=shared.ledger())
+
+    Args:
+        url: ``redis://[user:password@]host:port/db`` (``rediss://`` for TLS).
+        prefix: The first part of every key.
+        op_timeout: Seconds one Redis round trip may take.
+        unavailable_timeout: Seconds to keep retrying an unreachable Redis before
+            failing closed with `SharedStateUnavailableError`.
+
+    Raises:
+        ConfigurationError: A malformed URL or timeout.
+        ImportError: coredis is not installed (``pip install solaredge-async[redis]``).
+        SharedStateUnavailableError: (on entry and from every call) Redis could
+            not be reached within ``unavailable_timeout``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "solaredge",
+        op_timeout: float = 2.0,
+        unavailable_timeout: float = 5.0,
+    ) -> None:
+        self._url = _check_url(url)
+        if not isinstance(prefix, str) or not prefix or not prefix.isprintable():
+            raise ConfigurationError(f"prefix must be a printable string, got {prefix!r}")
+        self.prefix = prefix
+        self.op_timeout = check_seconds(op_timeout, "op_timeout")
+        self.unavailable_timeout = check_seconds(unavailable_timeout, "unavailable_timeout")
+        self.target = _safe_target(url)
+        self._client: coredis.Redis[str] | None = None
+        self._scripts: dict[str, Script[str]] = {}
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._tasks: anyio.abc.TaskGroup | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:  # noqa: ANN401
+        """The same as ``RedisLimits(url, **options)``."""
+        return cls(url, **options)
+
+    def __repr__(self) -> str:
+        return f"RedisLimits({self.target!r}, prefix={self.prefix!r})"
+
+    async def __aenter__(self) -> Self:
+        import coredis  # noqa: PLC0415
+
+        async def connect() -> None:
+            stack = contextlib.AsyncExitStack()
+            client: coredis.Redis[str] = coredis.Redis.from_url(
+                self._url,
+                decode_responses=True,
+                connect_timeout=self.op_timeout,
+                stream_timeout=self.op_timeout,
+            )
+            try:
+                await stack.enter_async_context(client)
+                await client.ping()
+            except BaseException:
+                await stack.aclose()
+                raise
+            self._client, self._stack = client, stack
+
+        # Not under a fail_after: the client's own task group must not be opened
+        # inside a scope that closes first (connect_timeout bounds the attempt).
+        await self._retrying(connect, bounded=False)
+        assert self._stack is not None  # noqa: S101 - set by connect
+        self._scripts = {
+            "acquire": self._client.register_script(ACQUIRE),  # type: ignore[union-attr]
+            "ledger": self._client.register_script(LEDGER),  # type: ignore[union-attr]
+        }
+        self._tasks = await self._stack.enter_async_context(anyio.create_task_group())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        self._tasks = None
+        if stack is not None:
+            await stack.aclose()
+        self._client = None
+
+    def _unavailable(self, what: str) -> SharedStateUnavailableError:
+        return SharedStateUnavailableError(
+            f"the shared limits on {self.target} are unreachable ({what}) after "
+            f"{self.unavailable_timeout:g} s; nothing was sent. Start Redis or fix the URL; "
+            "the client does not fall back to an unshared limiter",
+            target=self.target,
+        )
+
+    async def _retrying(self, operation: Callable[[], Any], *, bounded: bool = True) -> Any:  # noqa: ANN401
+        """Run ``operation`` until it succeeds or ``unavailable_timeout`` runs out."""
+        give_up = anyio.current_time() + self.unavailable_timeout
+        delay = 0.05
+        while True:
+            try:
+                scope = anyio.fail_after(self.op_timeout) if bounded else contextlib.nullcontext()
+                with scope:
+                    return await operation()
+            except Exception as exc:
+                if not _is_unavailable(exc):
+                    raise
+                what = type(exc).__name__
+            if anyio.current_time() + delay > give_up:
+                raise self._unavailable(what)
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def run(self, name: str, keys: Sequence[str], args: Sequence[str]) -> list[str]:
+        """Run one of the scripts (retrying an unreachable Redis for a bounded time).
+
+        Raises:
+            SharedStateUnavailableError: Redis unreachable for ``unavailable_timeout``.
+            RuntimeError: Used outside ``async with``.
+        """
+        script = self._scripts.get(name)
+        if script is None or self._client is None:
+            msg = "RedisLimits is used outside its 'async with' block"
+            raise RuntimeError(msg)
+
+        async def once() -> list[str]:
+            return list(await script(keys=list(keys), args=list(args)))
+
+        result: list[str] = await self._retrying(once)
+        return result
+
+    def start_soon(self, work: Callable[[], Any]) -> bool:
+        """Run ``work`` in the background; False when outside ``async with``."""
+        if self._tasks is None:
+            return False
+        self._tasks.start_soon(work)
+        return True
+
+    def key(self, account: str, what: str) -> str:
+        """The key of ``what`` for an account fingerprint.
+
+        The fingerprint is a hash tag (``{...}``): an account's keys share one
+        slot, so the acquire script also runs on Redis Cluster.
+        """
+        return f"{self.prefix}:{{{check_account(account)}}}:{what}"
+
+    def ledger(
+        self,
+        *,
+        monthly_credits: int = DEFAULT_MONTHLY_CREDITS,
+        billing_day: int = 1,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> RedisCreditLedger:
+        """A credit ledger on this Redis (see `RedisCreditLedger`)."""
+        return RedisCreditLedger(
+            self, monthly_credits=monthly_credits, billing_day=billing_day, clock=clock
+        )
+
+    def limiter(
+        self,
+        account: str,
+        requests_per_minute: float = 10,
+        *,
+        burst: int = 1,
+        safety_margin: float = DEFAULT_SAFETY_MARGIN,
+        adopt_server_limit: bool = True,
+        ceiling: float | None = None,
+        max_wait: float | None = None,
+        ledger: RedisCreditLedger | None = None,
+    ) -> RedisRateLimiter:
+        """A rate limiter for one account on this Redis (see `RedisRateLimiter`)."""
+        return RedisRateLimiter(
+            self,
+            account,
+            requests_per_minute,
+            burst=burst,
+            safety_margin=safety_margin,
+            adopt_server_limit=adopt_server_limit,
+            ceiling=ceiling,
+            max_wait=max_wait,
+            ledger=ledger,
+        )
+
+
+class RedisCreditLedger:
+    """A `CreditLedger` on Redis, shared by every process using the account.
+
+    The cycle is computed from ``clock`` (the wall clock of this host), so the
+    ledger key changes at the billing day, 00:00 UTC; each charge is one atomic
+    script. Made by `RedisLimits.ledger`.
+
+    Raises:
+        ConfigurationError: A setting out of range.
+        SharedStateUnavailableError: (from the methods) Redis unreachable.
+        BudgetExceededError: (from `charge`) the charge would overspend.
+    """
+
+    def __init__(
+        self,
+        shared: RedisLimits,
+        *,
+        monthly_credits: int = DEFAULT_MONTHLY_CREDITS,
+        billing_day: int = 1,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self._shared = shared
+        self._monthly, self._billing_day = check_budget(monthly_credits, billing_day)
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisCreditLedger({self._shared.target!r}, monthly_credits={self._monthly}, "
+            f"billing_day={self._billing_day})"
+        )
+
+    @property
+    def monthly_credits(self) -> int:
+        """The monthly budget in credits (0 = unlimited)."""
+        return self._monthly
+
+    @property
+    def billing_day(self) -> int:
+        """The day of the month (1..28) the cycle resets at 00:00 UTC."""
+        return self._billing_day
+
+    def cycle(self) -> tuple[dt.datetime, dt.datetime]:
+        """The current billing cycle ``[start, end)`` on the ledger's clock."""
+        return cycle_bounds(aware(self._clock), self._billing_day)
+
+    def cycle_start(self) -> dt.datetime:
+        """When the current billing cycle began (UTC)."""
+        return self.cycle()[0]
+
+    def cycle_end(self) -> dt.datetime:
+        """When the current billing cycle ends and the credits reset (UTC)."""
+        return self.cycle()[1]
+
+    def ledger_args(
+        self, account: str, cost: int, *, enforce: bool
+    ) -> tuple[str, list[str], tuple[dt.datetime, dt.datetime]]:
+        """The ledger key and the script arguments for a charge (used by the limiter)."""
+        bounds = self.cycle()
+        key = self._shared.key(account, f"ledger:{bounds[0].date().isoformat()}")
+        expire_at = int(bounds[1].timestamp()) + _LEDGER_KEEP
+        return key, [str(cost), str(self._monthly), "1" if enforce else "0", str(expire_at)], bounds
+
+    def budget_error(
+        self, account: str, cost: int, spent: int, *, exhausted: bool, cycle_end: dt.datetime
+    ) -> BudgetExceededError:
+        """The refusal of a charge of ``cost`` credits."""
+        return BudgetExceededError(
+            account=account,
+            needed=cost,
+            remaining_credits=0 if exhausted else max(self._monthly - spent, 0),
+            monthly_credits=self._monthly,
+            cycle_end=cycle_end,
+            exhausted=exhausted,
+        )
+
+    async def _op(
+        self, op: str, account: str, cost: int = 0, *, enforce: bool = True
+    ) -> LedgerState:
+        account, cost = check_account(account), check_cost(cost)
+        key, args, bounds = self.ledger_args(account, cost, enforce=enforce)
+        status, spent_text, exhausted_text = await self._shared.run("ledger", [key], [op, *args])
+        spent, exhausted = int(spent_text), exhausted_text == "1"
+        if status == "budget":
+            raise self.budget_error(account, cost, spent, exhausted=exhausted, cycle_end=bounds[1])
+        return LedgerState(
+            account=account,
+            spent=spent,
+            monthly_credits=self._monthly,
+            cycle_start=bounds[0],
+            cycle_end=bounds[1],
+            exhausted=exhausted,
+        )
+
+    async def charge(self, account: str, cost: int = 1, *, enforce: bool = True) -> LedgerState:
+        """Count ``cost`` credits as spent now (atomically on Redis).
+
+        Raises:
+            BudgetExceededError: ``enforce`` is on and the charge would overspend the
+                budget or the account is exhausted; nothing is counted.
+            SharedStateUnavailableError: Redis unreachable.
+        """
+        return await self._op("charge", account, cost, enforce=enforce)
+
+    async def refund(self, account: str, cost: int = 1) -> LedgerState:
+        """Give back credits for a request that never reached the server."""
+        return await self._op("refund", account, cost)
+
+    async def state(self, account: str) -> LedgerState:
+        """The account's spending this cycle."""
+        return await self._op("state", account)
+
+    async def remaining(self, account: str) -> int | None:
+        """Credits left this cycle: 0 when exhausted, None when unlimited."""
+        return (await self.state(account)).remaining
+
+    async def mark_exhausted(self, account: str) -> LedgerState:
+        """Record the monthly 429 for every process: charges are refused until the reset."""
+        return await self._op("exhaust", account)
+
+    async def clear_exhausted(self, account: str) -> LedgerState:
+        """Forget a monthly 429 before the reset."""
+        return await self._op("clear", account)
+
+
+class RedisRateLimiter:
+    """A per-minute limiter shared through Redis; the interface of `RateLimiter`.
+
+    `acquire` reserves a send slot with one atomic script on the Redis server's
+    clock and sleeps until it; `observe` and `pause` are synchronous (as the
+    engine calls them) and reach Redis from a background task, or with the next
+    acquire when that fails. With a ``ledger``, `acquire` charges one credit in
+    the same script. Made by `RedisLimits.limiter`.
+
+    Args:
+        shared: The Redis connection.
+        account: The credential fingerprint (never the secret).
+        requests_per_minute: The starting rate (calls per minute) and, unless
+            ``ceiling`` says more, the most the server's headers may install.
+        burst: Calls that may go at once after an idle spell (>= 1).
+        safety_margin: Seconds added to each 60 s window, >= 0.
+        adopt_server_limit: Follow ``x-ratelimit-limit-minute`` within the ceiling.
+        ceiling: The highest rate the server may install (default: the rate).
+        max_wait: The longest one acquire may wait, in seconds (None: a pause is
+            bounded by the caller's deadline only; the pace is not bounded).
+        ledger: Charge each acquire to this credit ledger, atomically.
+
+    Raises:
+        ConfigurationError: A setting out of range.
+    """
+
+    def __init__(
+        self,
+        shared: RedisLimits,
+        account: str,
+        requests_per_minute: float = 10,
+        *,
+        burst: int = 1,
+        safety_margin: float = DEFAULT_SAFETY_MARGIN,
+        adopt_server_limit: bool = True,
+        ceiling: float | None = None,
+        max_wait: float | None = None,
+        ledger: RedisCreditLedger | None = None,
+    ) -> None:
+        from solaredge_async.limits._bucket import RateLimiter  # noqa: PLC0415
+
+        # The same validation as the in-process limiter, with the same messages.
+        local = RateLimiter(
+            requests_per_minute,
+            burst=burst,
+            safety_margin=safety_margin,
+            ceiling=ceiling,
+            max_wait=max_wait,
+        )
+        self._shared = shared
+        self.account = check_account(account)
+        self._start_rate = local.requests_per_minute
+        self._rate = local.requests_per_minute
+        self._ceiling = local.ceiling
+        self._burst = burst
+        self._margin = float(safety_margin)
+        self.max_wait = max_wait
+        self.adopt_server_limit = adopt_server_limit
+        self.ledger = ledger
+        self._granted = 0
+        self._pending_limit: int | None = None
+        self._pending_drain = False
+        self._pending_pause_until = -math.inf
+        self.last_reservation: Reservation | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisRateLimiter({self._shared.target!r}, account={self.account!r}, "
+            f"requests_per_minute={self._rate:g}, burst={self._burst})"
+        )
+
+    @property
+    def requests_per_minute(self) -> float:
+        """The shared rate seen at the last acquire, in calls per minute."""
+        return self._rate
+
+    @property
+    def ceiling(self) -> float:
+        """The highest rate the server's headers may install, in calls per minute."""
+        return self._ceiling
+
+    @property
+    def burst(self) -> int:
+        """The most calls that go at once after an idle spell."""
+        return self._burst
+
+    @property
+    def granted(self) -> int:
+        """Slots this limiter reserved."""
+        return self._granted
+
+    def _args(self, *, reserve: bool, cost: int, max_pause: float | None) -> list[str]:
+        now = anyio.current_time()
+        pause = max(self._pending_pause_until - now, 0.0)
+        limit = self._pending_limit if self._pending_limit is not None else -1
+        return [
+            _FMT % self._start_rate,
+            _FMT % self._ceiling,
+            _FMT % self._margin,
+            str(self._burst),
+            "1" if reserve else "0",
+            _NONE if self.max_wait is None else _FMT % self.max_wait,
+            _NONE if max_pause is None else _FMT % max_pause,
+            str(limit),
+            "1" if self._pending_drain else "0",
+            _FMT % pause,
+            _FMT % MAX_PAUSE,
+            str(cost),
+        ]
+
+    def _sent(self) -> None:
+        self._pending_limit = None
+        self._pending_drain = False
+        self._pending_pause_until = -math.inf
+
+    async def reserve(self, cost: int = 1, *, enforce: bool = True) -> Reservation:
+        """Reserve the next send slot (and charge ``cost`` credits), without waiting.
+
+        Returns the reservation; the caller must not send before ``wait`` seconds
+        have passed. `acquire` is this plus the wait.
+
+        Raises:
+            LimitWaitTooLongError: The wait would exceed ``max_wait``, or a shared
+                pause would end after the caller's deadline; nothing is reserved.
+            BudgetExceededError: The ledger refuses the charge; nothing is reserved.
+            SharedStateUnavailableError: Redis unreachable (fail closed).
+        """
+        deadline = anyio.current_effective_deadline()
+        max_pause = None if math.isinf(deadline) else max(deadline - anyio.current_time(), 0.0)
+        if self.max_wait is not None:
+            max_pause = self.max_wait if max_pause is None else min(max_pause, self.max_wait)
+        ledger = self.ledger
+        charge = cost if ledger is not None else 0
+        args = self._args(reserve=True, cost=charge, max_pause=max_pause)
+        keys = [self._shared.key(self.account, "bucket")]
+        bounds = None
+        if ledger is not None:
+            ledger_key, ledger_args, bounds = ledger.ledger_args(
+                self.account, cost, enforce=enforce
+            )
+            keys.append(ledger_key)
+            args += [ledger_args[1], ledger_args[2], ledger_args[3]]
+        else:
+            keys.append(self._shared.key(self.account, "ledger:none"))
+            args += ["0", "0", "0"]
+        status, wait, now, send_at, rate, spent, exhausted, paused = await self._shared.run(
+            "acquire", keys, args
+        )
+        self._sent()
+        self._rate = float(rate)
+        if status == "wait":
+            allowed = max_pause if paused == "1" and max_pause is not None else self.max_wait
+            raise LimitWaitTooLongError(
+                wait=float(wait), allowed=allowed or 0.0, paused=paused == "1"
+            )
+        if status == "budget":
+            assert ledger is not None  # noqa: S101 - "budget" needs a ledger
+            assert bounds is not None  # noqa: S101
+            raise ledger.budget_error(
+                self.account, cost, int(spent), exhausted=exhausted == "1", cycle_end=bounds[1]
+            )
+        self._granted += 1
+        reservation = Reservation(
+            send_at=float(send_at),
+            server_now=float(now),
+            wait=float(wait),
+            requests_per_minute=self._rate,
+            paused=paused == "1",
+            spent=int(spent) if ledger is not None else None,
+        )
+        self.last_reservation = reservation
+        return reservation
+
+    async def acquire(self, cost: int = 1) -> Reservation:
+        """Reserve the next send slot (charging the ledger, if any) and wait for it.
+
+        A caller cancelled during the wait keeps its slot spent (the pace stays
+        safe) and gets its credit back.
+
+        Raises:
+            LimitWaitTooLongError: The wait would exceed ``max_wait``, or a shared
+                pause would end after the caller's deadline; nothing is reserved.
+            BudgetExceededError: The ledger refuses the charge; nothing is reserved.
+            SharedStateUnavailableError: Redis unreachable (fail closed).
+        """
+        reservation = await self.reserve(cost)
+        if reservation.wait > 0:
+            try:
+                await anyio.sleep(reservation.wait)
+            except BaseException:
+                if self.ledger is not None:
+                    with (
+                        anyio.CancelScope(shield=True),
+                        anyio.move_on_after(self._shared.op_timeout),
+                        contextlib.suppress(SharedStateUnavailableError),
+                    ):
+                        await self.ledger.refund(self.account, cost)
+                raise
+        return reservation
+
+    async def refund(self, cost: int = 1) -> None:
+        """Give back the credit of an acquire whose request never left (a connect error)."""
+        if self.ledger is not None:
+            await self.ledger.refund(self.account, cost)
+
+    async def flush(self) -> None:
+        """Send pending observations and pauses to Redis now.
+
+        Raises:
+            SharedStateUnavailableError: Redis unreachable (they stay pending).
+        """
+        if (
+            self._pending_limit is None
+            and not self._pending_drain
+            and math.isinf(self._pending_pause_until)
+        ):
+            return
+        args = [*self._args(reserve=False, cost=0, max_pause=None), "0", "0", "0"]
+        keys = [
+            self._shared.key(self.account, "bucket"),
+            self._shared.key(self.account, "ledger:none"),
+        ]
+        _status, _wait, _now, _send_at, rate, *_ = await self._shared.run("acquire", keys, args)
+        self._sent()
+        self._rate = float(rate)
+
+    async def _flush_in_background(self) -> None:
+        try:
+            await self.flush()
+        except SharedStateUnavailableError:
+            logger.warning(
+                "shared limits on %s unreachable: the pause or limit is sent with the next call",
+                self._shared.target,
+            )
+
+    def observe(self, limit: int | None, remaining: int | None) -> None:
+        """Learn from a response's ``x-ratelimit-*-minute`` headers, for every process.
+
+        Adopts ``limit`` (never above the ceiling) when `adopt_server_limit` is on
+        and drains the shared bucket when ``remaining`` is 0. Invalid values are
+        ignored. Sent to Redis in the background.
+        """
+        limit = valid_limit(limit)
+        remaining = valid_limit(remaining)
+        changed = False
+        if limit is not None and limit > 0 and self.adopt_server_limit:
+            adopted = min(float(limit), self._ceiling)
+            if adopted != self._rate:
+                self._pending_limit = max(int(adopted), 1)
+                changed = True
+        if remaining == 0:
+            self._pending_drain = True
+            changed = True
+        if changed:
+            self._shared.start_soon(self._flush_in_background)
+
+    def pause(self, seconds: float) -> None:
+        """Stop every process's grants for ``seconds`` (a 429's ``Retry-After``).
+
+        Cut to `MAX_PAUSE`; non-numbers and non-positive values are ignored. A
+        pause never shortens one in force. Sent to Redis in the background.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+            return
+        seconds = min(float(seconds), MAX_PAUSE)
+        if math.isnan(seconds):
+            return
+        self._pending_pause_until = max(self._pending_pause_until, anyio.current_time() + seconds)
+        self._shared.start_soon(self._flush_in_background)
