@@ -3,7 +3,7 @@
 Started by `_common.SimServer`: ``python benchmarks/_simproc.py '<json settings>'``.
 It prints the base URL on its first line, then answers one command per stdin line:
 
-* ``usage KEY``: the account's `Usage` as one JSON line;
+* ``usage KEY``: the account's `SimulatedUsage` as one JSON line;
 * ``reset``: a new billing month for every account;
 * EOF: exit.
 

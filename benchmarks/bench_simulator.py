@@ -3,7 +3,9 @@
 The server runs in its own process (``python -m solaredge_async.testing``); a raw
 asyncio streams client keeps ~50 keep-alive requests in flight and counts answers for a
 small body (``/overview``) and a 96-point quarter-hour energy day (``/energy``). For
-reference it also times the in-process core (`Simulator.handle`) on the same requests.
+reference it also times the in-process core (`Simulator.handle`) on the same requests,
+the physics of one 96-point day, and ten years of lifetime ``TOTAL`` energy (closed-form
+day totals): the checks that used to be timed assertions in the simulator's tests.
 
 Run: ``python benchmarks/bench_simulator.py [--seconds 3] [--concurrency 50]``.
 """
@@ -150,6 +152,36 @@ def _in_process(paths: list[str], prefix: str, sites: int, seconds: float) -> fl
     return n / (time.perf_counter() - start)
 
 
+def _physics() -> tuple[float, float]:
+    """Return (µs per computed 96-point day, ms for ten years of TOTAL energy)."""
+    from datetime import date  # noqa: PLC0415
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    from solaredge_async.testing import FleetSpec, Simulator, SimulatorConfig  # noqa: PLC0415
+    from solaredge_async.testing._solar import compute_day  # noqa: PLC0415
+    from solaredge_async.testing._timeutil import day_grid  # noqa: PLC0415
+
+    berlin = ZoneInfo("Europe/Berlin")
+    sim = Simulator(
+        SimulatorConfig(
+            fleet=FleetSpec(sites=30, api_keys=(API_KEY,)), now=datetime.fromisoformat(NOW)
+        )
+    )
+    model = sim.fleet.model(0)
+    grid = day_grid(model.tz, date(2026, 5, 12).toordinal())
+    rounds = 200
+    start = time.perf_counter()
+    for _ in range(rounds):
+        compute_day(model, grid)
+    day_us = (time.perf_counter() - start) / rounds * 1e6
+    pv_only = next(s for s in sim.fleet.sites_for(API_KEY) if not sim.fleet.site(s).has_meter)
+    start = time.perf_counter()
+    sim.fleet.energy(
+        pv_only, datetime(2015, 1, 1, tzinfo=berlin), datetime(2026, 5, 12, tzinfo=berlin), "TOTAL"
+    )
+    return day_us, (time.perf_counter() - start) * 1e3
+
+
 def run(seconds: float = 3.0, concurrency: int = 50, sites: int = 100) -> dict[str, float]:
     """Measure and print the server's requests/s; return the numbers."""
     proc, url = _start_server(sites)
@@ -174,6 +206,7 @@ def run(seconds: float = 3.0, concurrency: int = 50, sites: int = 100) -> dict[s
         "inprocess_overview_rps": _in_process(overview, prefix, sites, 1.0),
         "inprocess_energy_day_rps": _in_process(energy, prefix, sites, 1.0),
     }
+    results["day_compute_us"], results["lifetime_total_ms"] = _physics()
     print(f"simulator loopback server, {concurrency} in flight, raw asyncio client")
     for name in ("overview", "energy_day"):
         rps = results[f"server_{name}_rps"]
@@ -183,6 +216,10 @@ def run(seconds: float = 3.0, concurrency: int = 50, sites: int = 100) -> dict[s
             f"target >= {TARGET_RPS:.0f}: {verdict}); in-process core "
             f"{results[f'inprocess_{name}_rps']:.0f} req/s"
         )
+    print(
+        f"  physics: one 96-point day {results['day_compute_us']:.0f} µs (target < 1000); "
+        f"ten years of TOTAL energy {results['lifetime_total_ms']:.1f} ms (target < 500)"
+    )
     return results
 
 

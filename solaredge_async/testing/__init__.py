@@ -11,8 +11,11 @@ gateway's per-minute and monthly limits, OAuth, and seeded faults::
     transport = sim.transport()                # in-process httpx transport
     async with sim.serve() as base_url: ...    # loopback HTTP server (background thread)
 
-`sim.fleet` is the ground truth (sites, expected energy) and `sim.ledger(key)` the
-account's usage. Run ``python -m solaredge_async.testing --help`` for a standalone server.
+`sim.fleet` (a `SimulatedFleet`) is the ground truth (sites, expected energy),
+`sim.ledger(key)` the account's `SimulatedUsage`, and `sim.clock` the `SimClock` every part
+of the simulator reads "now" from (frozen, or running at a speed from a start instant).
+`route_templates()` lists every path the simulator serves. Run
+``python -m solaredge_async.testing --help`` for a standalone server.
 
 Importing this package is cheap: the submodules load on first use.
 """
@@ -23,37 +26,44 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from solaredge_async.testing._app import Reply, RequestRecord
     from solaredge_async.testing._cli import main
+    from solaredge_async.testing._clock import SimClock
     from solaredge_async.testing._config import Faults, FleetSpec, SimulatorConfig
-    from solaredge_async.testing._fleet import Fleet, SiteTruth
-    from solaredge_async.testing._limits import Usage
+    from solaredge_async.testing._fleet import SimulatedFleet, SiteTruth
+    from solaredge_async.testing._gateway import RequestRecord
+    from solaredge_async.testing._limits import SimulatedUsage
+    from solaredge_async.testing._replies import Reply
+    from solaredge_async.testing._routes import route_templates
     from solaredge_async.testing._simulator import Simulator
     from solaredge_async.testing._transport import SimulatorTransport
 
 __all__ = [
     "Faults",
-    "Fleet",
     "FleetSpec",
     "Reply",
     "RequestRecord",
+    "SimClock",
+    "SimulatedFleet",
+    "SimulatedUsage",
     "Simulator",
     "SimulatorConfig",
     "SimulatorTransport",
     "SiteTruth",
-    "Usage",
     "main",
+    "route_templates",
 ]
 
 _LAZY = {
     "Faults": "_config",
     "FleetSpec": "_config",
     "SimulatorConfig": "_config",
-    "Fleet": "_fleet",
+    "SimClock": "_clock",
+    "SimulatedFleet": "_fleet",
     "SiteTruth": "_fleet",
-    "Reply": "_app",
-    "RequestRecord": "_app",
-    "Usage": "_limits",
+    "Reply": "_replies",
+    "RequestRecord": "_gateway",
+    "SimulatedUsage": "_limits",
+    "route_templates": "_routes",
     "Simulator": "_simulator",
     "SimulatorTransport": "_transport",
     "main": "_cli",

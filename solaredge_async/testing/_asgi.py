@@ -14,7 +14,7 @@ import anyio
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
 
-    from solaredge_async.testing._app import Reply
+    from solaredge_async.testing._replies import Reply
 
 __all__ = ["SimulatorASGIApp"]
 

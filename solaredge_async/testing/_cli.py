@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from solaredge_async.testing._clock import SimClock
 from solaredge_async.testing._config import (
     DEFAULT_API_KEY,
     DEFAULT_SPAN_CAPS,
@@ -77,6 +78,11 @@ def build_parser(prog: str = "solaredge-async simulate") -> argparse.ArgumentPar
     p.add_argument("--zones", help="comma-separated IANA zones (default: a worldwide mix)")
     p.add_argument("--now", type=_aware, help="freeze 'now' at this aware ISO 8601 instant")
     p.add_argument(
+        "--speed",
+        type=float,
+        help="run the clock SPEED times faster than real time (from --now, else from now)",
+    )
+    p.add_argument(
         "--rate-limit", type=int, default=10, help="calls per minute per account; 0 none (10)"
     )
     p.add_argument(
@@ -89,6 +95,17 @@ def build_parser(prog: str = "solaredge-async simulate") -> argparse.ArgumentPar
     p.add_argument("--advanced", action="store_true", help="Advanced tier (power-flow)")
     p.add_argument("--time-input", choices=("ignore", "convert"), default="ignore")
     p.add_argument("--no-span-caps", action="store_true", help="accept windows of any length")
+    p.add_argument(
+        "--subdaily-cap-hours",
+        type=int,
+        choices=(12, 24),
+        default=12,
+        help="QUARTER_HOUR/HOUR caps: 12 (documented) or 24 (whole days)",
+    )
+    p.add_argument(
+        "--bucket-at-to", action="store_true", help="also list the bucket starting at 'to'"
+    )
+    p.add_argument("--no-gzip", action="store_true", help="never gzip-compress 200s")
     p.add_argument("--unknown-site-status", type=int, choices=(403, 404), default=403)
     p.add_argument("--soe-scale", choices=("fraction", "percent"), default="fraction")
     p.add_argument("--record-requests", type=int, default=0, help="keep the newest N requests (0)")
@@ -125,6 +142,9 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         rate_limit_burst=args.fault_burst,
         stall=args.stall,
     )
+    clock = None
+    if args.speed is not None:
+        clock = SimClock(args.now, speed=args.speed)
     return SimulatorConfig(
         seed=args.seed,
         fleet=FleetSpec(
@@ -134,7 +154,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             battery_fraction=args.battery_fraction,
             zones=zones,
         ),
-        now=args.now,
+        now=args.now if clock is None else None,
+        sim_clock=clock,
         prefix=args.prefix,
         monitoring_alias=args.monitoring_alias,
         requests_per_minute=args.rate_limit,
@@ -148,6 +169,9 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         record_requests=args.record_requests,
         faults=faults,
         span_caps=dict.fromkeys(RESOLUTIONS) if args.no_span_caps else dict(DEFAULT_SPAN_CAPS),
+        subdaily_cap_hours=args.subdaily_cap_hours,
+        include_bucket_at_to=args.bucket_at_to,
+        gzip_responses=not args.no_gzip,
     )
 
 

@@ -16,6 +16,8 @@ import attrs
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from solaredge_async.testing._clock import SimClock
+
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_OAUTH_CLIENT_ID",
@@ -230,14 +232,21 @@ class SimulatorConfig:
     Attributes:
         seed: Seed of the fleet, the weather and the faults.
         fleet: The fleet's shape and accounts.
-        now: The instant the simulator calls "now" (aware), or ``None`` for the wall
-            clock. Change it later with `Simulator.set_now`.
-        clock: The monotonic clock (seconds) of the per-minute windows, or ``None``:
+        now: The instant the simulator calls "now" (aware), frozen there, or ``None``
+            for the wall clock. Change it later with `Simulator.set_now`.
+        sim_clock: The `SimClock` every part of the simulator reads "now" from (rate
+            windows, "today", published data, tokens, billing month), e.g.
+            ``SimClock(start=..., speed=240.0)`` to run four minutes a second; ``None``
+            makes one from `now`. The simulator moves it on `Simulator.set_now` and
+            `Simulator.advance`. Give either this or `now`, not both.
+        clock: The monotonic tick (seconds) callers stamp requests with, or ``None``:
             ``anyio.current_time()`` in-process, ``time.monotonic()`` in the server.
+            `SimClock.gateway_time` maps ticks onto the simulator's wall-clock minutes.
         prefix: The path the API is mounted under (``"/v2"``; ``""`` for the root).
         monitoring_alias: Also serve everything under ``{prefix}/monitoring``.
-        requests_per_minute: Per-account limit in fixed clock minutes (0/None: none;
-            then no ``x-ratelimit-*`` headers are sent either).
+        requests_per_minute: Per-account limit per wall-clock minute of the simulator's
+            clock, as the live gateway counts (0/None: none; the headers then report
+            an unreachable limit).
         monthly_credits: Per-account credits per billing month (0/None: unlimited).
         enforce_monthly: Refuse calls with a monthly 429 once the credits are used up
             (one live report saw the cap unenforced; then calls are only counted).
@@ -255,6 +264,14 @@ class SimulatorConfig:
             reads its wall clock as site-local (what the 2023 tutorial shows),
             ``"convert"`` converts the instant to the site's zone.
         span_caps: Maximum ``to - from`` per resolution (``None``: no cap).
+        subdaily_cap_hours: The QUARTER_HOUR and HOUR caps: ``12`` keeps `span_caps` (12 h
+            and 24 h as documented); ``24`` raises both to at least a whole day (the
+            fleet clients that fetch whole days of quarter-hours).
+        include_bucket_at_to: List the bucket that starts exactly at an explicit ``to``
+            (what one fleet client reports of the live API); off by default.
+        gzip_responses: Gzip-compress 200s (with ``content-encoding: gzip`` and ``vary:
+            accept-encoding``) when the client's ``Accept-Encoding`` allows gzip, as
+            live; errors are never compressed.
         cap_default_window: Apply the caps to the default (midnight to now) window too.
         cap_overview: Apply the quarter-hour span cap to ``/overview`` windows too (the
             reference names no cap for totals; off by default).
@@ -296,6 +313,7 @@ class SimulatorConfig:
     seed: int = 0
     fleet: FleetSpec = attrs.field(factory=FleetSpec)
     now: datetime | None = attrs.field(default=None, validator=_now)
+    sim_clock: SimClock | None = None
     clock: Callable[[], float] | None = None
     prefix: str = attrs.field(default="/v2", converter=_strip_slash)
     monitoring_alias: bool = False
@@ -312,6 +330,9 @@ class SimulatorConfig:
     span_caps: Mapping[str, timedelta | None] = attrs.field(
         factory=lambda: dict(DEFAULT_SPAN_CAPS), validator=_caps
     )
+    subdaily_cap_hours: Literal[12, 24] = 12
+    include_bucket_at_to: bool = False
+    gzip_responses: bool = True
     cap_default_window: bool = False
     cap_overview: bool = False
     span_clock: Literal["elapsed", "wall"] = "elapsed"
@@ -360,6 +381,10 @@ class SimulatorConfig:
                 raise ValueError(f"{name} must be >= 0 or None")
         if self.record_requests < 0:
             raise ValueError("record_requests must be >= 0")
+        if self.subdaily_cap_hours not in {12, 24}:
+            raise ValueError("subdaily_cap_hours must be 12 or 24")
+        if self.sim_clock is not None and self.now is not None:
+            raise ValueError("give either now or sim_clock, not both")
 
     def is_advanced(self, account: str) -> bool:
         """Whether ``account`` (an API key or OAuth client id) is on an Advanced tier."""

@@ -1,6 +1,6 @@
 """The simulated fleet: lazily derived sites, cached days, and the ground truth.
 
-`Fleet` answers the questions a test asks about what the simulator *should* return:
+`SimulatedFleet` answers the questions a test asks about what the simulator *should* return:
 which sites an account owns, what a site looks like, and the expected energy, power and
 overview figures for any window. The HTTP endpoints are built on the very same
 functions, so a client's output can be compared with the ground truth exactly.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from itertools import repeat
 from typing import TYPE_CHECKING, Final, Literal
@@ -44,7 +44,7 @@ from solaredge_async.testing._timeutil import (
 if TYPE_CHECKING:
     from solaredge_async.testing._config import FleetSpec
 
-__all__ = ["Fleet", "SiteTruth"]
+__all__ = ["SimulatedFleet", "SiteTruth"]
 
 #: How values of a bucket are combined: energy sums, power averaged over the
 #: published quarter-hours (night counts as zero), other readings over non-null ones.
@@ -113,7 +113,7 @@ class SiteTruth:
         return bool(self.batteries)
 
 
-class Fleet:
+class SimulatedFleet:
     """The simulated fleet; every site is derived lazily and cached in a bounded LRU.
 
     Args:
@@ -316,33 +316,24 @@ class Fleet:
         """
         tz = m.tz
         q0 = int(ws // QH) * QH
-        ordinal = local_ordinal(q0, zone(tz))
         pub_limit = now - self.publish_delay - QH  # a quarter-hour s is out iff s <= this
         out: list[Point] = []
         end_off = 1 if stamp_end else 0
         if resolution == "QUARTER_HOUR":
-            while True:
-                start, end = day_bounds(tz, ordinal)
-                if start >= we:
-                    break
-                n = (end - start) // QH
-                k0 = max(0, (q0 - start) // QH)
-                k1 = min(n, math.ceil((we - start) / QH))
-                if k0 < k1:
-                    stamps = day_grid(tz, ordinal).stamps
-                    last = k0  # quarter-hours k0..last-1 are published
-                    if start <= pub_limit and ordinal >= m.install_ordinal:
-                        last = max(k0, min(k1, int((pub_limit - start) // QH) + 1))
-                    if last > k0:
-                        vals = getter(self.day(m, ordinal))
-                        out.extend(
-                            zip(stamps[k0 + end_off : last + end_off], vals[k0:last], strict=True)
-                        )
-                    if last < k1:
-                        out.extend(
-                            zip(stamps[last + end_off : k1 + end_off], repeat(None), strict=False)
-                        )
-                ordinal += 1
+            for ordinal, start, _n, k0, k1 in _day_spans(tz, q0, we):
+                stamps = day_grid(tz, ordinal).stamps
+                last = k0  # quarter-hours k0..last-1 are published
+                if start <= pub_limit and ordinal >= m.install_ordinal:
+                    last = max(k0, min(k1, int((pub_limit - start) // QH) + 1))
+                if last > k0:
+                    vals = getter(self.day(m, ordinal))
+                    out.extend(
+                        zip(stamps[k0 + end_off : last + end_off], vals[k0:last], strict=True)
+                    )
+                if last < k1:
+                    out.extend(
+                        zip(stamps[last + end_off : k1 + end_off], repeat(None), strict=False)
+                    )
             return out
 
         total_sum = 0.0
@@ -364,81 +355,65 @@ class Fleet:
 
         if resolution == "HOUR":
             cur: tuple[int, int] | None = None
-            while True:
-                start, end = day_bounds(tz, ordinal)
-                if start >= we:
-                    break
-                n = (end - start) // QH
-                k0 = max(0, (q0 - start) // QH)
-                k1 = min(n, math.ceil((we - start) / QH))
-                if k0 < k1:
-                    grid = day_grid(tz, ordinal)
-                    live = start <= pub_limit and ordinal >= m.install_ordinal
-                    hvals = getter(self.day(m, ordinal)) if live else None
-                    offsets = grid.offsets
-                    for k in range(k0, k1):
-                        s = start + k * QH
-                        h0 = k - ((s + offsets[k]) % 3600) // QH
-                        if (ordinal, h0) != cur:
-                            flush()
-                            cur = (ordinal, h0)
-                            stamp = grid.stamps[min(n, h0 + 4) if stamp_end else max(0, h0)]
-                            total_sum, n_pub, n_val = 0.0, 0, 0
-                            # An hour still open (or not yet published) is null as a whole.
-                            hour_end = start + min(n, h0 + 4) * QH
-                            if hour_end - QH > pub_limit:
-                                n_val = -1
-                        if n_val < 0:
-                            continue
-                        if hvals is not None and s <= pub_limit:
-                            n_pub += 1
-                            v = hvals[k]
-                            if v is not None:
-                                total_sum += v
-                                n_val += 1
-                ordinal += 1
+            for ordinal, start, n, k0, k1 in _day_spans(tz, q0, we):
+                grid = day_grid(tz, ordinal)
+                live = start <= pub_limit and ordinal >= m.install_ordinal
+                hvals = getter(self.day(m, ordinal)) if live else None
+                offsets = grid.offsets
+                for k in range(k0, k1):
+                    s = start + k * QH
+                    h0 = k - ((s + offsets[k]) % 3600) // QH
+                    if (ordinal, h0) != cur:
+                        flush()
+                        cur = (ordinal, h0)
+                        stamp = grid.stamps[min(n, h0 + 4) if stamp_end else max(0, h0)]
+                        total_sum, n_pub, n_val = 0.0, 0, 0
+                        # An hour still open (or not yet published) is null as a whole.
+                        hour_end = start + min(n, h0 + 4) * QH
+                        if hour_end - QH > pub_limit:
+                            n_val = -1
+                    if n_val < 0:
+                        continue
+                    if hvals is not None and s <= pub_limit:
+                        n_pub += 1
+                        v = hvals[k]
+                        if v is not None:
+                            total_sum += v
+                            n_val += 1
             flush()
             return out
 
         # Calendar buckets: DAY, WEEK, MONTH, YEAR and TOTAL.
         bucket: int | None = None
-        while True:
-            start, end = day_bounds(tz, ordinal)
-            if start >= we:
-                break
-            n = (end - start) // QH
-            k0 = max(0, (q0 - start) // QH)
-            k1 = min(n, math.ceil((we - start) / QH))
-            if k0 < k1:
-                if resolution == "TOTAL":
-                    key = -1
-                    if bucket is None:
-                        stamp = iso_local(start + k0 * QH, zone(tz))
+        for ordinal, start, n, k0, k1 in _day_spans(tz, q0, we):
+            if resolution == "TOTAL":
+                key = -1
+                if bucket is None:
+                    stamp = iso_local(start + k0 * QH, zone(tz))
+            else:
+                key = bucket_start_ordinal(ordinal, resolution)
+            if key != bucket:
+                if resolution != "TOTAL":
+                    flush()
+                    stamp = iso_local(day_bounds(tz, key)[0], zone(tz))
+                    total_sum, n_pub, n_val = 0.0, 0, 0
+                bucket = key
+            if start <= pub_limit and ordinal >= m.install_ordinal:
+                full = k0 == 0 and k1 == n and start + (n - 1) * QH <= pub_limit
+                t = day_total(ordinal) if full and day_total is not None else None
+                if t is not None:
+                    total_sum += t
+                    n_pub += n
+                    n_val += 1
                 else:
-                    key = bucket_start_ordinal(ordinal, resolution)
-                if key != bucket:
-                    if resolution != "TOTAL":
-                        flush()
-                        stamp = iso_local(day_bounds(tz, key)[0], zone(tz))
-                        total_sum, n_pub, n_val = 0.0, 0, 0
-                    bucket = key
-                if start <= pub_limit and ordinal >= m.install_ordinal:
-                    full = k0 == 0 and k1 == n and end - QH <= pub_limit
-                    t = day_total(ordinal) if full and day_total is not None else None
-                    if t is not None:
-                        total_sum += t
-                        n_pub += n
-                        n_val += 1
-                    else:
-                        vals = getter(self.day(m, ordinal))
-                        for k in range(k0, k1):
-                            if start + k * QH <= pub_limit:
-                                n_pub += 1
-                                v = vals[k]
-                                if v is not None:
-                                    total_sum += v
-                                    n_val += 1
-            ordinal += 1
+                    vals = getter(self.day(m, ordinal))
+                    for k in range(k0, k1):
+                        if start + k * QH <= pub_limit:
+                            n_pub += 1
+                            v = vals[k]
+                            if v is not None:
+                                total_sum += v
+                                n_val += 1
         flush()
         return out
 
@@ -453,39 +428,30 @@ class Fleet:
         """
         tz = m.tz
         q0 = int(ws // QH) * QH
-        ordinal = local_ordinal(q0, zone(tz))
         pub_limit = now - self.publish_delay - QH
         sums = [0] * N_FLOWS
         seen = [False] * N_FLOWS
         wanted = range(flows if m.meters else 1)
-        while True:
-            start, end = day_bounds(tz, ordinal)
-            if start >= we:
-                break
-            n = (end - start) // QH
-            k0 = max(0, (q0 - start) // QH)
-            k1 = min(n, math.ceil((we - start) / QH))
-            if k0 < k1 and start <= pub_limit and ordinal >= m.install_ordinal:
-                if k0 == 0 and k1 == n and end - QH <= pub_limit:
-                    day_s = (
-                        self.day_sums(m, ordinal)
-                        if len(wanted) > 1
-                        else (self.pv_total(m, ordinal),)
-                    )
-                    for q in wanted:
-                        t = day_s[q]
-                        if t is not None:
-                            sums[q] += t
-                            seen[q] = True
-                else:
-                    d = self.day(m, ordinal)
-                    last = min(k1, int((pub_limit - start) // QH) + 1)
-                    for q in wanted:
-                        vals = [v for v in d.q[q][k0:last] if v is not None]
-                        if vals:
-                            sums[q] += sum(vals)
-                            seen[q] = True
-            ordinal += 1
+        for ordinal, start, n, k0, k1 in _day_spans(tz, q0, we):
+            if start > pub_limit or ordinal < m.install_ordinal:
+                continue
+            if k0 == 0 and k1 == n and start + (n - 1) * QH <= pub_limit:
+                day_s = (
+                    self.day_sums(m, ordinal) if len(wanted) > 1 else (self.pv_total(m, ordinal),)
+                )
+                for q in wanted:
+                    t = day_s[q]
+                    if t is not None:
+                        sums[q] += t
+                        seen[q] = True
+            else:
+                d = self.day(m, ordinal)
+                last = min(k1, int((pub_limit - start) // QH) + 1)
+                for q in wanted:
+                    vals = [v for v in d.q[q][k0:last] if v is not None]
+                    if vals:
+                        sums[q] += sum(vals)
+                        seen[q] = True
         return [sums[q] if seen[q] else None for q in range(N_FLOWS)]
 
     # ----- ground truth in datetimes --------------------------------------------------
@@ -501,7 +467,31 @@ class Fleet:
         we = now if end is None else (end if end.tzinfo else end.replace(tzinfo=tz)).timestamp()
         return ws, we
 
-    def _points(self, pts: list[Point]) -> list[tuple[datetime, float | None]]:
+    def _series(
+        self,
+        m: SiteModel,
+        window: tuple[datetime | None, datetime | None],
+        resolution: str,
+        *,
+        getter: Getter,
+        kind: Kind,
+        stamp_end: bool = False,
+        day_total: Callable[[int], float | None] | None = None,
+    ) -> list[tuple[datetime, float | None]]:
+        """Return `measure`'s buckets over a ground-truth window, stamps as datetimes."""
+        now = self._now()
+        ws, we = self._window(m, window[0], window[1], now)
+        pts = self.measure(
+            m,
+            ws,
+            we,
+            resolution,
+            getter=getter,
+            kind=kind,
+            now=now,
+            stamp_end=stamp_end,
+            day_total=day_total,
+        )
         return [(datetime.fromisoformat(s), None if v is None else float(v)) for s, v in pts]
 
     def energy(
@@ -520,19 +510,14 @@ class Fleet:
             KeyError: No site has this id.
         """
         m = self._require(site_id)
-        now = self._now()
-        ws, we = self._window(m, start, end, now)
-        pts = self.measure(
+        return self._series(
             m,
-            ws,
-            we,
+            (start, end),
             resolution,
             getter=_site_pv,
             kind="sum",
-            now=now,
             day_total=functools.partial(self.pv_total, m),
         )
-        return self._points(pts)
 
     def power(
         self,
@@ -550,11 +535,7 @@ class Fleet:
         if resolution not in _SUBDAILY:
             raise ValueError("power has quarter-hour and hourly buckets only")
         m = self._require(site_id)
-        now = self._now()
-        ws, we = self._window(m, start, end, now)
-        return self._points(
-            self.measure(m, ws, we, resolution, getter=_site_power, kind="power", now=now)
-        )
+        return self._series(m, (start, end), resolution, getter=_site_power, kind="power")
 
     def overview(
         self, site_id: int, start: datetime | None = None, end: datetime | None = None
@@ -637,19 +618,14 @@ class Fleet:
             soe_scale=self.soe_scale,
             negative_rate=self.negative_storage_energy,
         )
-        now = self._now()
-        ws, we = self._window(m, start, end, now)
-        pts = self.measure(
+        return self._series(
             m,
-            ws,
-            we,
+            (start, end),
             resolution,
             getter=getter,
             kind=spec.kind,
-            now=now,
             stamp_end=metric in END_STAMPED,
         )
-        return self._points(pts)
 
     def day_energy(self, site_id: int, day: date) -> float | None:
         """Return a whole site-local day's PV energy, Wh (``None`` before installation).
@@ -670,6 +646,26 @@ class Fleet:
     def now(self) -> datetime:
         """Return the simulator's "now" as an aware UTC datetime."""
         return datetime.fromtimestamp(self._now(), UTC)
+
+
+def _day_spans(tz: str, q0: int, we: float) -> Iterator[tuple[int, int, int, int, int]]:
+    """Yield ``(ordinal, start, n, k0, k1)`` for each site-local day a window touches.
+
+    ``start`` is the day's first instant (POSIX seconds), ``n`` its quarter-hours, and
+    quarter-hours ``k0 .. k1 - 1`` lie in the window that starts at the quarter-hour
+    ``q0`` and ends (exclusive) at ``we``.
+    """
+    ordinal = local_ordinal(q0, zone(tz))
+    while True:
+        start, end = day_bounds(tz, ordinal)
+        if start >= we:
+            return
+        n = (end - start) // QH
+        k0 = max(0, (q0 - start) // QH)
+        k1 = min(n, math.ceil((we - start) / QH))
+        if k0 < k1:
+            yield ordinal, start, n, k0, k1
+        ordinal += 1
 
 
 def _site_pv(d: Day) -> Sequence[float | None]:

@@ -1,7 +1,9 @@
 """Per-account rate limits and the credit ledger, as the gateway applies them.
 
-The per-minute window is a fixed clock minute (``floor(t / 60)`` of the monotonic clock
-passed in), like Kong's ``rate-limiting`` plugin. Monthly credits are counted per
+The per-minute window is a fixed wall-clock minute (``floor(t / 60)`` of the instant
+passed in: the simulator clock's reading, `SimClock.gateway_time`), as the live gateway
+counts (``remaining`` 7 at 16:05:57, full again at 16:06:03), like Kong's ``rate-limiting``
+plugin. Monthly credits are counted per
 billing month and reset by `Limits.reset_month` or, with a billing day, when the
 simulator's "now" enters a new billing month.
 """
@@ -18,14 +20,14 @@ import attrs
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ANONYMOUS", "Admission", "Limits", "Usage"]
+__all__ = ["ANONYMOUS", "Admission", "Limits", "SimulatedUsage"]
 
 #: The ledger key of calls without a valid credential.
 ANONYMOUS: Final = "<anonymous>"
 
 
 @attrs.frozen(kw_only=True)
-class Usage:
+class SimulatedUsage:
     """A snapshot of what one account (API key or OAuth client) was served and charged.
 
     Attributes:
@@ -247,13 +249,13 @@ class Limits:
             acct.calls += 1
         return Admission(self, acct, "bypass", None, None)
 
-    def usage(self, key: str) -> Usage:
+    def usage(self, key: str) -> SimulatedUsage:
         """Return a snapshot of account ``key``'s ledger (zeros if it never called)."""
         with self.lock:
             acct = self._accounts.get(key)
             if acct is None:
-                return Usage()
-            return Usage(
+                return SimulatedUsage()
+            return SimulatedUsage(
                 calls=acct.calls,
                 credits=acct.credits,
                 lifetime_credits=acct.lifetime,

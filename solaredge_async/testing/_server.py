@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from solaredge_async.testing._app import Reply
+    from solaredge_async.testing._replies import Reply
 
 __all__ = ["ServerThread", "serve_forever"]
 

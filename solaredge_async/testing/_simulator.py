@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 import anyio
 import attrs
 
-from solaredge_async.testing._app import App, Reply, RequestRecord
+from solaredge_async.testing._clock import SimClock
 from solaredge_async.testing._config import SimulatorConfig
-from solaredge_async.testing._fleet import Fleet
-from solaredge_async.testing._limits import ANONYMOUS, Limits, Usage
+from solaredge_async.testing._fleet import SimulatedFleet
+from solaredge_async.testing._gateway import Gateway, RequestRecord
+from solaredge_async.testing._limits import ANONYMOUS, Limits, SimulatedUsage
 from solaredge_async.testing._oauth import OAuth
 from solaredge_async.testing._server import ServerThread, serve_forever
 from solaredge_async.testing._transport import SimulatorTransport
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     import httpx
 
     from solaredge_async.testing._asgi import SimulatorASGIApp
+    from solaredge_async.testing._replies import Reply
 
 __all__ = ["Simulator"]
 
@@ -60,12 +62,16 @@ class Simulator:
         if overrides:
             cfg = attrs.evolve(cfg, **overrides)  # type: ignore[arg-type]
         self.config = cfg
-        self._fixed_now: float | None = cfg.now.timestamp() if cfg.now is not None else None
-        self.fleet = Fleet(
+        clock = cfg.sim_clock
+        if clock is None:
+            clock = SimClock(cfg.now, frozen=cfg.now is not None)
+        self._clock = clock
+        now = clock.timestamp  # what every part reads "now" from, POSIX seconds
+        self.fleet = SimulatedFleet(
             cfg.fleet,
             seed=cfg.seed,
             publish_delay=cfg.publish_delay,
-            now=self.now_timestamp,
+            now=now,
             soe_scale=cfg.soe_scale,
             negative_storage_energy=cfg.negative_storage_energy,
         )
@@ -80,9 +86,16 @@ class Simulator:
             cfg.oauth_clients,
             access_ttl=cfg.access_token_ttl,
             refresh_ttl=cfg.refresh_token_ttl,
-            now=self.now_timestamp,
+            now=now,
         )
-        self._app = App(cfg, self.fleet, self._limits, self._oauth, self.now_timestamp)
+        self._gateway = Gateway(
+            cfg,
+            self.fleet,
+            self._limits,
+            self._oauth,
+            now=now,
+            gateway_time=clock.gateway_time,
+        )
 
     def __repr__(self) -> str:
         return f"<Simulator sites={self.config.fleet.sites} seed={self.config.seed}>"
@@ -109,10 +122,14 @@ class Simulator:
         """``(client_id, client_secret)`` of the first registered OAuth client."""
         return next(iter(self.config.oauth_clients.items()))
 
+    @property
+    def clock(self) -> SimClock:
+        """The `SimClock` every part of the simulator reads "now" from."""
+        return self._clock
+
     def now_timestamp(self) -> float:
-        """Return the simulator's "now" as POSIX seconds."""
-        fixed = self._fixed_now
-        return time.time() if fixed is None else fixed
+        """Return the simulator's "now" as POSIX seconds (the `clock`'s reading)."""
+        return self._clock.timestamp()
 
     def now(self) -> datetime:
         """Return the simulator's "now" as an aware UTC datetime."""
@@ -121,21 +138,23 @@ class Simulator:
     def set_now(self, when: datetime | None) -> None:
         """Freeze the simulator's "now" at ``when`` (aware), or follow the wall clock (``None``).
 
-        "Now" decides which buckets are published, the default window, token expiry and
-        the billing month. It is independent of the monotonic clock of the per-minute
-        windows.
+        "Now" decides which buckets are published, the default window, token expiry,
+        the billing month and the wall-clock minute the per-minute windows count in
+        (later request ticks advance that minute from here).
 
         Raises:
             ValueError: ``when`` is naive.
         """
-        if when is not None and when.tzinfo is None:
-            raise ValueError("set_now needs an aware datetime")
-        self._fixed_now = None if when is None else when.timestamp()
+        if when is None:
+            self._clock.follow_wall_clock()
+        else:
+            if when.tzinfo is None:
+                raise ValueError("set_now needs an aware datetime")
+            self._clock.set(when, frozen=True)
 
     def advance(self, delta: timedelta | float) -> None:
         """Move the simulator's "now" forward by ``delta`` (a timedelta or seconds)."""
-        seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
-        self._fixed_now = self.now_timestamp() + seconds
+        self._clock.advance(delta)
 
     # ----- the core -----------------------------------------------------------------------
 
@@ -157,8 +176,9 @@ class Simulator:
             query: Raw query string or decoded ``(name, value)`` pairs.
             headers: Request headers; a plain mapping must use lower-case names.
             body: Request body (OAuth calls).
-            mono: Monotonic clock reading for the per-minute window, seconds
-                (default: the configured clock, else ``time.monotonic()``).
+            mono: The caller's monotonic tick, seconds, mapped onto the simulator's
+                wall-clock minutes for the per-minute window (default: the configured
+                clock, else ``time.monotonic()``).
 
         Returns:
             The `Reply`: status, headers, body, and any delay or connection fault the
@@ -167,7 +187,7 @@ class Simulator:
         if mono is None:
             clock = self.config.clock
             mono = clock() if clock is not None else time.monotonic()
-        return self._app.handle(method.upper(), path, query, headers or {}, body, mono=mono)
+        return self._gateway.handle(method.upper(), path, query, headers or {}, body, mono=mono)
 
     def asgi_app(self, *, clock: Callable[[], float] | None = None) -> SimulatorASGIApp:
         """Return this simulator as an ASGI 3 application (no socket needed).
@@ -265,7 +285,7 @@ class Simulator:
 
     # ----- observation ----------------------------------------------------------------------
 
-    def ledger(self, account: str | None = None) -> Usage:
+    def ledger(self, account: str | None = None) -> SimulatedUsage:
         """Return what ``account`` was served and charged.
 
         ``account`` is an API key, an OAuth ``client_id`` (bearer calls are charged to
@@ -294,11 +314,11 @@ class Simulator:
         """The requests received, oldest first (at most ``record_requests`` of the newest)."""
         if self.config.record_requests == 0:
             return []
-        return list(self._app.requests)
+        return list(self._gateway.requests)
 
     def clear_requests(self) -> None:
         """Forget the recorded requests."""
-        self._app.requests.clear()
+        self._gateway.requests.clear()
 
     # ----- OAuth ------------------------------------------------------------------------------
 

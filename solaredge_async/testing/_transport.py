@@ -11,7 +11,7 @@ import httpx
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from solaredge_async.testing._app import Reply
+    from solaredge_async.testing._replies import Reply
 
 __all__ = ["SimulatorTransport"]
 

@@ -37,7 +37,9 @@ async def test_per_minute_429_with_retry_after_on_the_virtual_clock():
         assert refused.headers["x-ratelimit-remaining-minute"] == "0"
         assert refused.headers["x-ratelimit-limit-minute"] == "10"
         wait = int(refused.headers["retry-after"])
-        assert wait == 48  # seconds to the next fixed clock minute
+        # The simulator's clock read 14:37:12.12, 12.5 s later 14:37:24.62: 36 s (rounded
+        # up) to the next wall-clock minute.
+        assert wait == 36
         assert refused.json() == {"message": "API rate limit exceeded"}
         await anyio.sleep(wait)
         again = await c.get("/sites")
@@ -50,16 +52,44 @@ async def test_per_minute_429_with_retry_after_on_the_virtual_clock():
 
 
 async def test_windows_are_fixed_clock_minutes():
-    """Kong counts fixed minutes: 10 calls at :59 and 10 more at :00 all pass."""
+    """Kong counts fixed wall-clock minutes: 10 calls at :59 and 10 more at :00 all pass."""
     sim = make_sim(requests_per_minute=10)
-    async with client(sim) as c:
-        await anyio.sleep(59.0 - anyio.current_time() % 60)
+    async with client(sim) as c, client(sim, "") as anonymous:
+        # The first call maps the event loop's tick to 14:37:12.12 of the simulator.
+        assert (await anonymous.get("/sites")).status_code == 401
+        await anyio.sleep(59.0 - NOW.second - NOW.microsecond / 1e6)
         first = [(await c.get("/sites")).status_code for _ in range(10)]
         await anyio.sleep(1.0)
         second = [(await c.get("/sites")).status_code for _ in range(10)]
         third = await c.get("/sites")
     assert first == second == [200] * 10
     assert third.status_code == 429
+
+
+async def test_minute_resets_at_second_zero_of_the_simulated_wall_clock():
+    """As live: remaining 7 at 16:05:57, the full limit again at 16:06:03 (6 s later)."""
+    sim = make_sim(requests_per_minute=10, now=NOW.replace(hour=16, minute=5, second=54))
+    async with client(sim) as c:
+        for _ in range(2):
+            await c.get("/sites")
+        await anyio.sleep(3.0)
+        at_57 = await c.get("/sites")
+        await anyio.sleep(6.0)
+        at_03 = await c.get("/sites")
+    assert at_57.headers["x-ratelimit-remaining-minute"] == "7"
+    assert at_03.headers["x-ratelimit-remaining-minute"] == "9"
+
+
+async def test_moving_the_clock_moves_the_minute():
+    """`advance` crosses a wall-clock minute without any tick passing: the count resets."""
+    sim = make_sim(requests_per_minute=2, now=NOW.replace(second=58, microsecond=0))
+    async with client(sim) as c:
+        codes = [(await c.get("/sites")).status_code for _ in range(3)]
+        sim.advance(2.0)
+        after = await c.get("/sites")
+    assert codes == [200, 200, 429]
+    assert after.status_code == 200
+    assert after.headers["x-ratelimit-remaining-minute"] == "1"
 
 
 async def test_limits_are_per_account():
