@@ -30,10 +30,10 @@ from solaredge_async._base_client import (
     StateOfEnergyInput,
     StateOfEnergyScale,
     TimeInput,
-    merge_telemetry,
 )
 from solaredge_async._checks import DEFAULT_BASE_URL, check_base_url
 from solaredge_async._endpoints import DEVICE_METRICS, ENDPOINTS, FAMILIES
+from solaredge_async._series import merge_telemetry, trim_telemetry
 from solaredge_async.models import (
     Alert,
     Device,
@@ -452,10 +452,19 @@ class SolarEdgeClient(BaseClient):
         site_id = _checks.check_site_id(site_id)
         res = self._resolution(op, resolution)
         path = op.render(site_id)
-        parts = await self._windowed(
-            path, site_id, start, end, res, [], lambda d: self._parser.telemetry(d, path, family)
+        parts, window = await self._windowed(
+            op,
+            path,
+            site_id,
+            start,
+            end,
+            res,
+            [],
+            lambda d: self._parser.telemetry(d, path, family),
         )
         merged = parts[0] if len(parts) == 1 else merge_telemetry(parts)
+        if window is not None:
+            merged = trim_telemetry(merged, family, window, res)
         if self._settings.soe_scale == "as_sent" or family != "storage":
             return merged
         devices = {
