@@ -311,6 +311,7 @@ async def _connect(args: argparse.Namespace, options: _Options) -> AsyncIterator
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             max_concurrency=args.concurrency or SIM_CONCURRENCY,
+            probe_caps=False,  # documented caps until the CLI has its budget options
         )
         limit = f"limit {sim_rpm:,} calls/min" if sim_rpm else "no limit"
         label = (
@@ -326,6 +327,7 @@ async def _connect(args: argparse.Namespace, options: _Options) -> AsyncIterator
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             max_concurrency=args.concurrency or API_CONCURRENCY,
+            probe_caps=False,  # documented caps until the CLI has its budget options
         )
         label = client.base_url
 
