@@ -209,3 +209,29 @@ def test_the_default_budget_is_the_free_tier() -> None:
     assert isinstance(client.ledger, MemoryCreditLedger)
     assert (client.ledger.monthly_credits, client.ledger.billing_day) == (2000, 1)
     assert client.cap_store is not None
+
+
+async def test_two_clients_on_one_state_dir_never_lose_a_count(tmp_path: Path) -> None:
+    """Two clients (two processes' worth) charging one ledger file at once: 40 of 40 kept."""
+    import anyio
+
+    sim = make_sim(4)
+    ids = sites(sim)
+
+    async def work(client: SolarEdgeClient) -> None:
+        for _ in range(5):
+            for site in ids:
+                await client.site_overview(site)
+
+    async with (
+        make_client(sim, state_dir=tmp_path, max_concurrency=4) as one,
+        make_client(sim, state_dir=tmp_path, max_concurrency=4) as two,
+    ):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(work, one)
+            tg.start_soon(work, two)
+        assert one.ledger_account == two.ledger_account
+        state = await one.budget()
+    assert state.spent == 40 == calls(sim)
+    reread = FileCreditLedger(tmp_path / "solaredge-state.json")
+    assert (await reread.state(one.ledger_account)).spent == 40
