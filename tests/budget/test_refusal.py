@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from solaredge_async.errors import QuotaExhaustedError
+from solaredge_async.errors import InvalidRequestError, QuotaExhaustedError
 from solaredge_async.fleet import (
     QUOTA_EXHAUSTED,
     BudgetExceededError,
@@ -117,4 +117,22 @@ async def test_check_budget_is_the_reusable_check() -> None:
         assert (await check_budget(client, 11, allow_over_budget=True)).remaining == 10
     async with make_client(sim, monthly_credits=0) as client:
         assert (await check_budget(client, 10**9)).remaining is None
+    assert calls(sim) == 0
+
+
+async def test_a_filtered_plan_keeps_its_range_and_the_budget() -> None:
+    """plan.only() prices its own items; an unlimited budget is said so."""
+    sim = make_sim(4, cap_hours=24)
+    spec = SweepSpec(what={"energy"}, start=FIRST_DAY, end=FIRST_DAY, site_ids=sites(sim))
+    async with make_client(sim, monthly_credits=0) as client:
+        plan = await plan_sweep(client, spec, now=NOW)
+        part = plan.only([item.id for item in list(plan)[:2]])
+        assert (part.credits, part.credits_max) == (2, 2 * 2 + 1)
+        assert part.budget == plan.budget
+        assert part.remaining is None
+        assert not part.over_budget
+        assert "the budget is unlimited" in part.describe()
+        assert "energy@QUARTER_HOUR not probed yet" in part.describe()
+        with pytest.raises(InvalidRequestError, match="not an operation whose windows are capped"):
+            await client.cap_choice("overview", "QUARTER_HOUR")
     assert calls(sim) == 0
