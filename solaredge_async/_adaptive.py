@@ -25,7 +25,7 @@ the limits' cap store (floor 2).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import attrs
@@ -36,7 +36,11 @@ if TYPE_CHECKING:
     from datetime import timedelta
 
     from solaredge_async._endpoints import Endpoint
-    from solaredge_async.limits._caps import CapStore
+    from solaredge_async.limits._caps import CapStore, LearnedCap
+
+#: Seconds a finding read from the store is reused without reading it again (a file
+#: store costs a locked read; another process's finding is seen within this time).
+STORE_TTL: Final = 60.0
 
 __all__ = ["AdaptiveCaps", "CapChoice", "cap_family"]
 
@@ -113,6 +117,23 @@ class AdaptiveCaps:
         self.plausible = plausible
         self.store = store
         self._locks: dict[tuple[str, str], anyio.Lock] = {}
+        # (family, resolution) -> (finding, whether it is stale, anyio time read)
+        self._seen: dict[tuple[str, str], tuple[LearnedCap | None, bool, float]] = {}
+
+    async def _finding(self, family: str, resolution: str) -> tuple[LearnedCap | None, bool]:
+        """The store's finding and whether it needs a probe (cached for `STORE_TTL` s)."""
+        store = self.store
+        if store is None:  # pragma: no cover - callers check
+            return None, False
+        key = (family, resolution)
+        now = anyio.current_time()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[2] < STORE_TTL:
+            return seen[0], seen[1]
+        learned = await store.get(self.account, family, resolution)
+        stale = await store.needs_probe(self.account, family, resolution)
+        self._seen[key] = (learned, stale, now)
+        return learned, stale
 
     @property
     def enabled(self) -> bool:
@@ -146,8 +167,7 @@ class AdaptiveCaps:
                 probing=False,
                 known=True,
             )
-        learned = await store.get(self.account, family, resolution)
-        stale = await store.needs_probe(self.account, family, resolution)
+        learned, stale = await self._finding(family, resolution)
         if learned is not None and not stale:
             accepted = documented is None or learned.span > documented
             cap = plausible if accepted else documented
@@ -177,7 +197,9 @@ class AdaptiveCaps:
         if store is None or plausible is None:
             return
         if span + self.documented.dst_margin >= plausible:
-            await store.learn(self.account, family, resolution, int(plausible.total_seconds()))
+            seconds = int(plausible.total_seconds())
+            found = await store.learn(self.account, family, resolution, seconds)
+            self._seen[family, resolution] = (found, False, anyio.current_time())
 
     async def refused(self, family: str, resolution: str) -> None:
         """Record a span refusal: the documented cap is what the server allows."""
@@ -185,4 +207,6 @@ class AdaptiveCaps:
         documented = self.documented.cap_for(resolution)
         if store is None or documented is None:
             return
-        await store.learn(self.account, family, resolution, int(documented.total_seconds()))
+        seconds = int(documented.total_seconds())
+        found = await store.learn(self.account, family, resolution, seconds)
+        self._seen[family, resolution] = (found, False, anyio.current_time())

@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from solaredge_async import SolarEdgeClient
+from solaredge_async._adaptive import STORE_TTL
 from solaredge_async.fleet import SweepSpec, plan_sweep, sweep
 from solaredge_async.limits import MemoryCapStore
+from tests._clock import virtual_backend
 from tests.budget._support import (
     FIRST_DAY,
     LAST_DAY,
@@ -29,6 +31,13 @@ if TYPE_CHECKING:
     from solaredge_async.testing import Simulator
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Virtual clocks on both backends (waits take no real time)."""
+    return virtual_backend(str(request.param))
+
 
 DAY = timedelta(days=1)
 
@@ -174,6 +183,7 @@ async def test_a_server_that_changes_its_cap() -> None:
         await client.site_energy(1, start=day, end=day)
         assert len(server.spans) == 2  # still 12 h: the finding is trusted for 30 days
         wall.advance(timedelta(days=30))
+        await anyio.sleep(STORE_TTL)  # the client re-reads its store at most this often
         server.spans.clear()
         await client.site_energy(1, start=day, end=day + DAY)
         assert server.spans == [(timedelta(hours=24), 200)] * 2  # probed again: a day each
