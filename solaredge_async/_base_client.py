@@ -280,6 +280,7 @@ class BaseClient:
                 cap_store=cap_store,
                 state_dir=state_dir,
                 reprobe_after=reprobe_after,
+                ledger=self._credit_ledger,
             ),
         )
         self._settings = _Settings(

@@ -136,9 +136,11 @@ def make_cap_store(
     cap_store: CapStore | None,
     state_dir: str | os.PathLike[str] | None,
     reprobe_after: dt.timedelta = DEFAULT_REPROBE_AFTER,
+    ledger: CreditLedger | None = None,
 ) -> CapStore | None:
     """Where learned window caps are kept: the caller's store, the state file, or memory.
 
+    With a file-backed ledger and no ``state_dir``, the caps go in the ledger's file.
     `None` when probing is off (documented caps only).
 
     Raises:
@@ -150,4 +152,6 @@ def make_cap_store(
         return cap_store
     if state_dir is not None:
         return FileCapStore(state_file(state_dir), reprobe_after=reprobe_after)
+    if isinstance(ledger, FileCreditLedger):
+        return FileCapStore(ledger.path, reprobe_after=reprobe_after)
     return MemoryCapStore(reprobe_after=reprobe_after)

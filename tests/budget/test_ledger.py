@@ -235,3 +235,13 @@ async def test_two_clients_on_one_state_dir_never_lose_a_count(tmp_path: Path) -
     assert state.spent == 40 == calls(sim)
     reread = FileCreditLedger(tmp_path / "solaredge-state.json")
     assert (await reread.state(one.ledger_account)).spent == 40
+
+
+def test_a_file_ledger_keeps_the_learned_caps_beside_it(tmp_path: Path) -> None:
+    """ledger=FileCreditLedger(path): the caps store is the same file."""
+    from solaredge_async.limits import FileCapStore
+
+    client = SolarEdgeClient(api_key="k", ledger=FileCreditLedger(tmp_path / "s.json"))
+    store = client.cap_store
+    assert isinstance(store, FileCapStore)
+    assert repr(store) == f"FileCapStore({str(tmp_path / 's.json')!r})"
