@@ -140,7 +140,7 @@ class SolarEdgeClient(BaseClient):
             remember the answer (default); a refusal costs one credit, then the
             documented cap (``window_caps``) is used. False: documented caps only.
         cap_store: Where learned caps are kept (`solaredge_async.limits.CapStore`);
-            by default in memory, or in ``state_dir``.
+            by default in memory, in ``state_dir``, or in a file-backed ledger's file.
         reprobe_after: How long a learned cap is trusted before it is probed again.
 
     Raises:
