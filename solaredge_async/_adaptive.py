@@ -73,6 +73,10 @@ class CapChoice:
         probing: Nothing fresh is known and the plausible cap is longer than the
             documented one: the first window is a probe.
         known: A fresh finding decides the cap (or probing is off / not needed).
+        verify: The finding allows more than the documented cap but this process has
+            not yet had a window that long answered: the first one goes alone, so a
+            server that lowered its cap since costs one credit, not one per call in
+            flight.
     """
 
     caps: _windows.WindowCaps
@@ -80,6 +84,12 @@ class CapChoice:
     plausible: timedelta | None
     probing: bool
     known: bool
+    verify: bool = False
+
+    @property
+    def goes_alone(self) -> bool:
+        """Whether the first window longer than the documented cap must go alone."""
+        return self.probing or self.verify
 
     def is_probe(self, span: timedelta) -> bool:
         """Whether a window of ``span`` is longer than the documented cap."""
@@ -119,6 +129,8 @@ class AdaptiveCaps:
         self._locks: dict[tuple[str, str], anyio.Lock] = {}
         # (family, resolution) -> (finding, whether it is stale, anyio time read)
         self._seen: dict[tuple[str, str], tuple[LearnedCap | None, bool, float]] = {}
+        # Keys whose accepted cap this process has seen answered.
+        self._confirmed: set[tuple[str, str]] = set()
 
     async def _finding(self, family: str, resolution: str) -> tuple[LearnedCap | None, bool]:
         """The store's finding and whether it needs a probe (cached for `STORE_TTL` s)."""
@@ -177,6 +189,7 @@ class AdaptiveCaps:
                 plausible=plausible,
                 probing=False,
                 known=True,
+                verify=accepted and (family, resolution) not in self._confirmed,
             )
         return CapChoice(
             caps=_windows.with_cap(self.documented, resolution, plausible),
@@ -190,16 +203,24 @@ class AdaptiveCaps:
         """Record that the server answered a window of ``span`` (longer than documented).
 
         Only a window within ``dst_margin`` of the plausible cap proves it (a shorter
-        one says nothing about the full length); then the plausible cap is learned.
+        one says nothing about the full length); then the plausible cap is learned,
+        unless the store holds it already (nothing is written then).
         """
         store = self.store
         plausible = self.plausible.cap_for(resolution)
         if store is None or plausible is None:
             return
-        if span + self.documented.dst_margin >= plausible:
-            seconds = int(plausible.total_seconds())
-            found = await store.learn(self.account, family, resolution, seconds)
-            self._seen[family, resolution] = (found, False, anyio.current_time())
+        if span + self.documented.dst_margin < plausible:
+            return
+        key = (family, resolution)
+        learned, stale = await self._finding(family, resolution)
+        documented = self.documented.cap_for(resolution)
+        if learned is not None and not stale and (documented is None or learned.span > documented):
+            self._confirmed.add(key)
+            return
+        found = await store.learn(self.account, family, resolution, int(plausible.total_seconds()))
+        self._seen[key] = (found, False, anyio.current_time())
+        self._confirmed.add(key)
 
     async def refused(self, family: str, resolution: str) -> None:
         """Record a span refusal: the documented cap is what the server allows."""
@@ -207,6 +228,7 @@ class AdaptiveCaps:
         documented = self.documented.cap_for(resolution)
         if store is None or documented is None:
             return
+        self._confirmed.discard((family, resolution))
         seconds = int(documented.total_seconds())
         found = await store.learn(self.account, family, resolution, seconds)
         self._seen[family, resolution] = (found, False, anyio.current_time())

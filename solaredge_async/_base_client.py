@@ -626,12 +626,12 @@ class BaseClient:
         choice = await caps.choose(family, res)
         pieces = _windows.split_window(lo, hi, res, choice.caps, zone)
         parts: list[T] = []
-        if choice.probing and choice.is_probe(_span(*pieces[0])):
+        if choice.goes_alone and choice.is_probe(_span(*pieces[0])):
             async with caps.lock(family, res):
                 # Another call may have probed while this one waited.
                 choice = await caps.choose(family, res)
                 pieces = _windows.split_window(lo, hi, res, choice.caps, zone)
-                if choice.probing and choice.is_probe(_span(*pieces[0])):
+                if choice.goes_alone and choice.is_probe(_span(*pieces[0])):
                     parts.extend(await sender.send(*pieces[0], choice))
                     rest = pieces[0][1]
                     if _span(rest, hi) <= timedelta(0):
