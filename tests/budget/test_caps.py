@@ -28,8 +28,6 @@ from tests.budget._support import (
 )
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from solaredge_async.testing import Simulator
 
 pytestmark = pytest.mark.anyio
@@ -248,14 +246,15 @@ async def test_a_24_hour_server_makes_the_lower_price_the_true_one() -> None:
         assert (await client.budget()).spent == plan.credits == 40
 
 
-async def test_a_cap_learned_earlier_is_verified_once_before_calls_fan_out(tmp_path: Path) -> None:
+async def test_a_cap_learned_earlier_is_verified_once_before_calls_fan_out() -> None:
     """Learned 24 h last run; the server is at 12 h now: one refusal, not one per call."""
     day_server, half_server = make_sim(cap_hours=24), make_sim(cap_hours=12)
     site = sites(day_server)[0]
-    async with make_client(day_server, state_dir=tmp_path) as client:
+    store = MemoryCapStore()  # kept between the runs, like a state directory's file
+    async with make_client(day_server, cap_store=store) as client:
         await client.site_energy(site, start=FIRST_DAY, end=FIRST_DAY)
     assert calls(day_server, "/energy") == 1
-    async with make_client(half_server, state_dir=tmp_path, max_concurrency=8) as client:
+    async with make_client(half_server, cap_store=store, max_concurrency=8) as client:
         m = await client.site_energy(site, start=FIRST_DAY, end=LAST_DAY)
         assert len(m.values) == 5 * 96
     assert calls(half_server, "/energy", 400) == 1
