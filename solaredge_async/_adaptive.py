@@ -17,7 +17,10 @@ the others wait for its answer, so one probe costs at most one credit whatever t
 concurrency. A finding is trusted for the store's ``reprobe_after`` (30 days by
 default), then probed again. A server that lowers its cap later is handled the same
 way: the first refusal of a window longer than the documented cap brings the
-documented cap back.
+documented cap back. A longer cap this process has not seen answered yet (learned by
+another run or process) is verified the same way, one window alone before the calls
+fan out; a cap that drops in the middle of a run may cost one credit per call then in
+flight (at most ``max_concurrency``), once.
 
 This module sits on floor 4, beside the client: it imports the windows (floor 1) and
 the limits' cap store (floor 2).
