@@ -487,10 +487,11 @@ class BaseClient:
         self._check_open()
         ledger, account = self._credit_ledger, self._account
         await self._sync_quota()
+        known = self._ledger.quota_exhausted  # then the engine refuses without sending
         try:
             response = await self._engine.request("GET", path, params)
         except errors.QuotaExhaustedError as exc:
-            if not isinstance(exc, BudgetExceededError):
+            if not known and not isinstance(exc, BudgetExceededError):
                 # The server's monthly 429: refuse every call until the cycle resets.
                 with anyio.CancelScope(shield=True):
                     await ledger.mark_exhausted(account)
