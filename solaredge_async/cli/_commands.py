@@ -398,6 +398,7 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             max_concurrency=args.concurrency or SIM_CONCURRENCY,
+            probe_caps=False,  # documented caps until the CLI has its budget options
         )
         limit = f"limit {sim_rpm:,} calls/min" if sim_rpm else "no limit"
         label = (
@@ -418,6 +419,7 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             max_concurrency=args.concurrency or API_CONCURRENCY,
+            probe_caps=False,  # documented caps until the CLI has its budget options
         )
         label = client.base_url
 
