@@ -19,6 +19,7 @@ import anyio
 
 from solaredge_async.cli._commands import (
     SHOW_FAILURES,
+    RefusedError,
     Stop,
     UsageError,
     check_sim_flags,
@@ -37,7 +38,9 @@ from solaredge_async.cli._sweep import dry_run_json, print_failed_sites, summary
 
 if TYPE_CHECKING:
     import argparse
+    from typing import TextIO
 
+    from solaredge_async.client import SolarEdgeClient
     from solaredge_async.sync import SyncPlan, SyncProgress, SyncReport
 
 __all__ = ["SAMPLE_QUERY", "sqlite_path", "sync_command"]
@@ -128,6 +131,29 @@ def _status(report: SyncReport) -> int:
     return EXIT_INCOMPLETE
 
 
+async def _check_budget(
+    client: SolarEdgeClient, price: int, args: argparse.Namespace, out: TextIO
+) -> None:
+    """Print what remains this cycle; refuse (exit 3) a sync that costs more.
+
+    Raises:
+        RefusedError: ``price`` is over what remains and ``--allow-over-budget`` is off.
+    """
+    budget = await client.budget()
+    remaining, total = budget.remaining, budget.monthly_credits
+    left = "unlimited" if remaining is None else f"{remaining:,} of {total:,}"
+    reset = f"{budget.cycle_end:%Y-%m-%d %H:%M} UTC"
+    print(f"Budget: {left} credits remain this cycle (resets {reset})", file=out)
+    over = remaining is not None and (budget.exhausted or price > remaining)
+    if over and not args.allow_over_budget:
+        raise RefusedError(
+            f"the sync costs {price:,} credits but {left} remain this cycle (monthly budget "
+            f"{budget.monthly_credits:,}, resets {reset}); nothing was fetched beyond "
+            "discovery. Pass --allow-over-budget to run it anyway, --monthly-credits N if the "
+            "account has more, or --since/--sites to sync less"
+        )
+
+
 async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C901, PLR0915
     """``sync``: bring ``--db`` up to date (see the module docstring)."""
     from solaredge_async.store import StoreLockedError, open_store, redact_url  # noqa: PLC0415
@@ -165,6 +191,7 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
                     await check_site_ids(client, spec.sites)
                 plan = await plan_sync(client, store, spec, now=conn.now())
                 _print_plan(plan, out, conn.label, shown_db)
+                await _check_budget(client, plan.credits, args, out)
                 if args.dry_run:
                     print("Dry run: nothing fetched beyond discovery.", file=out)
                     if json_out:
