@@ -1,0 +1,129 @@
+"""Review findings on the sync engine, each a test that fails on the code reviewed.
+
+Run: PYTHONPATH=$PWD python -m pytest tests/review_sync.py -q
+(``review_*.py`` is outside the suite's ``test_*.py`` pattern on purpose: these tests
+fail until the defects are fixed.)
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+import pytest
+
+from solaredge_async import SolarEdgeClient
+from solaredge_async.store import ItemKey, open_store
+from solaredge_async.sync import SyncSpec, plan_sync, run_sync
+from tests._clock import virtual_backend
+from tests.sync._support import NOW, all_rows, fresh_sync, make_client, make_sim
+
+if TYPE_CHECKING:
+    from solaredge_async.testing import Simulator
+
+pytestmark = pytest.mark.anyio
+
+DAY = date(2026, 5, 11)
+
+
+class _TruncatingServer(httpx.AsyncBaseTransport):
+    """The simulator, but ``/energy`` answers only the first 3/4 of each window.
+
+    Stands for a server that silently caps a window (the reference, section 5: live
+    defaulted windows came back shorter or longer than documented) or drops the tail.
+    """
+
+    def __init__(self, sim: Simulator) -> None:
+        self.inner = sim.transport()
+        self.truncate = True
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not (self.truncate and request.url.path.endswith("/energy")):
+            return response
+        await response.aread()
+        body = json.loads(response.content)
+        values = body["values"]
+        body["values"] = values[: len(values) * 3 // 4]
+        return httpx.Response(200, json=body, request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_watermark_does_not_pass_buckets_the_server_never_sent(tmp_path):
+    """sync/_run.py:291: a closed window's watermark jumps to its end whatever came back.
+
+    The first run gets only 3/4 of every window; its watermark must stay at the last
+    bucket received (or the item must fail), so the next run with an honest server
+    fills the gap and the store ends with the rows of a clean sync.
+    """
+    sim = make_sim(2)
+    spec = SyncSpec(what=("energy",), since=DAY, until=DAY)
+    later = NOW + timedelta(days=3)
+    server = _TruncatingServer(sim)
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    async with (
+        SolarEdgeClient(
+            api_key=sim.api_key,
+            transport=server,
+            base_url=sim.base_url,
+            requests_per_minute=None,
+        ) as client,
+        open_store(url) as store,
+    ):
+        first = await run_sync(client, store, await plan_sync(client, store, spec, now=later))
+        server.truncate = False
+        await run_sync(client, store, await plan_sync(client, store, spec, now=later))
+        got = await all_rows(store)
+    del first
+    want = await fresh_sync_at(sim, f"sqlite:///{tmp_path / 'ref.db'}", spec, later)
+    assert len(got) == len(want), "buckets the server never sent are marked complete"
+    assert got == want
+
+
+async def fresh_sync_at(sim: Simulator, url: str, spec: SyncSpec, now: Any) -> list[Any]:
+    """The rows of one clean sync at ``now``."""
+    async with make_client(sim) as client, open_store(url) as store:
+        report = await run_sync(client, store, await plan_sync(client, store, spec, now=now))
+        assert report.complete
+        return await all_rows(store)
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    return virtual_backend(request.param)
+
+
+async def test_a_hung_commit_does_not_hold_a_cancelled_sync_past_its_bound(tmp_path):
+    """sync/_run.py:357 vs 588-590: the wind-up's SHUTDOWN_TIMEOUT deadline is void.
+
+    `_Runner.flush` opens its own ``CancelScope(shield=True)`` with no deadline, and a
+    nested shielded scope is protected from the enclosing scope's deadline. A commit
+    that hangs (a PostgreSQL server that stopped answering, a lock) therefore holds
+    SIGTERM/SIGINT forever, although the docstring promises at most SHUTDOWN_TIMEOUT
+    (30 s). Virtual clock: the stuck commit "takes" an hour; it must be cut at 30 s.
+    """
+    sim = make_sim(4)
+    spec = SyncSpec(what=("energy",), since=DAY, until=DAY)
+    finished: list[str] = []
+    async with make_client(sim) as client, open_store(f"sqlite:///{tmp_path / 'h.db'}") as store:
+        plan = await plan_sync(client, store, spec, now=NOW + timedelta(days=3))
+
+        async def hung_commit(*_a: object, **_k: object) -> object:
+            await anyio.sleep(3600)  # a store that stopped answering
+            finished.append("commit")
+            raise AssertionError("unreachable in a bounded shutdown")
+
+        store.commit_batch = hung_commit  # type: ignore[method-assign]
+        with anyio.CancelScope() as scope:
+
+            def progress(p: Any) -> None:
+                if p.done >= 2:
+                    scope.cancel()  # what SIGTERM does in the CLI
+
+            await run_sync(client, store, plan, on_progress=progress, concurrency=1)
+        assert finished == [], "the shielded flush outlived SHUTDOWN_TIMEOUT"
