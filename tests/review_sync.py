@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from solaredge_async import SolarEdgeClient
-from solaredge_async.store import ItemKey, open_store
+from solaredge_async.store import open_store
 from solaredge_async.sync import SyncSpec, plan_sync, run_sync
 from tests._clock import virtual_backend
-from tests.sync._support import NOW, all_rows, fresh_sync, make_client, make_sim
+from tests.sync._support import NOW, all_rows, make_client, make_sim
 
 if TYPE_CHECKING:
     from solaredge_async.testing import Simulator
@@ -95,6 +95,7 @@ async def fresh_sync_at(sim: Simulator, url: str, spec: SyncSpec, now: Any) -> l
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    """Both backends on a virtual clock."""
     return virtual_backend(request.param)
 
 
