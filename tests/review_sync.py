@@ -168,3 +168,55 @@ async def test_two_runs_on_one_sqlite_file_never_fetch_an_item_twice(tmp_path):
             tg.start_soon(run, one, first, plan_one)
             tg.start_soon(run, two, second, plan_two)
     assert sum(spent) <= price, f"{sum(spent)} credits spent on a {price}-credit plan"
+
+
+class _OneBadWindow(httpx.AsyncBaseTransport):
+    """The simulator, but ``/energy`` windows starting at ``bad_from`` get a broken body."""
+
+    def __init__(self, sim: Simulator, bad_from: str) -> None:
+        self.inner = sim.transport()
+        self.bad_from = bad_from
+        self.energy_calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/energy"):
+            self.energy_calls += 1
+            if request.url.params.get("from", "").startswith(self.bad_from):
+                return httpx.Response(200, content=b'{"unit": "WH", "values": [', request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_one_bad_window_does_not_make_every_run_repay_the_whole_backfill(tmp_path):
+    """sync/_run.py:296-318: an item is all or nothing, however many windows it has.
+
+    A 3-day backfill is 6 calls; the last window keeps failing (a bad body, a 400 on
+    one day). Each run then pays all 6 calls again and the watermark never moves,
+    although 5 windows came back whole: a first run from ``--since`` a year back
+    re-spends ~730 credits a run for one bad day. The watermark should move to the
+    end of the windows fetched whole in order (or the good windows' rows and a
+    partial watermark be committed), so the next run pays only from the bad window.
+    """
+    sim = make_sim(1)
+    spec = SyncSpec(what=("energy",), since=date(2026, 5, 9), until=DAY)
+    later = NOW + timedelta(days=3)
+    server = _OneBadWindow(sim, bad_from="2026-05-11T12")
+    async with (
+        SolarEdgeClient(
+            api_key=sim.api_key,
+            transport=server,
+            base_url=sim.base_url,
+            requests_per_minute=None,
+            max_concurrency=1,
+        ) as client,
+        open_store(f"sqlite:///{tmp_path / 'b.db'}") as store,
+    ):
+        plan = await plan_sync(client, store, spec, now=later)
+        assert plan.credits == 6
+        first = await run_sync(client, store, plan, concurrency=1)
+        assert first.failed == 1
+        server.energy_calls = 0
+        await run_sync(client, store, await plan_sync(client, store, spec, now=later))
+    assert server.energy_calls < 6, "the second run paid for the whole backfill again"
