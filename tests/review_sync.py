@@ -217,6 +217,7 @@ async def test_one_bad_window_does_not_make_every_run_repay_the_whole_backfill(t
         assert plan.credits == 6
         first = await run_sync(client, store, plan, concurrency=1)
         assert first.failed == 1
-        server.energy_calls = 0
-        await run_sync(client, store, await plan_sync(client, store, spec, now=later))
-    assert server.energy_calls < 6, "the second run paid for the whole backfill again"
+        again = await plan_sync(client, store, spec, now=later)
+    # The plan's price, not the calls seen: a failing window cancels its siblings, so
+    # how many requests reach the server depends on the scheduler.
+    assert again.credits < 6, "the second run is priced for the whole backfill again"
