@@ -74,8 +74,11 @@ class RefreshingTokenProvider:
 
     Pass it as ``SolarEdgeClient(token_provider=...)``. The store is the source of
     truth: it is read before every refresh, and what it holds for ``grant`` wins over
-    ``refresh_token`` and ``tokens`` (used only until it holds something). After a new
-    consent, save the new tokens to the store (``await store.save(grant, tokens)``).
+    ``refresh_token`` and ``tokens`` (used only until it holds something), except that
+    when the server refuses the stored refresh token (``invalid_grant``), a different
+    ``refresh_token`` argument is tried and its result saved: after a new consent,
+    pass the new refresh token, or save the new tokens to the store
+    (``await store.save(grant, tokens)``).
 
     Args:
         oauth: The `OAuthClient` of the application.
@@ -303,20 +306,44 @@ class RefreshingTokenProvider:
         except OAuthError as exc:
             if exc.error != "invalid_grant":
                 raise
-            # Another holder of the grant that shares the store but not the lock may
-            # have rotated the token: adopt what it saved, if anything new.
-            again = await self._load()
-            if again is None or again.refresh_token == refresh_token:
+            recovered = await self._recover(refresh_token)
+            if recovered is None:
                 raise
-            self._tokens = again
-            if self._usable(again):
-                return again.access_token
-            fresh = await self._oauth.refresh(again.refresh_token)
+            if recovered is self._tokens:  # adopted from the store, still usable
+                return recovered.access_token
+            fresh = recovered
         # No checkpoint between the response and this line: once read, the new
         # tokens are in memory whatever happens to the save.
         self._tokens = self._unsaved = fresh
         await self._save(fresh)
         return fresh.access_token
+
+    async def _recover(self, refused: str) -> TokenSet | None:
+        """After ``invalid_grant`` for ``refused``: new tokens, or None if nothing else to try.
+
+        Returns the adopted stored set itself (``self._tokens``) when it is usable as is.
+        """
+        # Another holder of the grant that shares the store but not the lock may
+        # have rotated the token: adopt what it saved, if anything new.
+        again = await self._load()
+        if again is not None and again.refresh_token != refused:
+            self._tokens = again
+            if self._usable(again):
+                return again
+            return await self._oauth.refresh(again.refresh_token)
+        seed = self._seed
+        if seed is None or seed == refused:
+            return None
+        # The owner consented again and the new refresh token was given as
+        # ``refresh_token``, while the store still holds the void set.
+        try:
+            fresh = await self._oauth.refresh(seed)
+        except OAuthError as exc:
+            if exc.error == "invalid_grant":
+                self._seed = None  # void too: never tried again
+            raise
+        self._seed = None  # rotated: void from now on
+        return fresh
 
     def _usable(self, tokens: TokenSet) -> bool:
         """Whether ``tokens``' access token is not refused and not near expiry."""
