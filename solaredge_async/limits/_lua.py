@@ -5,6 +5,11 @@
 adopted limit under the caller's ceiling, the drain on ``remaining: 0`` and the
 optional credit charge. ``LEDGER`` charges, refunds, reads and flags one
 account's ledger hash. Numbers cross as strings (Redis truncates Lua floats).
+
+Both are idempotent per call: the last key is an operation key unique to one
+call and the last argument its lifetime in seconds. The script stores its result
+there; run again with the same key (a retry after a lost reply), it returns the
+stored result and changes nothing, so a retry never charges or reserves twice.
 """
 
 from __future__ import annotations
@@ -13,11 +18,37 @@ from typing import Final
 
 __all__ = ["ACQUIRE", "LEDGER"]
 
-# KEYS: bucket, ledger. ARGV: see RedisRateLimiter._args.
-ACQUIRE: Final = """
+#: The replay guard: the stored result of this call, if it ran already.
+_REPLAY: Final = """
+local op_key = KEYS[#KEYS]
+local replay = redis.call('GET', op_key)
+"""
+
+#: Stores ``result`` under the operation key and returns it.
+_RECORD: Final = """
+redis.call('SET', op_key, cjson.encode(result), 'EX', tonumber(ARGV[#ARGV]))
+return result
+"""
+
+# KEYS: bucket, ledger, operation. ARGV: see RedisRateLimiter._args, then the
+# ledger's monthly, enforce and expire_at, then the operation key's lifetime.
+ACQUIRE: Final = (
+    """
 local function fmt(x) return string.format('%.6f', x) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+    + _REPLAY
+    + """
+if replay then
+  local stored = cjson.decode(replay)
+  if stored[1] == 'ok' then  -- the slot stands; the wait runs from now
+    stored[2] = fmt(math.max(tonumber(stored[4]) - now, 0))
+    stored[3] = fmt(now)
+  end
+  return stored
+end
+local function acquire()
 local ceiling = tonumber(ARGV[2])
 local rate = tonumber(redis.call('HGET', KEYS[1], 'rate') or ARGV[1])
 local observed = tonumber(ARGV[8])
@@ -75,10 +106,19 @@ end
 redis.call('HSET', KEYS[1], 'tat', fmt(tat))
 redis.call('EXPIRE', KEYS[1], 3600)
 return {'ok', fmt(wait), fmt(now), fmt(send_at), fmt(rate), tostring(spent), '0', tostring(paused)}
+end
+local result = acquire()
 """
+    + _RECORD
+)
 
-# KEYS: ledger. ARGV: op, cost, monthly, enforce, expire_at.
-LEDGER: Final = """
+# KEYS: ledger, operation. ARGV: op, cost, monthly, enforce, expire_at, the
+# operation key's lifetime.
+LEDGER: Final = (
+    _REPLAY
+    + """
+if replay then return cjson.decode(replay) end
+local function ledger()
 local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
 local exhausted = redis.call('HGET', KEYS[1], 'exhausted') == '1'
 local op = ARGV[1]
@@ -103,4 +143,8 @@ else
 end
 redis.call('EXPIREAT', KEYS[1], ARGV[5])
 return {'ok', tostring(spent), exhausted and '1' or '0'}
+end
+local result = ledger()
 """
+    + _RECORD
+)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import secrets
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Final, Self
 
@@ -80,6 +81,8 @@ _LEDGER_KEEP: Final = 40 * 86400
 #: Seconds an idle bucket is kept (its pause, pace and adopted limit).
 _BUCKET_KEEP: Final = 3600
 _NONE: Final = "-1"
+#: Seconds a script's result outlives its last possible retry (for a replay).
+_OP_KEEP: Final = 60
 
 
 @attrs.frozen(kw_only=True)
@@ -257,6 +260,10 @@ class RedisLimits:
     async def run(self, name: str, keys: Sequence[str], args: Sequence[str]) -> list[str]:
         """Run one of the scripts (retrying an unreachable Redis for a bounded time).
 
+        A retry after a lost reply (a reset connection, a reply slower than
+        ``op_timeout``) is safe: the script ran at most once, and the retry gets its
+        stored result (see `solaredge_async.limits._lua`).
+
         Raises:
             SharedStateUnavailableError: Redis unreachable for ``unavailable_timeout``.
             RuntimeError: Used outside ``async with``.
@@ -265,9 +272,14 @@ class RedisLimits:
         if script is None or self._client is None:
             msg = "RedisLimits is used outside its 'async with' block"
             raise RuntimeError(msg)
+        # One operation key per call, the same for its retries: a script that ran
+        # but whose reply was lost returns its stored result instead of charging
+        # or reserving again. It shares the first key's hash tag (one slot).
+        op_keys = [*keys, f"{keys[0]}:op:{secrets.token_hex(12)}"]
+        op_args = [*args, str(math.ceil(self.unavailable_timeout + self.op_timeout) + _OP_KEEP)]
 
         async def once() -> list[str]:
-            return list(await script(keys=list(keys), args=list(args)))
+            return list(await script(keys=op_keys, args=op_args))
 
         result: list[str] = await self._retrying(once)
         return result

@@ -185,9 +185,16 @@ async def test_keys_hold_fingerprints_never_secrets(redis_url: str) -> None:
         await limiter.reserve()
     client: coredis.Redis[str] = coredis.Redis.from_url(redis_url, decode_responses=True)
     async with client:
-        keys = sorted([key async for key in client.scan_iter(match=f"{prefix}:*")])
+        found = sorted([key async for key in client.scan_iter(match=f"{prefix}:*")])
+        ops = [key for key in found if ":op:" in key]
+        ttls = [await client.ttl(key) for key in ops]
+    assert ttls, "no replay record"
+    assert min(ttls) > 0  # replay records expire
+    keys = [key for key in found if ":op:" not in key]
     assert keys[0] == f"{prefix}:{{key#00000008}}:bucket"
     assert keys[1].startswith(f"{prefix}:{{key#00000008}}:ledger:")
+    assert len(ops) == 1
+    assert ops[0].startswith(f"{prefix}:{{key#00000008}}:bucket:op:")
 
 
 # coredis leaves the memory streams of a connection that died unclosed (their
@@ -288,3 +295,35 @@ def test_processes_acquiring_through_redis_are_paced(redis_url: str) -> None:
     assert len(times) == 40
     gaps = [b - a for a, b in zip(sorted(times), sorted(times)[1:], strict=False)]
     assert min(gaps) >= 60.5 / 60000 - 1e-5
+
+
+@pytest.mark.parametrize("script", ["acquire", "ledger"])
+async def test_a_reply_lost_after_a_script_ran_does_not_charge_twice(
+    redis_url: str, script: str
+) -> None:
+    """Redis ran the script, the reply was lost, the call is retried: one credit, one slot."""
+    import coredis
+
+    async with RedisLimits(redis_url, prefix=_prefix()) as shared:
+        ledger = shared.ledger(monthly_credits=100, billing_day=1)
+        limiter = shared.limiter("key#0000abcd", 6000, ledger=ledger)
+        real = shared._scripts[script]
+        lost = [True]
+
+        async def reply_lost_once(*args: object, **kwargs: object) -> object:
+            result = await real(*args, **kwargs)  # type: ignore[arg-type] # Redis ran it
+            if lost[0]:
+                lost[0] = False
+                raise coredis.exceptions.ConnectionError("connection reset by peer")
+            return result
+
+        shared._scripts[script] = reply_lost_once  # type: ignore[assignment]
+        if script == "acquire":
+            first = await limiter.reserve()
+            second = await limiter.reserve()
+            assert second.send_at > first.send_at  # the lost reply reserved one slot only
+        else:
+            assert (await ledger.charge("key#0000abcd")).spent == 1
+        state = await ledger.state("key#0000abcd")
+    assert not lost[0], "the reply was never lost"
+    assert state.spent == (2 if script == "acquire" else 1)
