@@ -31,7 +31,7 @@ from solaredge_async.limits._cycle import (
     utc_now,
 )
 from solaredge_async.limits._errors import BudgetExceededError
-from solaredge_async.limits._statefile import StateFile
+from solaredge_async.limits._statefile import LOCK_TIMEOUT, StateFile
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -325,10 +325,13 @@ class FileCreditLedger(_LedgerBase):
         monthly_credits: The monthly budget (default 2,000; 0 = unlimited).
         billing_day: The day of the month (1..28) the cycle resets at 00:00 UTC.
         clock: The wall clock (an aware datetime); injectable for tests.
+        lock_timeout: The longest wait for another process's lock on the file, in
+            seconds (the wait is cancellable; `StateFileError` after it).
 
     Raises:
         ConfigurationError: A setting out of range.
-        StateFileError: (from the methods) the file is damaged or cannot be used.
+        StateFileError: (from the methods) the file is damaged or cannot be used, or
+            its lock was held by another process for ``lock_timeout`` seconds.
     """
 
     def __init__(
@@ -338,9 +341,10 @@ class FileCreditLedger(_LedgerBase):
         monthly_credits: int = DEFAULT_MONTHLY_CREDITS,
         billing_day: int = 1,
         clock: Callable[[], dt.datetime] = utc_now,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         super().__init__(monthly_credits=monthly_credits, billing_day=billing_day, clock=clock)
-        self._file = StateFile(path)
+        self._file = StateFile(path, lock_timeout=lock_timeout)
 
     def __repr__(self) -> str:
         return (
