@@ -1,4 +1,4 @@
-"""A state file locked by another process: a bounded, cancellable wait that changes nothing.
+"""A state file shared by processes: bounded, cancellable lock waits; cycles read under the lock.
 
 The lock is held by the test through its own open file description (``flock``
 conflicts between descriptions as between processes). Waits run on a virtual
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
+from solaredge_async.errors import ConfigurationError
 from solaredge_async.limits import (
     FileCreditLedger,
     LedgerState,
@@ -23,6 +24,7 @@ from solaredge_async.limits import (
     StateFileError,
 )
 from tests._clock import virtual_backend
+from tests.limits._support import WallClock, utc
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -111,3 +113,47 @@ async def test_a_stuck_charge_does_not_freeze_the_other_callers() -> None:
     assert not scope.cancelled_caught, "the second caller waited behind the stuck charge"
     assert limiter.granted == 2
     assert (await ledger.state(ACCOUNT)).spent == 2
+
+
+async def test_a_charge_that_waited_over_the_reset_counts_in_the_new_cycle(
+    tmp_path: Path,
+) -> None:
+    """The cycle is read under the lock, not before waiting for it."""
+    path = tmp_path / "state.json"
+    clock = WallClock(utc(2026, 11, 30, 23, 59, 59))
+    ledger = FileCreditLedger(path, monthly_credits=10, clock=clock, lock_timeout=3600)
+    got: list[LedgerState] = []
+
+    async def charge() -> None:
+        got.append(await ledger.charge(ACCOUNT))
+
+    async with anyio.create_task_group() as tg:
+        with held(path):
+            tg.start_soon(charge)
+            await anyio.sleep(1)  # virtual: the charge is waiting for the lock
+            clock.advance(seconds=2)
+    assert got[0].cycle_start == utc(2026, 12, 1)
+
+
+async def test_a_clock_behind_never_moves_a_record_back_a_cycle(tmp_path: Path) -> None:
+    """A process whose clock is still in the old cycle counts in the new one, erasing nothing."""
+    path = tmp_path / "state.json"
+    ahead = FileCreditLedger(path, monthly_credits=10, clock=WallClock(utc(2026, 12, 1, 0, 0, 1)))
+    behind = FileCreditLedger(path, monthly_credits=10, clock=WallClock(utc(2026, 11, 30, 23)))
+    await ahead.charge(ACCOUNT, 3)
+    state = await behind.charge(ACCOUNT)
+    assert (state.spent, state.cycle_start) == (4, utc(2026, 12, 1))
+    assert (await ahead.state(ACCOUNT)).spent == 4
+    assert (await behind.state(ACCOUNT)).spent == 4
+
+
+async def test_a_file_kept_with_another_billing_day_is_refused(tmp_path: Path) -> None:
+    """Two billing days on one file would reset each other: ConfigurationError naming both."""
+    path = tmp_path / "state.json"
+    await FileCreditLedger(path, billing_day=1).charge(ACCOUNT, 5)
+    other = FileCreditLedger(path, billing_day=15)
+    with pytest.raises(ConfigurationError, match=r"day 1 .*billing_day=15"):
+        await other.charge(ACCOUNT)
+    with pytest.raises(ConfigurationError, match=r"day 1 .*billing_day=15"):
+        await other.state(ACCOUNT)
+    assert (await FileCreditLedger(path, billing_day=1).state(ACCOUNT)).spent == 5
