@@ -17,11 +17,15 @@ reserved, when it would overspend or the account is exhausted).
 
 Keys hold credential fingerprints, never secrets::
 
-    PREFIX:{FINGERPRINT}:bucket                 hash: tat, rate, pause_until
-    PREFIX:{FINGERPRINT}:ledger:CYCLE-START     hash: spent, exhausted
+    PREFIX:{FINGERPRINT}:bucket     hash: tat, rate, pause_until
+    PREFIX:{FINGERPRINT}:ledger     hash: spent, exhausted, cycle_start, cycle_end,
+                                          billing_day
+    PREFIX:{FINGERPRINT}:...:op:ID  one script call's result, for a retry (seconds)
 
 (the braces make the fingerprint a hash tag: an account's keys share one
-Redis Cluster slot).
+Redis Cluster slot). The ledger's billing cycle and expiry are computed in the
+scripts from the server's ``TIME`` too: a new count starts at the billing day,
+00:00 UTC on the Redis server's clock, whatever the hosts' clocks say.
 
 When Redis cannot be reached the limiter retries for a bounded time
 (``unavailable_timeout``) and then raises `SharedStateUnavailableError`: it
@@ -31,6 +35,7 @@ never falls back to an unshared bucket.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import math
 import secrets
@@ -64,7 +69,6 @@ from solaredge_async.limits._ledger import BudgetSettings, LedgerState
 from solaredge_async.limits._lua import ACQUIRE, LEDGER
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable, Sequence
     from types import TracebackType
 
@@ -83,6 +87,13 @@ _BUCKET_KEEP: Final = 3600
 _NONE: Final = "-1"
 #: Seconds a script's result outlives its last possible retry (for a replay).
 _OP_KEEP: Final = 60
+#: The acquire script's ledger arguments without a ledger (monthly, enforce, day, keep).
+_NO_LEDGER: Final = ("0", "0", "1", "0")
+
+
+def _instant(seconds: str) -> dt.datetime:
+    """A cycle bound from a script (Unix seconds on the server's clock), UTC."""
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC)
 
 
 @attrs.frozen(kw_only=True)
@@ -340,12 +351,15 @@ class RedisLimits:
 class RedisCreditLedger(BudgetSettings):
     """A `CreditLedger` on Redis, shared by every process using the account.
 
-    The cycle is computed from ``clock`` (the wall clock of this host), so the
-    ledger key changes at the billing day, 00:00 UTC; each charge is one atomic
-    script. Made by `RedisLimits.ledger`.
+    Each call is one atomic script that also finds the billing cycle on the Redis
+    server's clock (a new count from the billing day, 00:00 UTC; never back to an
+    earlier cycle), so the hosts' clocks do not matter; ``clock`` serves only
+    `cycle` (estimates before any call). The billing day is stored with the count:
+    a ledger given another one is refused. Made by `RedisLimits.ledger`.
 
     Raises:
-        ConfigurationError: A setting out of range.
+        ConfigurationError: A setting out of range; (from the methods) the account's
+            count on Redis follows another billing day.
         SharedStateUnavailableError: (from the methods) Redis unreachable.
         BudgetExceededError: (from `charge`) the charge would overspend.
     """
@@ -367,14 +381,29 @@ class RedisCreditLedger(BudgetSettings):
             f"billing_day={self._billing_day})"
         )
 
-    def ledger_args(
-        self, account: str, cost: int, *, enforce: bool
-    ) -> tuple[str, list[str], tuple[dt.datetime, dt.datetime]]:
-        """The ledger key and the script arguments for a charge (used by the limiter)."""
-        bounds = self.cycle()
-        key = self._shared.key(account, f"ledger:{bounds[0].date().isoformat()}")
-        expire_at = int(bounds[1].timestamp()) + _LEDGER_KEEP
-        return key, [str(cost), str(self._monthly), "1" if enforce else "0", str(expire_at)], bounds
+    def ledger_args(self, account: str, cost: int, *, enforce: bool) -> tuple[str, list[str]]:
+        """The ledger key and the script arguments for a charge (used by the limiter).
+
+        The arguments: cost, monthly budget, enforce, billing day, seconds the count
+        is kept after its cycle ends.
+        """
+        key = self._shared.key(account, "ledger")
+        return key, [
+            str(cost),
+            str(self._monthly),
+            "1" if enforce else "0",
+            str(self._billing_day),
+            str(_LEDGER_KEEP),
+        ]
+
+    def billing_day_error(self, account: str, stored: str) -> ConfigurationError:
+        """The refusal of a call whose billing day differs from the stored one."""
+        return ConfigurationError(
+            f"the credit ledger of {account} on {self._shared.target} counts billing "
+            f"cycles from day {stored} of the month, but this ledger was given "
+            f"billing_day={self._billing_day}: every process sharing it must use the "
+            f"same billing day (use --billing-day {stored})"
+        )
 
     def budget_error(
         self, account: str, cost: int, spent: int, *, exhausted: bool, cycle_end: dt.datetime
@@ -393,9 +422,14 @@ class RedisCreditLedger(BudgetSettings):
         self, op: str, account: str, cost: int = 0, *, enforce: bool = True
     ) -> LedgerState:
         account, cost = check_account(account), check_cost(cost)
-        key, args, bounds = self.ledger_args(account, cost, enforce=enforce)
-        status, spent_text, exhausted_text = await self._shared.run("ledger", [key], [op, *args])
+        key, args = self.ledger_args(account, cost, enforce=enforce)
+        status, spent_text, exhausted_text, start, end, day = await self._shared.run(
+            "ledger", [key], [op, *args]
+        )
+        if status == "billing_day":
+            raise self.billing_day_error(account, day)
         spent, exhausted = int(spent_text), exhausted_text == "1"
+        bounds = _instant(start), _instant(end)
         if status == "budget":
             raise self.budget_error(account, cost, spent, exhausted=exhausted, cycle_end=bounds[1])
         return LedgerState(
@@ -539,6 +573,8 @@ class RedisRateLimiter(LimiterGauges):
             LimitWaitTooLongError: The wait would exceed ``max_wait``, or a shared
                 pause would end after the caller's deadline; nothing is reserved.
             BudgetExceededError: The ledger refuses the charge; nothing is reserved.
+            ConfigurationError: The ledger's count on Redis follows another billing
+                day; nothing is reserved.
             SharedStateUnavailableError: Redis unreachable (fail closed).
         """
         deadline = anyio.current_effective_deadline()
@@ -549,19 +585,25 @@ class RedisRateLimiter(LimiterGauges):
         charge = cost if ledger is not None else 0
         args = self._args(reserve=True, cost=charge, max_pause=max_pause)
         keys = [self._shared.key(self.account, "bucket")]
-        bounds = None
         if ledger is not None:
-            ledger_key, ledger_args, bounds = ledger.ledger_args(
-                self.account, cost, enforce=enforce
-            )
+            ledger_key, ledger_args = ledger.ledger_args(self.account, cost, enforce=enforce)
             keys.append(ledger_key)
-            args += [ledger_args[1], ledger_args[2], ledger_args[3]]
+            args += ledger_args[1:]
         else:
             keys.append(self._shared.key(self.account, "ledger:none"))
-            args += ["0", "0", "0"]
-        status, wait, now, send_at, rate, spent, exhausted, paused = await self._shared.run(
-            "acquire", keys, args
-        )
+            args += _NO_LEDGER
+        (
+            status,
+            wait,
+            now,
+            send_at,
+            rate,
+            spent,
+            exhausted,
+            paused,
+            _start,
+            end,
+        ) = await self._shared.run("acquire", keys, args)
         self._sent()
         self._rate = float(rate)
         if status == "wait":
@@ -569,11 +611,13 @@ class RedisRateLimiter(LimiterGauges):
             raise LimitWaitTooLongError(
                 wait=float(wait), allowed=allowed or 0.0, paused=paused == "1"
             )
+        if status == "billing_day":
+            assert ledger is not None  # noqa: S101 - a billing day needs a ledger
+            raise ledger.billing_day_error(self.account, exhausted)
         if status == "budget":
             assert ledger is not None  # noqa: S101 - "budget" needs a ledger
-            assert bounds is not None  # noqa: S101
             raise ledger.budget_error(
-                self.account, cost, int(spent), exhausted=exhausted == "1", cycle_end=bounds[1]
+                self.account, cost, int(spent), exhausted=exhausted == "1", cycle_end=_instant(end)
             )
         self._granted += 1
         reservation = Reservation(
@@ -597,6 +641,8 @@ class RedisRateLimiter(LimiterGauges):
             LimitWaitTooLongError: The wait would exceed ``max_wait``, or a shared
                 pause would end after the caller's deadline; nothing is reserved.
             BudgetExceededError: The ledger refuses the charge; nothing is reserved.
+            ConfigurationError: The ledger's count on Redis follows another billing
+                day; nothing is reserved.
             SharedStateUnavailableError: Redis unreachable (fail closed).
         """
         reservation = await self.reserve(cost)
@@ -631,7 +677,7 @@ class RedisRateLimiter(LimiterGauges):
             and math.isinf(self._pending_pause_until)
         ):
             return
-        args = [*self._args(reserve=False, cost=0, max_pause=None), "0", "0", "0"]
+        args = [*self._args(reserve=False, cost=0, max_pause=None), *_NO_LEDGER]
         keys = [
             self._shared.key(self.account, "bucket"),
             self._shared.key(self.account, "ledger:none"),
