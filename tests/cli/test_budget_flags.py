@@ -1,7 +1,4 @@
-"""Review findings on the CLI, each a test that fails on the code reviewed.
-
-Run: PYTHONPATH=$PWD python -m pytest tests/review_cli.py -q
-"""
+"""The credit budget on the command line: a plan over the budget is refused (exit 3)."""
 
 from __future__ import annotations
 
