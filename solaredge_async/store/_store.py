@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 from solaredge_async.store._errors import StoreError, StoreURLError
@@ -74,11 +75,12 @@ class Store:
     rolled back whole.
     """
 
-    def __init__(self, backend: Backend, url: str) -> None:
+    def __init__(self, backend: Backend, url: str, *, inline: bool = False) -> None:
         self._backend = backend
         self._url = redact_url(url)
         self._limiter = anyio.CapacityLimiter(1)
         self._closed = False
+        self._inline = inline
 
     def __repr__(self) -> str:
         return f"<Store {self._url}>"
@@ -96,6 +98,9 @@ class Store:
     async def _call(self, func: Callable[..., _T], /, *args: object, **kwargs: object) -> _T:
         if self._closed:
             raise StoreError(f"{self!r} is closed: open it again with open_store")
+        if self._inline:  # tests on a virtual clock: see open_store's ``_inline``
+            await anyio.lowlevel.checkpoint()
+            return func(*args, **kwargs)
         return await anyio.to_thread.run_sync(
             functools.partial(func, *args, **kwargs), limiter=self._limiter
         )
@@ -351,6 +356,7 @@ async def open_store(
     exclusive: bool = False,
     busy_timeout: float = 5.0,
     connect_timeout: float = 10.0,
+    _inline: bool = False,
 ) -> AsyncIterator[Store]:
     """Open (creating and migrating as needed) the store at ``url``.
 
@@ -364,6 +370,12 @@ async def open_store(
             beside a SQLite database, an advisory lock on PostgreSQL).
         busy_timeout: How long a SQLite writer waits for another, in seconds.
         connect_timeout: How long to wait for a PostgreSQL server, in seconds.
+        _inline: Private, for tests on a virtual clock only: run every database call
+            on the event loop's thread instead of a worker thread. A virtual clock
+            (trio's ``MockClock`` autojump, ``tests/_clock.py``) jumps whenever every
+            task waits, including while one waits for a worker thread, so timers would
+            fire before a store call returns. Inline calls block the loop: never in
+            production.
 
     Raises:
         StoreURLError: An unknown scheme, no path, or psycopg missing.
@@ -372,12 +384,17 @@ async def open_store(
         StoreUnavailableError: The PostgreSQL server cannot be reached.
         StoreBusyError: Another SQLite writer held the database past ``busy_timeout``.
     """
-    backend = await anyio.to_thread.run_sync(
-        functools.partial(_connect, url, busy_timeout=busy_timeout, connect_timeout=connect_timeout)
+    connect = functools.partial(
+        _connect, url, busy_timeout=busy_timeout, connect_timeout=connect_timeout
     )
-    with anyio.CancelScope(shield=True):
-        await anyio.to_thread.run_sync(functools.partial(_prepare, backend, exclusive=exclusive))
-    store = Store(backend, url)
+    backend = connect() if _inline else await anyio.to_thread.run_sync(connect)
+    prepare = functools.partial(_prepare, backend, exclusive=exclusive)
+    if _inline:
+        prepare()
+    else:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(prepare)
+    store = Store(backend, url, inline=_inline)
     try:
         yield store
     finally:
