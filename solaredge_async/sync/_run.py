@@ -146,6 +146,7 @@ class _Fetched:
     key: ItemKey
     rows: list[MeasurementRow]
     advance: WatermarkAdvance | None
+    complete: bool = True  # False: only a prefix of the item's windows came back whole
 
 
 def _message(exc: BaseException) -> str:
@@ -155,15 +156,22 @@ def _message(exc: BaseException) -> str:
 
 def _rows(
     parts: Sequence[tuple[WorkItem, SweepRecord]],
-) -> tuple[list[MeasurementRow], datetime | None]:
-    """An item's rows to store (UTC, no null buckets) and the end of its last value."""
+) -> tuple[list[MeasurementRow], datetime | None, datetime | None]:
+    """An item's rows to store (UTC, no null buckets) and two ends.
+
+    The end of its last value, and the end of the last bucket received (null buckets
+    included).
+    """
     rows: list[MeasurementRow] = []
     last_value_end: datetime | None = None
+    last_bucket_end: datetime | None = None
     for work, record in parts:
         for b in series_buckets(ItemSucceeded(item=work, record=record), include_null=True):
+            end = b.end
+            if last_bucket_end is None or end > last_bucket_end:
+                last_bucket_end = end
             if b.value is None:
                 continue
-            end = b.end
             if last_value_end is None or end > last_value_end:
                 last_value_end = end
             rows.append(
@@ -179,7 +187,7 @@ def _rows(
                     unit=b.unit,
                 )
             )
-    return rows, last_value_end
+    return rows, last_value_end, last_bucket_end
 
 
 class _Runner:
@@ -293,29 +301,91 @@ class _Runner:
         floor = item.start if last_value_end is None else max(item.start, last_value_end)
         return max(floor, min(item.end, bucket_floor(cut, res, item.zone)))
 
-    async def fetch(self, item: SyncItem) -> _Fetched:
-        parts: list[tuple[WorkItem, SweepRecord] | None] = [None] * len(item.windows)
-        failure: list[BaseException] = []
+    async def fetch(self, item: SyncItem) -> tuple[_Fetched | None, BaseException | None]:
+        """Fetch the item's windows; keep the longest prefix fetched whole.
+
+        Returns what to commit (`None`: nothing) and the error of the first window that
+        failed (`None`: every window came back). A failure cancels the later windows
+        only: the earlier ones are committed and the watermark moves to their end, so
+        the next run pays from the failed window on, not for the whole backfill again.
+        The watermark never passes the last bucket the server sent (null ones
+        included): a window whose series stops short ends the prefix there.
+        """
+        parts, error = await self._fetch_windows(item)
+        rows, last_value_end, covered, whole = self._prefix(item, parts)
+        key = item.key
+        mark = self._watermark(item, last_value_end)
+        if not whole:
+            mark = min(mark, covered)
+        advance = None
+        if mark > (item.watermark or item.start) or (item.watermark is None and whole):
+            advance = WatermarkAdvance(item=key, complete_until=mark.astimezone(UTC))
+        if advance is None and not rows and error is not None:
+            return None, error
+        return _Fetched(key, rows, advance, complete=error is None), error
+
+    async def _fetch_windows(
+        self, item: SyncItem
+    ) -> tuple[list[tuple[WorkItem, SweepRecord] | None], BaseException | None]:
+        """Every window's result (`None`: failed or cancelled) and the first failure."""
+        windows = item.windows
+        parts: list[tuple[WorkItem, SweepRecord] | None] = [None] * len(windows)
+        failures: dict[int, BaseException] = {}
+        scopes = [anyio.CancelScope() for _ in windows]
 
         async def one(index: int, start: datetime, end: datetime) -> None:
-            try:
-                parts[index] = await self._call(item, start, end)
-            except Exception as exc:  # noqa: BLE001 - kept and raised below, group-free
-                failure.append(exc)
-                tg.cancel_scope.cancel()
+            with scopes[index]:
+                try:
+                    parts[index] = await self._call(item, start, end)
+                except Exception as exc:  # noqa: BLE001 - kept and returned, group-free
+                    failures[index] = exc
+                    for later in scopes[index + 1 :]:
+                        later.cancel()
 
         async with anyio.create_task_group() as tg:
-            for index, (start, end) in enumerate(item.windows):
+            for index, (start, end) in enumerate(windows):
                 tg.start_soon(one, index, start, end)
-        if failure:
-            raise failure[0]
-        key = item.key
-        rows, last_value_end = _rows([p for p in parts if p is not None])
-        mark = self._watermark(item, last_value_end)
-        advance = None
-        if item.watermark is None or mark > item.watermark:
-            advance = WatermarkAdvance(item=key, complete_until=mark.astimezone(UTC))
-        return _Fetched(key, rows, advance)
+        return parts, failures[min(failures)] if failures else None
+
+    @staticmethod
+    def _prefix(
+        item: SyncItem, parts: Sequence[tuple[WorkItem, SweepRecord] | None]
+    ) -> tuple[list[MeasurementRow], datetime | None, datetime, bool]:
+        """The rows of the windows received whole, in order, and what they cover.
+
+        Returns the rows, the end of their last value, how far every bucket came back,
+        and whether that is every window.
+        """
+        rows: list[MeasurementRow] = []
+        last_value_end: datetime | None = None
+        covered = item.start  # every bucket before this came back
+        for (start, end), part in zip(item.windows, parts, strict=True):
+            if part is None:
+                return rows, last_value_end, covered, False
+            got, value_end, bucket_end = _rows([part])
+            rows.extend(got)
+            if value_end is not None and (last_value_end is None or value_end > last_value_end):
+                last_value_end = value_end
+            # No bucket at all (no device of the family): nothing is missing.
+            if bucket_end is not None and bucket_end < end:
+                logger.warning(
+                    "sync: %s: the series of %s..%s stops at %s; the watermark stays there",
+                    item.key,
+                    start.isoformat(),
+                    end.isoformat(),
+                    bucket_end.isoformat(),
+                )
+                return rows, last_value_end, max(covered, bucket_end), False
+            covered = max(covered, end)
+        return rows, last_value_end, covered, True
+
+    async def _fetch_into_pending(self, item: SyncItem) -> None:
+        """Queue what the item got for the next commit; raise its first failure."""
+        fetched, error = await self.fetch(item)
+        if fetched is not None:
+            self.pending.append(fetched)
+        if error is not None:
+            raise error
 
     async def run_item(self, item: SyncItem) -> None:
         if self.stop_reason is not None:
@@ -323,7 +393,7 @@ class _Runner:
             self.done += 1
             return
         try:
-            fetched = await self.fetch(item)
+            await self._fetch_into_pending(item)
         except errors.QuotaExhaustedError:
             self._stop("quota exhausted")
             self.not_attempted += 1
@@ -337,8 +407,6 @@ class _Runner:
             if not isinstance(exc, errors.SolarEdgeError):
                 logger.exception("sync: unexpected error on %s", item.key)
             self.fail(item.key, exc)
-        else:
-            self.pending.append(fetched)
         self.done += 1
         self.progress()
         if len(self.pending) >= self.batch_items:
@@ -377,7 +445,7 @@ class _Runner:
             else:
                 self.fail(batch[0].key, exc)
             return
-        self.succeeded += len(batch)
+        self.succeeded += sum(f.complete for f in batch)
         self.inserted += result.inserted
         self.updated += result.updated
         self.unchanged += result.unchanged
