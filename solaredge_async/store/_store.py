@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import anyio.lowlevel
@@ -43,16 +43,24 @@ __all__ = ["Store", "open_store", "redact_url"]
 _T = TypeVar("_T")
 
 
+_SECRET_PARAM = re.compile(r"(?i)([?&;\s](?:ssl)?password)=[^&#;\s]*")
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe for logs and messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """``url`` with any password replaced by ``***`` (safe for logs and messages).
+
+    Covers the user info (``user:password@``) and the ``password``/``sslpassword``
+    query parameters libpq reads; never raises, even on a malformed URL.
+    """
+    shown = _SECRET_PARAM.sub(r"\1=***", url)
+    scheme, sep, rest = shown.partition("://")
+    if not sep or "@" not in rest:
+        return shown
+    userinfo, _, tail = rest.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    if not colon:
+        return shown
+    return f"{scheme}://{user}:***@{tail}"
 
 
 def _sqlite_path(url: str) -> Path:
@@ -322,7 +330,14 @@ class Store:
         return await self._call(self._backend.sites)
 
 
-def _connect(url: str, *, busy_timeout: float, connect_timeout: float) -> Backend:
+def _connect(
+    url: str,
+    *,
+    busy_timeout: float,
+    connect_timeout: float,
+    statement_timeout: float | None,
+    lock_timeout: float | None,
+) -> Backend:
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         from solaredge_async.store._sqlite import SQLiteBackend  # noqa: PLC0415
@@ -331,7 +346,12 @@ def _connect(url: str, *, busy_timeout: float, connect_timeout: float) -> Backen
     if scheme in {"postgresql", "postgres"}:
         from solaredge_async.store._postgres import PostgresBackend  # noqa: PLC0415
 
-        return PostgresBackend(url, connect_timeout=connect_timeout)
+        return PostgresBackend(
+            url,
+            connect_timeout=connect_timeout,
+            statement_timeout=statement_timeout,
+            lock_timeout=lock_timeout,
+        )
     raise StoreURLError(
         f"unknown store URL scheme {scheme!r} in {redact_url(url)!r}: use "
         "sqlite:///path/to/file.db or postgresql://user@host/dbname"
@@ -356,6 +376,8 @@ async def open_store(
     exclusive: bool = False,
     busy_timeout: float = 5.0,
     connect_timeout: float = 10.0,
+    statement_timeout: float | None = 60.0,
+    lock_timeout: float | None = 10.0,
     _inline: bool = False,
 ) -> AsyncIterator[Store]:
     """Open (creating and migrating as needed) the store at ``url``.
@@ -370,6 +392,16 @@ async def open_store(
             beside a SQLite database, an advisory lock on PostgreSQL).
         busy_timeout: How long a SQLite writer waits for another, in seconds.
         connect_timeout: How long to wait for a PostgreSQL server, in seconds.
+        statement_timeout: PostgreSQL: the longest a statement may run, in seconds,
+            after the migrations (`None`: the URL's or server's setting). A call past
+            it fails with `StoreBusyError`, so a stuck server never holds a sync (or
+            its SIGTERM clean-up) for longer.
+        lock_timeout: PostgreSQL: the longest a statement waits for a row or table
+            lock, in seconds (`None`: the URL's or server's setting); past it
+            `StoreBusyError`. The connection also uses TCP keepalives (see
+            ``KEEPALIVES`` in ``solaredge_async.store._postgres``; the URL's
+            ``keepalives*`` parameters win), so a dead server is noticed in about a
+            minute.
         _inline: Private, for tests on a virtual clock only: run every database call
             on the event loop's thread instead of a worker thread. A virtual clock
             (trio's ``MockClock`` autojump, ``tests/_clock.py``) jumps whenever every
@@ -378,14 +410,20 @@ async def open_store(
             production.
 
     Raises:
-        StoreURLError: An unknown scheme, no path, or psycopg missing.
+        StoreURLError: An unknown scheme, no path, a malformed PostgreSQL URL, or
+            psycopg missing.
         StoreLockedError: ``exclusive`` and another process holds the store.
         SchemaVersionError: The database is newer than this code.
         StoreUnavailableError: The PostgreSQL server cannot be reached.
         StoreBusyError: Another SQLite writer held the database past ``busy_timeout``.
     """
     connect = functools.partial(
-        _connect, url, busy_timeout=busy_timeout, connect_timeout=connect_timeout
+        _connect,
+        url,
+        busy_timeout=busy_timeout,
+        connect_timeout=connect_timeout,
+        statement_timeout=statement_timeout,
+        lock_timeout=lock_timeout,
     )
     backend = connect() if _inline else await anyio.to_thread.run_sync(connect)
     prepare = functools.partial(_prepare, backend, exclusive=exclusive)
