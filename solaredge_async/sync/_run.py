@@ -420,15 +420,40 @@ class _Runner:
     # -- committing --------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Commit what was fetched, shielded: a cancellation waits for the commit."""
+        """Commit what was fetched, shielded: a cancellation waits for the commit.
+
+        The shield has a deadline (`SHUTDOWN_TIMEOUT` seconds, or the caller's sooner
+        deadline: a nested shield would otherwise void it), so a store that stopped
+        answering cannot hold a cancelled run forever. A commit cut off there fails its
+        items (their watermarks did not move: the next run fetches them again).
+        """
+        outer = anyio.current_effective_deadline()
+        bound = anyio.current_time() + SHUTDOWN_TIMEOUT
+        if anyio.current_time() < outer < bound:
+            bound = outer
         async with self.flush_lock:
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True, deadline=bound) as scope:
                 batch, self.pending = self.pending, []
+                committed = False
                 if batch:
                     await self._commit(batch)
+                committed = True
                 attempts, self.attempts = self.attempts, []
                 if attempts:
                     await self.store.record_attempts(attempts)
+            if scope.cancelled_caught and batch and not committed:
+                logger.error(
+                    "sync: a commit of %d items did not finish within %.0f s; they are "
+                    "fetched again by the next run",
+                    len(batch),
+                    SHUTDOWN_TIMEOUT,
+                )
+                cut = StoreError(
+                    f"the store did not commit within {SHUTDOWN_TIMEOUT:.0f} s: fetched again "
+                    "by the next run"
+                )
+                for fetched in batch:
+                    self.fail(fetched.key, cut)
 
     async def _commit(self, batch: Sequence[_Fetched]) -> None:
         rows = [row for f in batch for row in f.rows]
