@@ -110,6 +110,14 @@ class Backend(abc.ABC):
         """Take the store for exclusive use; raises `StoreLockedError` if another has it."""
 
     @abc.abstractmethod
+    def holds_exclusive(self) -> bool:
+        """Whether this connection holds the store for exclusive use."""
+
+    @abc.abstractmethod
+    def unlock_exclusive(self) -> None:
+        """Drop the exclusive lock, if held (idempotent)."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Close the connection (releasing any exclusive lock)."""
 

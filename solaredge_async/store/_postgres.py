@@ -237,11 +237,19 @@ class PostgresBackend(Backend):
             )
         self._exclusive = True
 
-    def close(self) -> None:
-        """Drop the exclusive lock now (the server would only when it notices), then close."""
+    def holds_exclusive(self) -> bool:
+        """Whether this session holds the schema's advisory lock."""
+        return self._exclusive
+
+    def unlock_exclusive(self) -> None:
+        """Drop the schema's advisory lock, if held."""
         assert psycopg is not None  # noqa: S101 - checked in __init__
         if self._exclusive:
             with contextlib.suppress(psycopg.Error):
                 self._conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY}, 1)")
             self._exclusive = False
+
+    def close(self) -> None:
+        """Drop the exclusive lock now (the server would only when it notices), then close."""
+        self.unlock_exclusive()
         self._conn.close()

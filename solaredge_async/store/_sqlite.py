@@ -191,9 +191,17 @@ class SQLiteBackend(Backend):
             ) from exc
         self._lock_file = fd
 
-    def close(self) -> None:
-        """Close the connection and drop the exclusive lock."""
-        self._conn.close()
+    def holds_exclusive(self) -> bool:
+        """Whether this connection holds ``<database>.lock``."""
+        return self._lock_file is not None
+
+    def unlock_exclusive(self) -> None:
+        """Drop the lock on ``<database>.lock`` (closing it releases the OS lock)."""
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None
+
+    def close(self) -> None:
+        """Close the connection and drop the exclusive lock."""
+        self._conn.close()
+        self.unlock_exclusive()

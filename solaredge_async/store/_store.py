@@ -121,6 +121,28 @@ class Store:
             await self._call(self._backend.close)
         self._closed = True
 
+    # -- exclusive use -----------------------------------------------------------------
+
+    async def lock_exclusive(self) -> bool:
+        """Hold the store for this process alone, as ``open_store(exclusive=True)`` does.
+
+        Returns:
+            True when this call took the lock (drop it with `unlock_exclusive`); False
+            when the store already held it.
+
+        Raises:
+            StoreLockedError: Another process (or another `Store` on the same database)
+                holds it: wait for it to finish.
+        """
+        if self._backend.holds_exclusive():
+            return False
+        await self._call(self._backend.lock_exclusive)
+        return True
+
+    async def unlock_exclusive(self) -> None:
+        """Drop the exclusive lock taken by `lock_exclusive` (idempotent)."""
+        await self._call(self._backend.unlock_exclusive)
+
     # -- schema ------------------------------------------------------------------------
 
     async def schema_version(self) -> int:

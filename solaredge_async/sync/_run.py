@@ -132,9 +132,9 @@ def default_owner(store: Store) -> str:
     """The lease owner name `run_sync` uses by default.
 
     PostgreSQL: host, process id and a random suffix (unique per run, so a crashed
-    worker's leases are left to expire). SQLite has one writer at a time (open it with
-    ``exclusive=True``): a fixed name, so a rerun after a crash takes its items back at
-    once.
+    worker's leases are left to expire). SQLite has one sync at a time (`run_sync` holds
+    the file for exclusive use): a fixed name, so a rerun after a crash takes its items
+    back at once.
     """
     if store.dialect == "sqlite":
         return "local"
@@ -621,7 +621,9 @@ async def run_sync(
 
     Args:
         client: The client that planned ``plan``.
-        store: The store (open SQLite with ``exclusive=True`` for a run).
+        store: The store. On SQLite the run holds it for exclusive use (unless it
+            was opened with ``exclusive=True``), so a second sync on the same file
+            fails with `StoreLockedError` before fetching anything.
         plan: From `plan_sync`.
         on_progress: Called with a `SyncProgress` after each item and at the end.
         owner: The lease owner name (default `default_owner`).
@@ -637,6 +639,7 @@ async def run_sync(
 
     Raises:
         InvalidRequestError: A batch size, interval or concurrency out of range.
+        StoreLockedError: SQLite: another sync (or an exclusive store) holds the file.
         StoreError: The store failed (the batch in flight was rolled back whole).
     """
     if concurrency is None:
@@ -658,10 +661,18 @@ async def run_sync(
         concurrency=concurrency,
         lease_ttl=lease_ttl,
     )
-    if plan.site_records:
-        await store.upsert_sites(plan.site_records)
-    await store.ensure_items(plan.keys)
-    run_id = await store.start_run()
+    # SQLite: one sync at a time per file (all its runs lease as one owner name).
+    took = store.dialect == "sqlite" and await store.lock_exclusive()
+    try:
+        if plan.site_records:
+            await store.upsert_sites(plan.site_records)
+        await store.ensure_items(plan.keys)
+        run_id = await store.start_run()
+    except BaseException:
+        if took:
+            with anyio.CancelScope(shield=True):
+                await store.unlock_exclusive()
+        raise
     outcome = "failed"
     raising = True
     try:
@@ -678,8 +689,13 @@ async def run_sync(
         outcome = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         raise
     finally:
-        with anyio.CancelScope(shield=True) as scope:
-            scope.deadline = anyio.current_time() + SHUTDOWN_TIMEOUT
-            await _wind_up(runner, run_id, outcome, raising=raising)
+        try:
+            with anyio.CancelScope(shield=True) as scope:
+                scope.deadline = anyio.current_time() + SHUTDOWN_TIMEOUT
+                await _wind_up(runner, run_id, outcome, raising=raising)
+        finally:
+            if took:
+                with anyio.CancelScope(shield=True):
+                    await store.unlock_exclusive()
     runner.progress()
     return runner.report(run_id, outcome)
