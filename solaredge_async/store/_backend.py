@@ -415,6 +415,19 @@ class Backend(abc.ABC):
         states.sort(key=lambda s: (s.item.site_id, s.item.target, s.item.resolution))
         return tuple(states)
 
+    def renew(self, owner: str, ttl: float, now: datetime | None) -> int:
+        """Extend every lease ``owner`` holds to ``now + ttl``; return how many."""
+        if ttl <= 0:
+            raise InvalidRowError(f"ttl ({ttl} s) must be positive")
+        at = utc(now, "now").replace(microsecond=0) if now is not None else _now()
+        with self.transaction() as cur:
+            self._exec(
+                cur,
+                "UPDATE sync_state SET lease_expires = ? WHERE lease_owner = ?",
+                (self.to_db(at + timedelta(seconds=ttl)), owner),
+            )
+            return max(int(cur.rowcount), 0)
+
     def release(self, owner: str, items: Sequence[ItemKey] | None) -> int:
         """Drop ``owner``'s leases on ``items`` (all of its leases when `None`)."""
         with self.transaction() as cur:

@@ -252,6 +252,17 @@ class Store:
             now=now,
         )
 
+    async def renew(self, owner: str, *, ttl: float, now: datetime | None = None) -> int:
+        """Extend every lease ``owner`` holds to ``now + ttl`` seconds; return how many.
+
+        A lease another worker took over (after it expired) is no longer ``owner``'s
+        and is left alone.
+
+        Raises:
+            InvalidRowError: ``ttl`` not positive or ``now`` naive.
+        """
+        return await self._call(self._backend.renew, owner, ttl, now)
+
     async def release(self, owner: str, items: Sequence[ItemKey] | None = None) -> int:
         """Drop ``owner``'s leases on ``items`` (all its leases when `None`); return how many."""
         return await self._call(

@@ -480,6 +480,15 @@ class _Runner:
             await anyio.sleep(self.batch_seconds)
             await self.flush()
 
+    async def renewer(self) -> None:
+        """Renew the held leases every third of their ttl, so none lapses mid-chunk."""
+        while True:
+            await anyio.sleep(self.lease_ttl / 3)
+            try:
+                await self.store.renew(self.owner, ttl=self.lease_ttl)
+            except StoreError as exc:  # the commit then finds out (LeaseLostError)
+                logger.warning("sync: renewing the leases of %s failed: %s", self.owner, exc)
+
     # -- driving ---------------------------------------------------------------------
 
     async def drive(self, claim_size: int) -> None:
@@ -631,7 +640,8 @@ async def run_sync(
         batch_seconds: Seconds between commits at most.
         concurrency: Items fetched at once (default twice the client's
             ``max_concurrency``; the client still bounds requests in flight).
-        lease_ttl: Seconds an item's lease lasts (a crashed worker's items free up then).
+        lease_ttl: Seconds an item's lease lasts (a crashed worker's items free up then);
+            the run renews its leases every ``lease_ttl / 3`` seconds.
         claim_size: Items leased at a time (default ``4 * concurrency``).
 
     Returns:
@@ -645,10 +655,11 @@ async def run_sync(
     if concurrency is None:
         concurrency = 2 * client.max_concurrency
     good_interval = batch_seconds > 0 and math.isfinite(batch_seconds)
+    good_interval = good_interval and lease_ttl > 0 and math.isfinite(lease_ttl)
     if concurrency < 1 or batch_items < 1 or not good_interval:
         raise errors.InvalidRequestError(
-            "concurrency and batch_items must be >= 1 and batch_seconds a positive number; got "
-            f"{concurrency!r}, {batch_items!r}, {batch_seconds!r}"
+            "concurrency and batch_items must be >= 1, batch_seconds and lease_ttl positive "
+            f"numbers; got {concurrency!r}, {batch_items!r}, {batch_seconds!r}, {lease_ttl!r}"
         )
     runner = _Runner(
         client,
@@ -678,6 +689,7 @@ async def run_sync(
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(runner.timer)
+            tg.start_soon(runner.renewer)
             await runner.drive(claim_size or 4 * concurrency)
             tg.cancel_scope.cancel()
         outcome = runner.outcome()
