@@ -162,7 +162,8 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
     async with connect(args, options) as conn:
         client = conn.client
         try:
-            store_cm = open_store(args.db, exclusive=not args.dry_run)
+            # A dry run writes nothing: no file, no migration; a missing file is empty.
+            store_cm = open_store(args.db, exclusive=not args.dry_run, read_only=args.dry_run)
             async with store_cm as store:
                 if spec.sites is not None:
                     await check_site_ids(client, spec.sites)

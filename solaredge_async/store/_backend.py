@@ -145,6 +145,24 @@ class Backend(abc.ABC):
 
     # -- schema ------------------------------------------------------------------------
 
+    def check_current(self, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
+        """For a read-only open: the schema must be current, since nothing is migrated.
+
+        Raises:
+            SchemaVersionError: The schema is older or newer than this code's.
+        """
+        latest = latest_version(migrations)
+        try:
+            current = self.schema_version()
+        except StoreError:  # no schema_version table: never set up
+            current = 0
+        if current != latest:
+            raise SchemaVersionError(
+                f"the {self.dialect} database is at schema version {current}, not the "
+                f"{latest} this solaredge-async uses, and a read-only open migrates "
+                "nothing: open it writable once (e.g. a sync without --dry-run)"
+            )
+
     def migrate(self, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
         """Apply the migrations the database lacks, in one transaction; return the version.
 

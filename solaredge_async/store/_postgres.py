@@ -92,6 +92,7 @@ class PostgresBackend(Backend):
         connect_timeout: float,
         statement_timeout: float | None = None,
         lock_timeout: float | None = None,
+        read_only: bool = False,
     ) -> None:
         if psycopg is None:
             raise StoreURLError(
@@ -130,6 +131,8 @@ class PostgresBackend(Backend):
         self._timeouts = (statement_timeout, lock_timeout)
         try:
             self._conn.execute("SET TIME ZONE 'UTC'")
+            if read_only:
+                self._conn.execute("SET default_transaction_read_only = on")
         except psycopg.Error as exc:  # pragma: no cover - a fresh session accepts this
             self._conn.close()
             raise StoreUnavailableError(
@@ -211,16 +214,21 @@ class PostgresBackend(Backend):
         server that stops answering or a lock held elsewhere then fails a call with
         `StoreError` instead of holding it (and a SIGTERM waiting for it) forever.
         """
+        self.set_timeouts()
+        with self.reading() as cur:
+            cur.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS _solaredge_stage "
+                "(LIKE measurements INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+
+    def set_timeouts(self) -> None:
+        """Apply the session's statement and lock timeouts (`None`: left as they are)."""
         statement, lock = self._timeouts
         with self.reading() as cur:
             if statement is not None:
                 cur.execute(f"SET statement_timeout = {max(1, round(statement * 1000))}")
             if lock is not None:
                 cur.execute(f"SET lock_timeout = {max(1, round(lock * 1000))}")
-            cur.execute(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS _solaredge_stage "
-                "(LIKE measurements INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
 
     def migration_lock(self, cur: Any) -> None:  # noqa: ANN401
         """A transaction advisory lock: concurrent first opens migrate one at a time."""

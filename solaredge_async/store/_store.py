@@ -370,12 +370,13 @@ def _connect(
     connect_timeout: float,
     statement_timeout: float | None,
     lock_timeout: float | None,
+    read_only: bool,
 ) -> Backend:
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         from solaredge_async.store._sqlite import SQLiteBackend  # noqa: PLC0415
 
-        return SQLiteBackend(_sqlite_path(url), busy_timeout=busy_timeout)
+        return SQLiteBackend(_sqlite_path(url), busy_timeout=busy_timeout, read_only=read_only)
     if scheme in {"postgresql", "postgres"}:
         from solaredge_async.store._postgres import PostgresBackend  # noqa: PLC0415
 
@@ -384,6 +385,7 @@ def _connect(
             connect_timeout=connect_timeout,
             statement_timeout=statement_timeout,
             lock_timeout=lock_timeout,
+            read_only=read_only,
         )
     raise StoreURLError(
         f"unknown store URL scheme {scheme!r} in {redact_url(url)!r}: use "
@@ -391,8 +393,11 @@ def _connect(
     )
 
 
-def _prepare(backend: Backend, *, exclusive: bool) -> None:
+def _prepare(backend: Backend, *, exclusive: bool, read_only: bool) -> None:
     try:
+        if read_only:
+            _prepare_read_only(backend)
+            return
         if exclusive:
             backend.lock_exclusive()
         backend.migrate()
@@ -400,6 +405,18 @@ def _prepare(backend: Backend, *, exclusive: bool) -> None:
     except BaseException:
         backend.close()
         raise
+
+
+def _prepare_read_only(backend: Backend) -> None:
+    from solaredge_async.store._postgres import PostgresBackend  # noqa: PLC0415
+    from solaredge_async.store._sqlite import SQLiteBackend  # noqa: PLC0415
+
+    if isinstance(backend, SQLiteBackend) and backend.in_memory:
+        backend.migrate()  # an empty database in memory: nothing on disk
+        return
+    backend.check_current()
+    if isinstance(backend, PostgresBackend):
+        backend.set_timeouts()
 
 
 @contextlib.asynccontextmanager
@@ -411,6 +428,7 @@ async def open_store(
     connect_timeout: float = 10.0,
     statement_timeout: float | None = 60.0,
     lock_timeout: float | None = 10.0,
+    read_only: bool = False,
     _inline: bool = False,
 ) -> AsyncIterator[Store]:
     """Open (creating and migrating as needed) the store at ``url``.
@@ -435,6 +453,10 @@ async def open_store(
             ``KEEPALIVES`` in ``solaredge_async.store._postgres``; the URL's
             ``keepalives*`` parameters win), so a dead server is noticed in about a
             minute.
+        read_only: Write nothing: no file or schema is created, nothing migrated, and
+            the session refuses writes (SQLite ``mode=ro``, PostgreSQL
+            ``default_transaction_read_only``). A missing SQLite file reads as an empty
+            store (in memory). For planning (``sync --dry-run``).
         _inline: Private, for tests on a virtual clock only: run every database call
             on the event loop's thread instead of a worker thread. A virtual clock
             (trio's ``MockClock`` autojump, ``tests/_clock.py``) jumps whenever every
@@ -446,7 +468,8 @@ async def open_store(
         StoreURLError: An unknown scheme, no path, a malformed PostgreSQL URL, or
             psycopg missing.
         StoreLockedError: ``exclusive`` and another process holds the store.
-        SchemaVersionError: The database is newer than this code.
+        SchemaVersionError: The database is newer than this code (or, ``read_only``,
+            not at its schema version).
         StoreUnavailableError: The PostgreSQL server cannot be reached.
         StoreBusyError: Another SQLite writer held the database past ``busy_timeout``.
     """
@@ -457,9 +480,10 @@ async def open_store(
         connect_timeout=connect_timeout,
         statement_timeout=statement_timeout,
         lock_timeout=lock_timeout,
+        read_only=read_only,
     )
     backend = connect() if _inline else await anyio.to_thread.run_sync(connect)
-    prepare = functools.partial(_prepare, backend, exclusive=exclusive)
+    prepare = functools.partial(_prepare, backend, exclusive=exclusive, read_only=read_only)
     if _inline:
         prepare()
     else:
