@@ -1,4 +1,4 @@
-"""``sync --dry-run`` writes nothing."""
+"""``sync --dry-run`` writes nothing; the summary's sample query says its days are UTC."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from solaredge_async import cli
+from solaredge_async.cli._sync import SAMPLE_QUERY
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,3 +66,9 @@ def test_a_dry_run_on_an_existing_database_changes_nothing(tmp_path, capsys):
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == before
     con.close()
+
+
+def test_the_sample_query_labels_its_days_utc():
+    """SQLite has no time zones: the query groups by UTC day and says so."""
+    assert "AS utc_day" in SAMPLE_QUERY
+    assert " AS day" not in SAMPLE_QUERY
