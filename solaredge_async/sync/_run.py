@@ -347,9 +347,8 @@ class _Runner:
                 tg.start_soon(one, index, start, end)
         return parts, failures[min(failures)] if failures else None
 
-    @staticmethod
     def _prefix(
-        item: SyncItem, parts: Sequence[tuple[WorkItem, SweepRecord] | None]
+        self, item: SyncItem, parts: Sequence[tuple[WorkItem, SweepRecord] | None]
     ) -> tuple[list[MeasurementRow], datetime | None, datetime, bool]:
         """The rows of the windows received whole, in order, and what they cover.
 
@@ -368,13 +367,14 @@ class _Runner:
                 last_value_end = value_end
             # No bucket at all (no device of the family): nothing is missing.
             if bucket_end is not None and bucket_end < end:
-                logger.warning(
-                    "sync: %s: the series of %s..%s stops at %s; the watermark stays there",
-                    item.key,
-                    start.isoformat(),
-                    end.isoformat(),
-                    bucket_end.isoformat(),
-                )
+                if end <= self.plan.now:  # a closed window came back short (not the open tail)
+                    logger.warning(
+                        "sync: %s: the series of %s..%s stops at %s; the watermark stays there",
+                        item.key,
+                        start.isoformat(),
+                        end.isoformat(),
+                        bucket_end.isoformat(),
+                    )
                 return rows, last_value_end, max(covered, bucket_end), False
             covered = max(covered, end)
         return rows, last_value_end, covered, True
