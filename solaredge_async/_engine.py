@@ -63,6 +63,9 @@ DEFAULT_MAX_BODY = 32 * 1024 * 1024
 #: Paths the fast URL builder takes as they are (anything else goes through httpx's parser).
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@%-]*")
 
+#: Encoded query strings kept by a client (the cache starts over when full).
+_QUERY_CACHE = 512
+
 _DIAGNOSTIC_HEADERS = (
     "content-type",
     "x-ratelimit-limit-minute",
@@ -114,7 +117,7 @@ class Engine:
         self._template = _Template(self.base_url, http)
         self.credential = credential
         self.limiter = limiter
-        self.slots = anyio.CapacityLimiter(max_concurrency)
+        self.slots = _Slots(max_concurrency)
         self.retry = retry
         self.ledger = ledger
         self._secrets = secrets
@@ -518,6 +521,7 @@ class _Template:
         "_cred_source",
         "_extensions",
         "_headers",
+        "_queries",
         "_ref",
         "_static",
         "origin",
@@ -554,6 +558,8 @@ class _Template:
         )
         self._cred_source: Mapping[str, str] | None = None
         self._cred_block = b""
+        #: Encoded query strings: a sweep asks every site for the same windows.
+        self._queries: dict[tuple[tuple[str, str], ...], str] = {}
 
     def request(
         self,
@@ -600,8 +606,16 @@ class _Template:
                 raise httpx.LocalProtocolError("a request header contains a line break")
             self._cred_block = "".join(f"{k}: {v}\r\n" for k, v in pairs).encode("latin-1")
             self._cred_source = headers
-        query = urlencode(list(params)) if params else ""
-        target = self._base_path + path + ("?" + query if query else "")
+        query = ""
+        if params:
+            key = tuple(params)
+            cached = self._queries.get(key)
+            if cached is None:
+                if len(self._queries) >= _QUERY_CACHE:
+                    self._queries.clear()
+                cached = self._queries[key] = "?" + urlencode(key)
+            query = cached
+        target = self._base_path + path + query
         return b"".join(
             (
                 f"{method} {target} HTTP/1.1\r\n".encode("ascii"),
@@ -615,21 +629,31 @@ class _Template:
 class _RawHeaders(Mapping[str, str]):
     """A response's headers as received (byte pairs), looked up case-insensitively.
 
-    What the engine reads of an answer: a few lookups, not worth an `httpx.Headers`.
-    Repeated headers are joined with ``", "``, as httpx does.
+    What the engine reads of an answer: a few lookups, not worth an `httpx.Headers`
+    (the names are lowered once, on the first lookup). Repeated headers are joined
+    with ``", "``, as httpx does.
     """
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_map", "_raw")
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         self._raw = raw
+        self._map: dict[str, str] | None = None
+
+    def _lookup(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name, value in self._raw:
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            found[key] = found[key] + ", " + text if key in found else text
+        self._map = found
+        return found
 
     def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        name = key.lower().encode("latin-1")
-        found = [value for n, value in self._raw if n.lower() == name]
-        if not found:
-            return default
-        return (found[0] if len(found) == 1 else b", ".join(found)).decode("latin-1")
+        found = self._map
+        if found is None:
+            found = self._lookup()
+        return found.get(key.lower(), default)
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)
@@ -638,10 +662,39 @@ class _RawHeaders(Mapping[str, str]):
         return value
 
     def __iter__(self) -> Iterator[str]:
-        return iter(dict.fromkeys(n.decode("latin-1").lower() for n, _ in self._raw))
+        return iter(self._map if self._map is not None else self._lookup())
 
     def __len__(self) -> int:
-        return len(dict.fromkeys(n.lower() for n, _ in self._raw))
+        return len(self._map if self._map is not None else self._lookup())
+
+
+class _Slots:
+    """The engine's concurrency bound: a semaphore taken without a loop turn when free.
+
+    `anyio.CapacityLimiter` yields to the event loop on every acquire, even when a slot
+    is free; the request sends (a checkpoint) right after, so that turn buys nothing.
+    """
+
+    __slots__ = ("_semaphore", "total_tokens")
+
+    def __init__(self, total: int) -> None:
+        self.total_tokens = total
+        self._semaphore = anyio.Semaphore(total, fast_acquire=True)
+
+    @property
+    def borrowed_tokens(self) -> int:
+        """Slots in use."""
+        return self.total_tokens - self._semaphore.value
+
+    async def __aenter__(self) -> None:
+        semaphore = self._semaphore
+        try:
+            semaphore.acquire_nowait()
+        except anyio.WouldBlock:
+            await semaphore.acquire()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._semaphore.release()
 
 
 def _problem_fields(content: bytes) -> tuple[str | None, str | None, str | None]:
