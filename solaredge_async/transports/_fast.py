@@ -47,7 +47,7 @@ from solaredge_async.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     import httptools
 
@@ -137,6 +137,7 @@ class _Connection:
         "status",
         "stream",
         "used",
+        "writer",
     )
 
     def __init__(
@@ -149,6 +150,7 @@ class _Connection:
         self.origin = origin
         self.parser = parser_class(self)
         self.sock: socket.socket | None = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)  # noqa: S610 - anyio
+        self.writer = _direct_writer(stream)
         self.expires = 0.0
         self.used = False
         self.head_only = False
@@ -612,6 +614,9 @@ class FastTransport(httpx.AsyncBaseTransport):
     async def _send(
         self, conn: _Connection, request: _Req, head: bytes, limit: float | None
     ) -> None:
+        writer = conn.writer
+        if writer is not None and limit is None and writer(head):
+            return  # handed to the event loop whole; the read that follows is the checkpoint
         try:
             if limit is None:
                 await conn.stream.send(head)
@@ -695,6 +700,37 @@ class FastTransport(httpx.AsyncBaseTransport):
         for conns in idle.values():
             for conn in conns:
                 await anyio.aclose_forcefully(conn.stream)
+
+
+def _direct_writer(stream: object) -> Callable[[bytes], bool] | None:
+    """A write that does not yield, for anyio's asyncio TCP stream; None for others.
+
+    anyio's ``send`` turns the event loop once after every write, even when the bytes
+    went straight out; the response read that follows waits anyway, so that turn only
+    costs time. The writer hands bytes to asyncio's transport when it is open and not
+    paused, and returns False otherwise (then ``send`` is used, with its flow control).
+    """
+    transport = getattr(stream, "_transport", None)
+    protocol = getattr(stream, "_protocol", None)
+    event = getattr(protocol, "write_event", None)
+    write = getattr(transport, "write", None)
+    closing = getattr(transport, "is_closing", None)
+    is_set = getattr(event, "is_set", None)
+    if (
+        write is None
+        or closing is None
+        or is_set is None
+        or type(stream).__module__ != "anyio._backends._asyncio"
+    ):
+        return None
+
+    def writer(data: bytes) -> bool:
+        if closing() or not is_set() or getattr(protocol, "exception", None) is not None:
+            return False
+        write(data)
+        return True
+
+    return writer
 
 
 def _declared(headers: list[tuple[bytes, bytes]]) -> int:

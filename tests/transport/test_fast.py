@@ -9,6 +9,7 @@ import anyio
 import anyio.abc
 import httpx
 import pytest
+import sniffio
 
 from solaredge_async import ConfigurationError, PoolsTransport, RetryPolicy, SolarEdgeClient
 from solaredge_async.transports import default_transport
@@ -22,7 +23,7 @@ import anyio.lowlevel
 
 from solaredge_async._engine import _RawHeaders
 from solaredge_async.errors import TransportError
-from solaredge_async.transports._fast import BodyTooLargeError, FastTransport
+from solaredge_async.transports._fast import BodyTooLargeError, FastTransport, _direct_writer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
@@ -388,3 +389,21 @@ def test_raw_headers_look_up_like_httpx_headers():
     assert len(headers) == 2
     with pytest.raises(KeyError):
         headers["missing"]
+
+
+async def test_the_direct_writer_is_used_on_asyncio_only_and_steps_aside_when_closing():
+    """Asyncio's TCP stream is written without a loop turn; anything else uses send."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    writer = _direct_writer(stream)
+    if sniffio.current_async_library() == "trio":
+        assert writer is None
+    else:
+        assert writer is not None
+        assert writer(b"x")
+        await stream.aclose()
+        assert not writer(b"y")  # closed: the caller falls back to send (and its errors)
+    await stream.aclose()
+    await listener.aclose()
+    assert _direct_writer(object()) is None
