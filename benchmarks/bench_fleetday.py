@@ -20,7 +20,7 @@ contenders are interleaved and their order rotated each round; figures are the m
 min and max over the rounds. Client CPU is `time.process_time` of this process over the
 measured part, divided by the requests completed (the server's CPU is not in it).
 
-Run: ``python benchmarks/bench_fleetday.py [--quick] [--rounds N] [--json out.json]``.
+Run: ``python benchmarks/bench_fleetday.py [--quick] [--rounds N] [--only a,b] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -298,11 +298,13 @@ def _measure(  # noqa: PLR0917
     return done / wall, cpu / max(done, 1) * 1e6
 
 
-def _available() -> list[tuple[str, str]]:
+def _available(only: Sequence[str] = ()) -> list[tuple[str, str]]:
     import importlib.util  # noqa: PLC0415
 
     out = []
     for backend, name in CONTENDERS:
+        if only and f"{backend}:{name}" not in only and name not in only:
+            continue
         if "aiohttp" in name and importlib.util.find_spec("aiohttp") is None:
             continue
         if backend == "trio" and importlib.util.find_spec("trio") is None:
@@ -319,16 +321,18 @@ def run(
     rounds: int | None = None,
     seconds: float | None = None,
     concurrency: Sequence[int] = CONCURRENCY,
+    only: Sequence[str] = (),
 ) -> dict[str, float]:
     """Measure; keys ``t10_rps_<backend>_<name>_<c>`` (+ ``_min``/``_max``), ``t10_cpu_us_...``.
 
     Also ``t10_ratio_<backend>_<name>_<c>``: the median req/s over plain aiohttp's
-    (asyncio) median at the same concurrency.
+    (asyncio) median at the same concurrency. ``only``: contenders to run (``name`` or
+    ``backend:name``; all when empty), for quick comparisons while working.
     """
     rounds = rounds or (1 if quick else 5)
     seconds = seconds or (0.4 if quick else 1.0)
     warmup = 0.1 if quick else 0.25
-    pairs = _available()
+    pairs = _available(only)
     samples: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
     with SimServer(sites=SITES) as server:
         plan, urls = asyncio.run(_plan_and_urls(server))
@@ -424,10 +428,12 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
+    ap.add_argument("--only", default="", help="e.g. asyncio:sweep_fast,aiohttp,trio:sweep_fast")
     ap.add_argument("--json")
     a = ap.parse_args()
     conc = [int(x) for x in a.concurrency.split(",")]
-    res = run(quick=a.quick, rounds=a.rounds, seconds=a.seconds, concurrency=conc)
+    only = [x for x in a.only.split(",") if x]
+    res = run(quick=a.quick, rounds=a.rounds, seconds=a.seconds, concurrency=conc, only=only)
     print(f"{int(res['t10_requests'])} requests per fleet day ({SITES} sites)\n")
     print(table(res, conc))
     print()
