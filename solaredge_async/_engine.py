@@ -638,14 +638,16 @@ class _RawHeaders(Mapping[str, str]):
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         self._raw = raw
-        self._map: dict[str, str] | None = None
+        self._map: dict[bytes, bytes] | None = None
 
-    def _lookup(self) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for name, value in self._raw:
-            key = name.decode("latin-1").lower()
-            text = value.decode("latin-1")
-            found[key] = found[key] + ", " + text if key in found else text
+    def _lookup(self) -> dict[bytes, bytes]:
+        raw = self._raw
+        found = {name.lower(): value for name, value in raw}
+        if len(found) != len(raw):  # a repeated header: its values joined, in order
+            found = {}
+            for name, value in raw:
+                key = name.lower()
+                found[key] = found[key] + b", " + value if key in found else value
         self._map = found
         return found
 
@@ -653,7 +655,8 @@ class _RawHeaders(Mapping[str, str]):
         found = self._map
         if found is None:
             found = self._lookup()
-        return found.get(key.lower(), default)
+        value = found.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)
@@ -662,7 +665,8 @@ class _RawHeaders(Mapping[str, str]):
         return value
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._map if self._map is not None else self._lookup())
+        found = self._map if self._map is not None else self._lookup()
+        return (name.decode("latin-1") for name in found)
 
     def __len__(self) -> int:
         return len(self._map if self._map is not None else self._lookup())
