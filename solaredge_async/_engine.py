@@ -2,21 +2,25 @@
 
 `Engine.request` is the one path every API call takes. Each attempt
 
-1. takes a concurrency slot (an anyio `CapacityLimiter` no larger than the httpx
-   pool, so requests never queue inside httpcore),
+1. takes a concurrency slot (a semaphore no larger than the transport's pool, so
+   requests never queue inside it; taken without a loop turn when one is free),
 2. takes a rate-limiter token (the limiter belongs to the credential),
 3. sends the request, reads the body (bounded in size), counts one credit,
 4. learns the server's ``x-ratelimit-*`` headers and classifies the answer,
 
 and gives the slot back before any retry backoff is slept.
 
-The hot path: when the client owns its transport, each attempt goes straight to
-``transport.handle_async_request`` with a request built from a cached template (base URL,
-default headers, timeout), skipping what `httpx.AsyncClient.send` would do that the client
+The hot path: when the client owns a `FastTransport` (the default), each attempt is framed
+as bytes from a cached template (request line, the base URL's headers framed once, the
+credential's headers framed once per credential) and sent with `FastTransport.fetch`,
+which hands back the status, the raw header pairs and the whole body in one buffer: no
+`httpx.Request`, `httpx.Response` or `httpx.Headers` is built. Any other transport the
+client owns gets an `httpx.Request` from the same template through
+``handle_async_request``, skipping what `httpx.AsyncClient.send` would do that the client
 never uses (cookies, redirects, the auth flow, event hooks). A caller's own
-`httpx.AsyncClient` still goes through its ``send``. Either way the body is read raw and
-decoded here, a bounded chunk at a time (`transports._decode.BodyDecoder`), so no
-``content-encoding`` can grow memory past the body cap.
+`httpx.AsyncClient` still goes through its ``send``. Every way, the body is read raw
+(within the cap) and decoded here, a bounded chunk at a time
+(`transports._decode.BodyDecoder`), so no ``content-encoding`` can grow memory past the cap.
 """
 
 from __future__ import annotations

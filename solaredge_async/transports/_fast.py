@@ -28,6 +28,10 @@ What it does and does not do:
   not decoded here: the request engine decodes them within its size cap; under a plain
   `httpx.AsyncClient` httpx decodes them as usual.
 - A request body is sent whole with a ``Content-Length``.
+- `FastTransport.fetch` is the request engine's path: the request already framed as bytes
+  in, ``(status, raw header pairs, whole raw body)`` out, the body bounded by a cap; no
+  httpx model object is built. On asyncio a request is handed to the event loop's
+  transport without anyio's extra loop turn after each write (plain TCP only).
 """
 
 from __future__ import annotations
