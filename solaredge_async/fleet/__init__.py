@@ -11,6 +11,7 @@ Plan, then run::
         )
         plan = await plan_sweep(client, spec)       # discovery only: the site list
         print(plan.credits, plan.duration())        # the exact price and the time it takes
+        print(plan.describe())                      # price, credits left, when they reset
         async with sweep(client, plan) as results:
             async for result in results:            # each item exactly once
                 if isinstance(result, ItemSucceeded):
@@ -24,6 +25,7 @@ rows for a table load (the CLI's output format).
 """
 
 from solaredge_async._endpoints import BULK_TARGETS, SITE_TARGETS, TARGETS, Target
+from solaredge_async.fleet._budget import PlanOverBudgetError, check_budget
 from solaredge_async.fleet._plan import SweepPlan, WorkItem, plan_sweep
 from solaredge_async.fleet._rows import ROW_FIELDS, Row, flat_rows, source_of
 from solaredge_async.fleet._run import (
@@ -47,6 +49,7 @@ from solaredge_async.fleet._spec import (
     SweepBound,
     SweepSpec,
 )
+from solaredge_async.limits._errors import BudgetExceededError
 
 __all__ = [
     "AUTHENTICATION_FAILED",
@@ -58,9 +61,11 @@ __all__ = [
     "TARGETS",
     "TODAY",
     "YESTERDAY",
+    "BudgetExceededError",
     "ItemFailed",
     "ItemNotAttempted",
     "ItemSucceeded",
+    "PlanOverBudgetError",
     "Row",
     "SiteDay",
     "Sweep",
@@ -73,6 +78,7 @@ __all__ = [
     "SweepSpec",
     "Target",
     "WorkItem",
+    "check_budget",
     "flat_rows",
     "plan_sweep",
     "source_of",

@@ -17,11 +17,15 @@ reserved, when it would overspend or the account is exhausted).
 
 Keys hold credential fingerprints, never secrets::
 
-    PREFIX:{FINGERPRINT}:bucket                 hash: tat, rate, pause_until
-    PREFIX:{FINGERPRINT}:ledger:CYCLE-START     hash: spent, exhausted
+    PREFIX:{FINGERPRINT}:bucket     hash: tat, rate, pause_until
+    PREFIX:{FINGERPRINT}:ledger     hash: spent, exhausted, cycle_start, cycle_end,
+                                          billing_day
+    PREFIX:{FINGERPRINT}:...:op:ID  one script call's result, for a retry (seconds)
 
 (the braces make the fingerprint a hash tag: an account's keys share one
-Redis Cluster slot).
+Redis Cluster slot). The ledger's billing cycle and expiry are computed in the
+scripts from the server's ``TIME`` too: a new count starts at the billing day,
+00:00 UTC on the Redis server's clock, whatever the hosts' clocks say.
 
 When Redis cannot be reached the limiter retries for a bounded time
 (``unavailable_timeout``) and then raises `SharedStateUnavailableError`: it
@@ -31,24 +35,28 @@ never falls back to an unshared bucket.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import math
-import urllib.parse
+import secrets
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 import attrs
 
 from solaredge_async.errors import ConfigurationError
-from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN, MAX_PAUSE, valid_limit
+from solaredge_async.limits._bucket import (
+    DEFAULT_SAFETY_MARGIN,
+    MAX_PAUSE,
+    LimiterGauges,
+    valid_limit,
+)
 from solaredge_async.limits._cycle import (
     DEFAULT_MONTHLY_CREDITS,
-    aware,
     check_account,
-    check_budget,
     check_cost,
     check_seconds,
-    cycle_bounds,
+    is_number,
     utc_now,
 )
 from solaredge_async.limits._errors import (
@@ -56,16 +64,12 @@ from solaredge_async.limits._errors import (
     LimitWaitTooLongError,
     SharedStateUnavailableError,
 )
-from solaredge_async.limits._ledger import LedgerState
+from solaredge_async.limits._ledger import BudgetSettings, LedgerState
 from solaredge_async.limits._lua import ACQUIRE, LEDGER
+from solaredge_async.limits._redis_link import RedisLink, RedisLinkHolder, check_prefix, check_url
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable, Sequence
-    from types import TracebackType
-
-    import coredis
-    from coredis.commands.script import Script
 
 __all__ = ["RedisCreditLedger", "RedisLimits", "RedisRateLimiter", "Reservation"]
 
@@ -77,6 +81,20 @@ _LEDGER_KEEP: Final = 40 * 86400
 #: Seconds an idle bucket is kept (its pause, pace and adopted limit).
 _BUCKET_KEEP: Final = 3600
 _NONE: Final = "-1"
+_UNREACHABLE: Final = (
+    "the shared limits on {target} are unreachable ({what}) after {timeout:g} s; nothing "
+    "was sent. Start Redis or fix the URL; the client does not fall back to an unshared "
+    "limiter"
+)
+#: Seconds a script's result outlives its last possible retry (for a replay).
+_OP_KEEP: Final = 60
+#: The acquire script's ledger arguments without a ledger (monthly, enforce, day, keep).
+_NO_LEDGER: Final = ("0", "0", "1", "0")
+
+
+def _instant(seconds: str) -> dt.datetime:
+    """A cycle bound from a script (Unix seconds on the server's clock), UTC."""
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC)
 
 
 @attrs.frozen(kw_only=True)
@@ -100,40 +118,7 @@ class Reservation:
     spent: int | None
 
 
-def _safe_target(url: str) -> str:
-    """The URL without user name or password, for messages."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _check_url(url: object) -> str:
-    if not isinstance(url, str):
-        raise ConfigurationError(
-            "the shared-state URL must be a string such as redis://host:6379/0"
-        )
-    try:
-        parts = urllib.parse.urlsplit(url)
-        _ = parts.port
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in {"redis", "rediss", "unix"}:
-        raise ConfigurationError(
-            "the shared-state URL must look like redis://host:6379/0 (or rediss://, unix://)"
-        )
-    return url
-
-
-def _is_unavailable(exc: BaseException) -> bool:
-    import coredis.exceptions  # noqa: PLC0415
-
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_is_unavailable(inner) for inner in exc.exceptions)
-    return isinstance(exc, coredis.exceptions.ConnectionError | OSError | TimeoutError)
-
-
-class RedisLimits:
+class RedisLimits(RedisLinkHolder):
     """A connection to the Redis that holds the shared limits; an async context manager.
 
     Use it for the life of the clients that share it::
@@ -163,17 +148,15 @@ class RedisLimits:
         op_timeout: float = 2.0,
         unavailable_timeout: float = 5.0,
     ) -> None:
-        self._url = _check_url(url)
-        if not isinstance(prefix, str) or not prefix or not prefix.isprintable():
-            raise ConfigurationError(f"prefix must be a printable string, got {prefix!r}")
-        self.prefix = prefix
-        self.op_timeout = check_seconds(op_timeout, "op_timeout")
-        self.unavailable_timeout = check_seconds(unavailable_timeout, "unavailable_timeout")
-        self.target = _safe_target(url)
-        self._client: coredis.Redis[str] | None = None
-        self._scripts: dict[str, Script[str]] = {}
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._tasks: anyio.abc.TaskGroup | None = None
+        self._link = RedisLink(
+            check_url(url),
+            scripts={"acquire": ACQUIRE, "ledger": LEDGER},
+            op_timeout=check_seconds(op_timeout, "op_timeout"),
+            unavailable_timeout=check_seconds(unavailable_timeout, "unavailable_timeout"),
+            unreachable=_UNREACHABLE,
+            finish_tasks=True,
+        )
+        self.prefix = check_prefix(prefix)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:  # noqa: ANN401
@@ -183,98 +166,33 @@ class RedisLimits:
     def __repr__(self) -> str:
         return f"RedisLimits({self.target!r}, prefix={self.prefix!r})"
 
-    async def __aenter__(self) -> Self:
-        import coredis  # noqa: PLC0415
-
-        async def connect() -> None:
-            stack = contextlib.AsyncExitStack()
-            client: coredis.Redis[str] = coredis.Redis.from_url(
-                self._url,
-                decode_responses=True,
-                connect_timeout=self.op_timeout,
-                stream_timeout=self.op_timeout,
-            )
-            try:
-                await stack.enter_async_context(client)
-                await client.ping()
-            except BaseException:
-                await stack.aclose()
-                raise
-            self._client, self._stack = client, stack
-
-        # Not under a fail_after: the client's own task group must not be opened
-        # inside a scope that closes first (connect_timeout bounds the attempt).
-        await self._retrying(connect, bounded=False)
-        assert self._stack is not None  # noqa: S101 - set by connect
-        self._scripts = {
-            "acquire": self._client.register_script(ACQUIRE),  # type: ignore[union-attr]
-            "ledger": self._client.register_script(LEDGER),  # type: ignore[union-attr]
-        }
-        self._tasks = await self._stack.enter_async_context(anyio.create_task_group())
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        stack, self._stack = self._stack, None
-        self._tasks = None
-        if stack is not None:
-            await stack.aclose()
-        self._client = None
-
-    def _unavailable(self, what: str) -> SharedStateUnavailableError:
-        return SharedStateUnavailableError(
-            f"the shared limits on {self.target} are unreachable ({what}) after "
-            f"{self.unavailable_timeout:g} s; nothing was sent. Start Redis or fix the URL; "
-            "the client does not fall back to an unshared limiter",
-            target=self.target,
-        )
-
-    async def _retrying(self, operation: Callable[[], Any], *, bounded: bool = True) -> Any:  # noqa: ANN401
-        """Run ``operation`` until it succeeds or ``unavailable_timeout`` runs out."""
-        give_up = anyio.current_time() + self.unavailable_timeout
-        delay = 0.05
-        while True:
-            try:
-                scope = anyio.fail_after(self.op_timeout) if bounded else contextlib.nullcontext()
-                with scope:
-                    return await operation()
-            except Exception as exc:
-                if not _is_unavailable(exc):
-                    raise
-                what = type(exc).__name__
-            if anyio.current_time() + delay > give_up:
-                raise self._unavailable(what)
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
     async def run(self, name: str, keys: Sequence[str], args: Sequence[str]) -> list[str]:
         """Run one of the scripts (retrying an unreachable Redis for a bounded time).
+
+        A retry after a lost reply (a reset connection, a reply slower than
+        ``op_timeout``) is safe: the script ran at most once, and the retry gets its
+        stored result (see `solaredge_async.limits._lua`).
 
         Raises:
             SharedStateUnavailableError: Redis unreachable for ``unavailable_timeout``.
             RuntimeError: Used outside ``async with``.
         """
-        script = self._scripts.get(name)
-        if script is None or self._client is None:
-            msg = "RedisLimits is used outside its 'async with' block"
-            raise RuntimeError(msg)
+        self._link.client("RedisLimits")
+        # One operation key per call, the same for its retries: a script that ran
+        # but whose reply was lost returns its stored result instead of charging
+        # or reserving again. It shares the first key's hash tag (one slot).
+        op_keys = [*keys, f"{keys[0]}:op:{secrets.token_hex(12)}"]
+        op_args = [*args, str(math.ceil(self.unavailable_timeout + self.op_timeout) + _OP_KEEP)]
 
         async def once() -> list[str]:
-            return list(await script(keys=list(keys), args=list(args)))
+            return list(await self._link.script(name, op_keys, op_args, owner="RedisLimits"))
 
-        result: list[str] = await self._retrying(once)
+        result: list[str] = await self._link.retrying(once)
         return result
 
     def start_soon(self, work: Callable[[], Any]) -> bool:
         """Run ``work`` in the background; False when outside ``async with``."""
-        if self._tasks is None:
-            return False
-        self._tasks.start_soon(work)
-        return True
+        return self._link.start_soon(work)
 
     def key(self, account: str, what: str) -> str:
         """The key of ``what`` for an account fingerprint.
@@ -322,15 +240,18 @@ class RedisLimits:
         )
 
 
-class RedisCreditLedger:
+class RedisCreditLedger(BudgetSettings):
     """A `CreditLedger` on Redis, shared by every process using the account.
 
-    The cycle is computed from ``clock`` (the wall clock of this host), so the
-    ledger key changes at the billing day, 00:00 UTC; each charge is one atomic
-    script. Made by `RedisLimits.ledger`.
+    Each call is one atomic script that also finds the billing cycle on the Redis
+    server's clock (a new count from the billing day, 00:00 UTC; never back to an
+    earlier cycle), so the hosts' clocks do not matter; ``clock`` serves only
+    `cycle` (estimates before any call). The billing day is stored with the count:
+    a ledger given another one is refused. Made by `RedisLimits.ledger`.
 
     Raises:
-        ConfigurationError: A setting out of range.
+        ConfigurationError: A setting out of range; (from the methods) the account's
+            count on Redis follows another billing day.
         SharedStateUnavailableError: (from the methods) Redis unreachable.
         BudgetExceededError: (from `charge`) the charge would overspend.
     """
@@ -343,9 +264,8 @@ class RedisCreditLedger:
         billing_day: int = 1,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
+        super().__init__(monthly_credits=monthly_credits, billing_day=billing_day, clock=clock)
         self._shared = shared
-        self._monthly, self._billing_day = check_budget(monthly_credits, billing_day)
-        self._clock = clock
 
     def __repr__(self) -> str:
         return (
@@ -353,36 +273,29 @@ class RedisCreditLedger:
             f"billing_day={self._billing_day})"
         )
 
-    @property
-    def monthly_credits(self) -> int:
-        """The monthly budget in credits (0 = unlimited)."""
-        return self._monthly
+    def ledger_args(self, account: str, cost: int, *, enforce: bool) -> tuple[str, list[str]]:
+        """The ledger key and the script arguments for a charge (used by the limiter).
 
-    @property
-    def billing_day(self) -> int:
-        """The day of the month (1..28) the cycle resets at 00:00 UTC."""
-        return self._billing_day
+        The arguments: cost, monthly budget, enforce, billing day, seconds the count
+        is kept after its cycle ends.
+        """
+        key = self._shared.key(account, "ledger")
+        return key, [
+            str(cost),
+            str(self._monthly),
+            "1" if enforce else "0",
+            str(self._billing_day),
+            str(_LEDGER_KEEP),
+        ]
 
-    def cycle(self) -> tuple[dt.datetime, dt.datetime]:
-        """The current billing cycle ``[start, end)`` on the ledger's clock."""
-        return cycle_bounds(aware(self._clock), self._billing_day)
-
-    def cycle_start(self) -> dt.datetime:
-        """When the current billing cycle began (UTC)."""
-        return self.cycle()[0]
-
-    def cycle_end(self) -> dt.datetime:
-        """When the current billing cycle ends and the credits reset (UTC)."""
-        return self.cycle()[1]
-
-    def ledger_args(
-        self, account: str, cost: int, *, enforce: bool
-    ) -> tuple[str, list[str], tuple[dt.datetime, dt.datetime]]:
-        """The ledger key and the script arguments for a charge (used by the limiter)."""
-        bounds = self.cycle()
-        key = self._shared.key(account, f"ledger:{bounds[0].date().isoformat()}")
-        expire_at = int(bounds[1].timestamp()) + _LEDGER_KEEP
-        return key, [str(cost), str(self._monthly), "1" if enforce else "0", str(expire_at)], bounds
+    def billing_day_error(self, account: str, stored: str) -> ConfigurationError:
+        """The refusal of a call whose billing day differs from the stored one."""
+        return ConfigurationError(
+            f"the credit ledger of {account} on {self._shared.target} counts billing "
+            f"cycles from day {stored} of the month, but this ledger was given "
+            f"billing_day={self._billing_day}: every process sharing it must use the "
+            f"same billing day (use --billing-day {stored})"
+        )
 
     def budget_error(
         self, account: str, cost: int, spent: int, *, exhausted: bool, cycle_end: dt.datetime
@@ -401,9 +314,14 @@ class RedisCreditLedger:
         self, op: str, account: str, cost: int = 0, *, enforce: bool = True
     ) -> LedgerState:
         account, cost = check_account(account), check_cost(cost)
-        key, args, bounds = self.ledger_args(account, cost, enforce=enforce)
-        status, spent_text, exhausted_text = await self._shared.run("ledger", [key], [op, *args])
+        key, args = self.ledger_args(account, cost, enforce=enforce)
+        status, spent_text, exhausted_text, start, end, day = await self._shared.run(
+            "ledger", [key], [op, *args]
+        )
+        if status == "billing_day":
+            raise self.billing_day_error(account, day)
         spent, exhausted = int(spent_text), exhausted_text == "1"
+        bounds = _instant(start), _instant(end)
         if status == "budget":
             raise self.budget_error(account, cost, spent, exhausted=exhausted, cycle_end=bounds[1])
         return LedgerState(
@@ -433,10 +351,6 @@ class RedisCreditLedger:
         """The account's spending this cycle."""
         return await self._op("state", account)
 
-    async def remaining(self, account: str) -> int | None:
-        """Credits left this cycle: 0 when exhausted, None when unlimited."""
-        return (await self.state(account)).remaining
-
     async def mark_exhausted(self, account: str) -> LedgerState:
         """Record the monthly 429 for every process: charges are refused until the reset."""
         return await self._op("exhaust", account)
@@ -446,7 +360,7 @@ class RedisCreditLedger:
         return await self._op("clear", account)
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(LimiterGauges):
     """A per-minute limiter shared through Redis; the interface of `RateLimiter`.
 
     `acquire` reserves a send slot with one atomic script on the Redis server's
@@ -517,26 +431,6 @@ class RedisRateLimiter:
             f"requests_per_minute={self._rate:g}, burst={self._burst})"
         )
 
-    @property
-    def requests_per_minute(self) -> float:
-        """The shared rate seen at the last acquire, in calls per minute."""
-        return self._rate
-
-    @property
-    def ceiling(self) -> float:
-        """The highest rate the server's headers may install, in calls per minute."""
-        return self._ceiling
-
-    @property
-    def burst(self) -> int:
-        """The most calls that go at once after an idle spell."""
-        return self._burst
-
-    @property
-    def granted(self) -> int:
-        """Slots this limiter reserved."""
-        return self._granted
-
     def _args(self, *, reserve: bool, cost: int, max_pause: float | None) -> list[str]:
         now = anyio.current_time()
         pause = max(self._pending_pause_until - now, 0.0)
@@ -571,6 +465,8 @@ class RedisRateLimiter:
             LimitWaitTooLongError: The wait would exceed ``max_wait``, or a shared
                 pause would end after the caller's deadline; nothing is reserved.
             BudgetExceededError: The ledger refuses the charge; nothing is reserved.
+            ConfigurationError: The ledger's count on Redis follows another billing
+                day; nothing is reserved.
             SharedStateUnavailableError: Redis unreachable (fail closed).
         """
         deadline = anyio.current_effective_deadline()
@@ -581,19 +477,25 @@ class RedisRateLimiter:
         charge = cost if ledger is not None else 0
         args = self._args(reserve=True, cost=charge, max_pause=max_pause)
         keys = [self._shared.key(self.account, "bucket")]
-        bounds = None
         if ledger is not None:
-            ledger_key, ledger_args, bounds = ledger.ledger_args(
-                self.account, cost, enforce=enforce
-            )
+            ledger_key, ledger_args = ledger.ledger_args(self.account, cost, enforce=enforce)
             keys.append(ledger_key)
-            args += [ledger_args[1], ledger_args[2], ledger_args[3]]
+            args += ledger_args[1:]
         else:
             keys.append(self._shared.key(self.account, "ledger:none"))
-            args += ["0", "0", "0"]
-        status, wait, now, send_at, rate, spent, exhausted, paused = await self._shared.run(
-            "acquire", keys, args
-        )
+            args += _NO_LEDGER
+        (
+            status,
+            wait,
+            now,
+            send_at,
+            rate,
+            spent,
+            exhausted,
+            paused,
+            _start,
+            end,
+        ) = await self._shared.run("acquire", keys, args)
         self._sent()
         self._rate = float(rate)
         if status == "wait":
@@ -601,11 +503,13 @@ class RedisRateLimiter:
             raise LimitWaitTooLongError(
                 wait=float(wait), allowed=allowed or 0.0, paused=paused == "1"
             )
+        if status == "billing_day":
+            assert ledger is not None  # noqa: S101 - a billing day needs a ledger
+            raise ledger.billing_day_error(self.account, exhausted)
         if status == "budget":
             assert ledger is not None  # noqa: S101 - "budget" needs a ledger
-            assert bounds is not None  # noqa: S101
             raise ledger.budget_error(
-                self.account, cost, int(spent), exhausted=exhausted == "1", cycle_end=bounds[1]
+                self.account, cost, int(spent), exhausted=exhausted == "1", cycle_end=_instant(end)
             )
         self._granted += 1
         reservation = Reservation(
@@ -629,6 +533,8 @@ class RedisRateLimiter:
             LimitWaitTooLongError: The wait would exceed ``max_wait``, or a shared
                 pause would end after the caller's deadline; nothing is reserved.
             BudgetExceededError: The ledger refuses the charge; nothing is reserved.
+            ConfigurationError: The ledger's count on Redis follows another billing
+                day; nothing is reserved.
             SharedStateUnavailableError: Redis unreachable (fail closed).
         """
         reservation = await self.reserve(cost)
@@ -663,7 +569,7 @@ class RedisRateLimiter:
             and math.isinf(self._pending_pause_until)
         ):
             return
-        args = [*self._args(reserve=False, cost=0, max_pause=None), "0", "0", "0"]
+        args = [*self._args(reserve=False, cost=0, max_pause=None), *_NO_LEDGER]
         keys = [
             self._shared.key(self.account, "bucket"),
             self._shared.key(self.account, "ledger:none"),
@@ -708,7 +614,7 @@ class RedisRateLimiter:
         Cut to `MAX_PAUSE`; non-numbers and non-positive values are ignored. A
         pause never shortens one in force. Sent to Redis in the background.
         """
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        if not is_number(seconds) or not seconds > 0:
             return
         seconds = min(float(seconds), MAX_PAUSE)
         if math.isnan(seconds):

@@ -7,7 +7,10 @@ stored durably before the new access token is used. `RefreshingTokenProvider`
 does that with a `TokenStore` (`FileTokenStore`, `MemoryTokenStore`, or your
 own: three coroutine methods), allows one refresh per grant at a time (a
 `RefreshLock`), refreshes before expiry, and never discards the only valid
-refresh token when saving fails. Pass it as ``SolarEdgeClient(token_provider=...)``::
+refresh token when saving fails. Several processes or hosts share a grant through
+`RedisTokenStore` and its `RedisRefreshLock` (extra ``redis``; the sync database's
+token store is ``solaredge_async.store.DatabaseTokenStore``). Pass the provider as
+``SolarEdgeClient(token_provider=...)``::
 
     store = FileTokenStore("~/.local/state/solar/tokens")
     async with OAuthClient(client_id, client_secret) as oauth:
@@ -24,6 +27,9 @@ Every token call is bounded by the caller's cancel scopes, by `OAuthClient`'s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from solaredge_async._lazy import lazy_getattr
 from solaredge_async.oauth._flow import (
     DEFAULT_AUTHORIZE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -42,6 +48,13 @@ from solaredge_async.oauth._stores import (
 )
 from solaredge_async.oauth._tokens import TokenSet, decode_tokens, encode_tokens
 
+if TYPE_CHECKING:
+    from solaredge_async.oauth._redis import (
+        RedisRefreshLock,
+        RedisTokenStore,
+        RefreshLockTimeoutError,
+    )
+
 __all__ = [
     "DEFAULT_AUTHORIZE_URL",
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -51,7 +64,10 @@ __all__ = [
     "LocalRefreshLock",
     "MemoryTokenStore",
     "OAuthClient",
+    "RedisRefreshLock",
+    "RedisTokenStore",
     "RefreshLock",
+    "RefreshLockTimeoutError",
     "RefreshingTokenProvider",
     "TokenSet",
     "TokenStore",
@@ -60,3 +76,7 @@ __all__ = [
     "decode_tokens",
     "encode_tokens",
 ]
+
+# coredis is an optional extra: the Redis module is imported when first asked for.
+_REDIS_NAMES = ("RedisRefreshLock", "RedisTokenStore", "RefreshLockTimeoutError")
+__getattr__ = lazy_getattr(__name__, dict.fromkeys(_REDIS_NAMES, "solaredge_async.oauth._redis"))

@@ -3,7 +3,8 @@
 Open one by URL with `open_store`; ``sqlite:///file.db`` is the embedded default and
 ``postgresql://...`` (extra ``postgres``) lets several workers share a fleet through
 leases. This package knows nothing of fleets or the API: it stores `MeasurementRow`
-records and the watermarks that say which buckets are complete.
+records and the watermarks that say which buckets are complete, and (`DatabaseTokenStore`)
+the rotated tokens of OAuth grants.
 
 Example::
 
@@ -36,11 +37,13 @@ from solaredge_async.store._records import (
 )
 from solaredge_async.store._schema import MIGRATIONS, Migration
 from solaredge_async.store._store import Store, open_store, redact_url
+from solaredge_async.store._tokens import DatabaseTokenStore
 
 __all__ = [
     "MIGRATIONS",
     "Attempt",
     "CommitResult",
+    "DatabaseTokenStore",
     "InvalidRowError",
     "ItemKey",
     "LeaseLostError",

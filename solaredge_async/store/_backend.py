@@ -113,6 +113,10 @@ class Backend(abc.ABC):
     def close(self) -> None:
         """Close the connection (releasing any exclusive lock)."""
 
+    def durable_transaction(self) -> AbstractContextManager[Any]:
+        """A write transaction whose commit is on disk when it ends (default: `transaction`)."""
+        return self.transaction()
+
     # -- helpers -----------------------------------------------------------------------
 
     def _exec(self, cur: Any, text: str, params: Sequence[object] = ()) -> Any:  # noqa: ANN401
@@ -485,6 +489,34 @@ class Backend(abc.ABC):
                 )
             )
         return tuple(out)
+
+    # -- OAuth tokens ------------------------------------------------------------------
+
+    def load_token_data(self, grant: str) -> str | None:
+        """The encoded token set stored for ``grant``, or None."""
+        with self.reading() as cur:
+            row = self._exec(
+                cur, "SELECT tokens FROM oauth_tokens WHERE grant_name = ?", (grant,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def save_token_data(self, grant: str, data: str, now: datetime | None) -> None:
+        """Store ``grant``'s encoded token set in its own durable transaction."""
+        at = self.to_db(utc(now, "now") if now is not None else _now())
+        with self.durable_transaction() as cur:
+            self._exec(
+                cur,
+                "INSERT INTO oauth_tokens (grant_name, tokens, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (grant_name) DO UPDATE SET tokens = excluded.tokens, "
+                "updated_at = excluded.updated_at",
+                (grant, data, at),
+            )
+
+    def delete_token_data(self, grant: str) -> bool:
+        """Forget ``grant``'s token set; True when there was one."""
+        with self.durable_transaction() as cur:
+            self._exec(cur, "DELETE FROM oauth_tokens WHERE grant_name = ?", (grant,))
+            return int(cur.rowcount) > 0
 
     # -- reads -------------------------------------------------------------------------
 

@@ -106,6 +106,17 @@ class PostgresBackend(Backend):
             raise self._map(exc) from exc
 
     @contextlib.contextmanager
+    def durable_transaction(self) -> Iterator[Any]:
+        """A transaction whose commit waits for the server's WAL flush.
+
+        ``synchronous_commit`` is set on for this transaction alone, whatever the
+        server's or the session's default.
+        """
+        with self.transaction() as cur:
+            cur.execute("SET LOCAL synchronous_commit TO on")
+            yield cur
+
+    @contextlib.contextmanager
     def reading(self) -> Iterator[Any]:
         """An autocommit cursor."""
         assert psycopg is not None  # noqa: S101 - checked in __init__

@@ -146,6 +146,24 @@ _POSTGRESQL_V1: Final = (
     )""",
 )
 
+# The current token set of each OAuth grant (see store/_tokens.py), keyed by the
+# grant's name; ``tokens`` holds `encode_tokens` text as given: protect the database.
+_SQLITE_V2: Final = (
+    """CREATE TABLE oauth_tokens (
+        grant_name TEXT PRIMARY KEY,
+        tokens TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+)
+
+_POSTGRESQL_V2: Final = (
+    """CREATE TABLE oauth_tokens (
+        grant_name TEXT PRIMARY KEY,
+        tokens TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL
+    )""",
+)
+
 #: Every migration, in order. The last one's version is the schema this code writes.
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
@@ -153,6 +171,12 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         description="sites, measurements, sync_state, runs",
         sqlite=_SQLITE_V1,
         postgresql=_POSTGRESQL_V1,
+    ),
+    Migration(
+        version=2,
+        description="oauth_tokens: the current token set of each OAuth grant",
+        sqlite=_SQLITE_V2,
+        postgresql=_POSTGRESQL_V2,
     ),
 )
 

@@ -103,6 +103,24 @@ class SQLiteBackend(Backend):
             cur.close()
 
     @contextlib.contextmanager
+    def durable_transaction(self) -> Iterator[Any]:
+        """A transaction committed with ``synchronous=FULL``: the WAL is on disk at commit.
+
+        The store's other writes keep ``NORMAL`` (a power cut may lose the last ones);
+        a rotated refresh token may not be lost, as the server voided the previous one.
+        """
+        try:
+            self._conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            raise self._map(exc) from exc
+        try:
+            with self.transaction() as cur:
+                yield cur
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+
+    @contextlib.contextmanager
     def reading(self) -> Iterator[Any]:
         """A cursor outside any explicit transaction."""
         cur = self._conn.cursor()

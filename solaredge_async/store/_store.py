@@ -243,6 +243,31 @@ class Store:
         """Every run, oldest first."""
         return await self._call(self._backend.runs)
 
+    # -- OAuth tokens ------------------------------------------------------------------
+
+    async def load_token_data(self, grant: str) -> str | None:
+        """The encoded token set stored for ``grant`` (`DatabaseTokenStore` decodes it).
+
+        The text holds the grant's tokens: never log it.
+        """
+        return await self._call(self._backend.load_token_data, grant)
+
+    async def save_token_data(self, grant: str, data: str, *, now: datetime | None = None) -> None:
+        """Store ``grant``'s encoded token set in its own transaction, committed durably.
+
+        Returns once the commit is on disk (SQLite ``synchronous=FULL``, PostgreSQL
+        ``synchronous_commit=on``); a cancelled call still lets the commit finish.
+
+        Raises:
+            InvalidRowError: ``now`` is naive.
+            StoreError: The database refused the write; nothing was stored.
+        """
+        await self._call(self._backend.save_token_data, grant, data, now)
+
+    async def delete_token_data(self, grant: str) -> bool:
+        """Forget ``grant``'s token set, durably; True when there was one."""
+        return await self._call(self._backend.delete_token_data, grant)
+
     # -- reads -------------------------------------------------------------------------
 
     async def watermarks(

@@ -88,7 +88,7 @@ async def test_newer_schema_is_a_clear_error(store_url):
 async def test_failed_migration_leaves_the_previous_version(store_url):
     """A migration that fails is rolled back whole, its version unrecorded."""
     bad = Migration(
-        version=2,
+        version=MIGRATIONS[-1].version + 1,
         description="broken",
         sqlite=("CREATE TABLE extra (x INTEGER)", "NOT SQL"),
         postgresql=("CREATE TABLE extra (x INTEGER)", "NOT SQL"),
@@ -96,7 +96,7 @@ async def test_failed_migration_leaves_the_previous_version(store_url):
     async with open_store(store_url) as store:
         with pytest.raises(StoreError):
             await store._call(store._backend.migrate, (*MIGRATIONS, bad))
-        assert await store.schema_version() == 1
+        assert await store.schema_version() == MIGRATIONS[-1].version
         with pytest.raises(StoreError):
             await exec_write(store, "INSERT INTO extra VALUES (1)", ())
 
@@ -357,18 +357,19 @@ async def test_cancelled_commit_leaves_a_whole_batch_or_none(store_url):
 
 
 async def test_a_later_migration_applies_once_on_top(store_url):
-    """A database at version 1 takes a new migration once, keeping its rows."""
+    """A database at the latest version takes a new migration once, keeping its rows."""
+    nxt = MIGRATIONS[-1].version + 1
     v2 = Migration(
-        version=2,
+        version=nxt,
         description="an index",
         sqlite=("CREATE INDEX m_by_metric ON measurements (metric)",),
         postgresql=("CREATE INDEX m_by_metric ON measurements (metric)",),
     )
     async with open_store(store_url) as store:
         await store.commit_batch(rows(2))
-        assert await store._call(store._backend.migrate, (*MIGRATIONS, v2)) == 2
-        assert await store._call(store._backend.migrate, (*MIGRATIONS, v2)) == 2
-        assert await store.schema_version() == 2
+        assert await store._call(store._backend.migrate, (*MIGRATIONS, v2)) == nxt
+        assert await store._call(store._backend.migrate, (*MIGRATIONS, v2)) == nxt
+        assert await store.schema_version() == nxt
         assert await store.count_measurements() == 2
 
 

@@ -19,6 +19,8 @@ ROOT = "solaredge_async"
 FLOORS: dict[str, int] = {
     "solaredge_async": 10,  # the package's lazy re-exports sit on top
     "solaredge_async._version": 0,
+    "solaredge_async._closing": 0,
+    "solaredge_async._lazy": 0,
     "solaredge_async.models": 0,
     "solaredge_async.errors": 0,
     "solaredge_async._endpoints": 1,
@@ -31,6 +33,9 @@ FLOORS: dict[str, int] = {
     "solaredge_async.converters": 2,
     "solaredge_async._retry": 3,
     "solaredge_async._engine": 3,
+    "solaredge_async._series": 2,
+    "solaredge_async._adaptive": 4,
+    "solaredge_async._budget": 4,
     "solaredge_async._base_client": 4,
     "solaredge_async.client": 4,
     "solaredge_async.oauth": 4,
