@@ -107,6 +107,7 @@ def _client(
         api_key=API_KEY,
         base_url=server.base_url,
         requests_per_minute=None,
+        monthly_credits=0,  # no budget: limits off, as for the bare clients
         max_concurrency=concurrency,
         transport=transport,  # type: ignore[arg-type]
         site_timezones=None,
