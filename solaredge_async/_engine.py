@@ -2,21 +2,25 @@
 
 `Engine.request` is the one path every API call takes. Each attempt
 
-1. takes a concurrency slot (an anyio `CapacityLimiter` no larger than the httpx
-   pool, so requests never queue inside httpcore),
+1. takes a concurrency slot (a semaphore no larger than the transport's pool, so
+   requests never queue inside it; taken without a loop turn when one is free),
 2. takes a rate-limiter token (the limiter belongs to the credential),
 3. sends the request, reads the body (bounded in size), counts one credit,
 4. learns the server's ``x-ratelimit-*`` headers and classifies the answer,
 
 and gives the slot back before any retry backoff is slept.
 
-The hot path: when the client owns its transport, each attempt goes straight to
-``transport.handle_async_request`` with a request built from a cached template (base URL,
-default headers, timeout), skipping what `httpx.AsyncClient.send` would do that the client
+The hot path: when the client owns a `FastTransport` (the default), each attempt is framed
+as bytes from a cached template (request line, the base URL's headers framed once, the
+credential's headers framed once per credential) and sent with `FastTransport.fetch`,
+which hands back the status, the raw header pairs and the whole body in one buffer: no
+`httpx.Request`, `httpx.Response` or `httpx.Headers` is built. Any other transport the
+client owns gets an `httpx.Request` from the same template through
+``handle_async_request``, skipping what `httpx.AsyncClient.send` would do that the client
 never uses (cookies, redirects, the auth flow, event hooks). A caller's own
-`httpx.AsyncClient` still goes through its ``send``. Either way the body is read raw and
-decoded here, a bounded chunk at a time (`transports._decode.BodyDecoder`), so no
-``content-encoding`` can grow memory past the body cap.
+`httpx.AsyncClient` still goes through its ``send``. Every way, the body is read raw
+(within the cap) and decoded here, a bounded chunk at a time
+(`transports._decode.BodyDecoder`), so no ``content-encoding`` can grow memory past the cap.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from urllib.parse import urlencode
 
@@ -41,9 +45,10 @@ from solaredge_async.transports._decode import (
     DecodingFailedError,
     TooLargeError,
 )
+from solaredge_async.transports._fast import BodyTooLargeError, FastTransport
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterable, Callable, Mapping
+    from collections.abc import AsyncGenerator, AsyncIterable, Callable
 
     from solaredge_async._credentials import Credential
     from solaredge_async._retry import RetryPolicy
@@ -62,6 +67,9 @@ DEFAULT_MAX_BODY = 32 * 1024 * 1024
 #: Paths the fast URL builder takes as they are (anything else goes through httpx's parser).
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@%-]*")
 
+#: Encoded query strings kept by a client (the cache starts over when full).
+_QUERY_CACHE = 512
+
 _DIAGNOSTIC_HEADERS = (
     "content-type",
     "x-ratelimit-limit-minute",
@@ -77,7 +85,7 @@ class Response:
 
     __slots__ = ("content", "headers", "status_code")
 
-    def __init__(self, status_code: int, headers: httpx.Headers, content: bytes) -> None:
+    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
         self.status_code = status_code
         self.headers = headers
         self.content = content
@@ -107,11 +115,13 @@ class Engine:
         self.http = http
         #: Set when the client owns its transport: attempts skip `AsyncClient.send`.
         self.transport = transport
+        #: The default transport, sent to without building httpx's request and response.
+        self._fast = transport if isinstance(transport, FastTransport) else None
         self.base_url = base_url.rstrip("/")
         self._template = _Template(self.base_url, http)
         self.credential = credential
         self.limiter = limiter
-        self.slots = anyio.CapacityLimiter(max_concurrency)
+        self.slots = _Slots(max_concurrency)
         self.retry = retry
         self.ledger = ledger
         self._secrets = secrets
@@ -185,7 +195,6 @@ class Engine:
             if self.limiter is not None:
                 await self.limiter.acquire()
             headers = await self.credential.headers()
-            request = self._build(method, path, params, headers, json_body)
             # What this attempt sent (a bearer token changes between attempts): an error
             # body or message that echoes it is scrubbed as well.
             sent = tuple(v.removeprefix("Bearer ") for v in headers.values())
@@ -193,13 +202,16 @@ class Engine:
             cost = 1
             failure: errors.TransportError | None = None
             try:
-                response, content = await self._send(request, method, path)
+                status, answer, content = await self._send(method, path, params, headers, json_body)
             except httpx.HTTPError as exc:
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
                     cost = 0  # never reached the server
                 self.ledger.credits += cost
                 self._emit(method, path, None, number, started, cost, exc)
                 failure = self._transport_error(exc, method, path, sent)
+            except BodyTooLargeError:
+                self.ledger.credits += cost
+                raise self._too_large(method, path) from None
             except BaseException:
                 # Cancelled (or the body was too large) after sending: still charged.
                 self.ledger.credits += cost
@@ -209,18 +221,17 @@ class Engine:
                 # the request's headers) is not kept as the __context__.
                 raise failure
         self.ledger.credits += cost
-        status = response.status_code
-        remaining = self._observe_limits(response.headers)
+        remaining = self._observe_limits(answer)
         if status < 300:  # noqa: PLR2004
             self._emit(method, path, status, number, started, cost, None)
-            return Response(status, response.headers, content)
-        error = self._status_error(method, path, response, content, remaining, sent=sent)
+            return Response(status, answer, content)
+        error = self._status_error(method, path, status, answer, content, remaining, sent=sent)
         self._emit(method, path, status, number, started, cost, error)
         if renew and status == 401 and self.credential.invalidate(headers):  # noqa: PLR2004
             raise _Renewed from error
         raise error
 
-    def _observe_limits(self, headers: httpx.Headers) -> int | None:
+    def _observe_limits(self, headers: Mapping[str, str]) -> int | None:
         """Learn the per-minute limit headers; return ``remaining`` (None if absent)."""
         limit = int_header(headers, "x-ratelimit-limit-minute")
         remaining = int_header(headers, "x-ratelimit-remaining-minute")
@@ -251,9 +262,26 @@ class Engine:
         )
 
     async def _send(
-        self, request: httpx.Request, method: str, path: str
-    ) -> tuple[httpx.Response, bytes]:
-        """Send ``request``; return the response and its decoded body (always closed)."""
+        self,
+        method: str,
+        path: str,
+        params: QueryParams,
+        headers: Mapping[str, str],
+        json_body: Mapping[str, object] | None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Send one attempt; return the status, headers and decoded body (always closed)."""
+        fast = self._fast
+        if fast is not None and json_body is None:
+            template = self._template
+            head = template.head(method, path, params, headers)
+            if head is not None:
+                # The direct path: bytes out, bytes in, nothing of httpx's models built.
+                status, raw, body = await fast.fetch(
+                    template.origin, method, head, template.timeouts, self.max_body
+                )
+                answer = _RawHeaders(raw)
+                return status, answer, self._decode(answer, body, method, path)
+        request = self._build(method, path, params, headers, json_body)
         transport = self.transport
         if transport is not None:
             response = await transport.handle_async_request(request)
@@ -264,7 +292,7 @@ class Engine:
                 )
             finally:
                 await cast("httpx.AsyncByteStream", stream).aclose()
-            return response, content
+            return response.status_code, response.headers, content
         # Never follow a redirect, even with a caller's client that does: the key would
         # go to wherever the Location points, http:// included.
         response = await self.http.send(request, stream=True, follow_redirects=False)
@@ -278,7 +306,22 @@ class Engine:
                 )
         finally:
             await response.aclose()
-        return response, content
+        return response.status_code, response.headers, content
+
+    def _decode(self, headers: Mapping[str, str], body: bytes, method: str, path: str) -> bytes:
+        """A body read whole (within `max_body`), decoded for its content-encoding."""
+        encoding = headers.get("content-encoding")
+        if not encoding:
+            return body
+        try:
+            decoder = BodyDecoder(encoding, self.max_body)
+            chunks = decoder.feed(body)
+            chunks.extend(decoder.finish())
+        except TooLargeError:
+            raise self._too_large(method, path) from None
+        except DecodingFailedError as exc:
+            raise self._undecodable(method, path, exc) from None
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _read(
         self, response: httpx.Response, raw: AsyncIterable[bytes], method: str, path: str
@@ -390,28 +433,26 @@ class Engine:
             path=path,
         )
 
-    def _status_error(
+    def _status_error(  # noqa: PLR0917
         self,
         method: str,
         path: str,
-        response: httpx.Response,
+        status: int,
+        answer: Mapping[str, str],
         content: bytes,
         remaining: int | None,
         *,
         sent: Sequence[str] = (),
     ) -> errors.APIStatusError:
-        status = response.status_code
         body = self.scrub(content[: errors.MAX_BODY_CHARS * 4].decode("utf-8", "replace"), sent)
         title = detail = trace_id = None
-        if "json" in response.headers.get("content-type", "") or body.startswith("{"):
+        if "json" in answer.get("content-type", "") or body.startswith("{"):
             title, detail, trace_id = _problem_fields(content)
             title = self.scrub(title, sent) if title else title
             detail = self.scrub(detail, sent) if detail else detail
             trace_id = self.scrub(trace_id, sent) if trace_id else trace_id
         headers = {
-            k: self.scrub(v, sent)
-            for k in _DIAGNOSTIC_HEADERS
-            if (v := response.headers.get(k)) is not None
+            k: self.scrub(v, sent) for k in _DIAGNOSTIC_HEADERS if (v := answer.get(k)) is not None
         }
         common = {
             "status_code": status,
@@ -424,7 +465,7 @@ class Engine:
             "headers": headers,
         }
         if status == 429:  # noqa: PLR2004
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            retry_after = parse_retry_after(answer.get("retry-after"))
             if retry_after is None and remaining is not None and remaining > 0:
                 self.ledger.rate_limited_monthly += 1
                 self.ledger.quota_exhausted = True
@@ -476,7 +517,20 @@ class _Template:
     costs about one).
     """
 
-    __slots__ = ("_base", "_base_path", "_base_url", "_extensions", "_headers", "_ref")
+    __slots__ = (
+        "_base",
+        "_base_path",
+        "_base_url",
+        "_cred_block",
+        "_cred_source",
+        "_extensions",
+        "_headers",
+        "_queries",
+        "_ref",
+        "_static",
+        "origin",
+        "timeouts",
+    )
 
     def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
         self._base_url = base_url
@@ -494,7 +548,22 @@ class _Template:
             if name.lower() not in {b"accept-encoding", b"connection"}
         ]
         self._headers.append((b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")))
-        self._extensions = {"timeout": http.timeout.as_dict()}
+        self.timeouts: dict[str, float | None] = http.timeout.as_dict()
+        self._extensions = {"timeout": self.timeouts}
+        # For `head`: the origin, and every header line but the credential's, framed once
+        # (as httpx would send them, Host first). None: requests take httpx's path.
+        scheme = url.scheme
+        self.origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        lines = httpx.Request("GET", url, headers=self._headers).headers.raw
+        broken = any(b"\r" in text or b"\n" in text for pair in lines for text in pair)
+        plain = scheme in {"http", "https"} and self._ref is not None and not broken
+        self._static: bytes | None = (
+            b"".join(name + b": " + value + b"\r\n" for name, value in lines) if plain else None
+        )
+        self._cred_source: Mapping[str, str] | None = None
+        self._cred_block = b""
+        #: Encoded query strings: a sweep asks every site for the same windows.
+        self._queries: dict[tuple[tuple[str, str], ...], str] = {}
 
     def request(
         self,
@@ -522,6 +591,118 @@ class _Template:
             json=json_body,
             extensions=self._extensions,
         )
+
+    def head(
+        self, method: str, path: str, params: QueryParams, headers: Mapping[str, str]
+    ) -> bytes | None:
+        """The request as sent (no body), or None when it must go through httpx's models.
+
+        Raises:
+            httpx.LocalProtocolError: A credential header contains a line break.
+        """
+        static = self._static
+        if static is None or not _PLAIN_PATH.fullmatch(path):
+            return None
+        if headers is not self._cred_source:
+            # The API key's headers are the same dict on every call: framed once.
+            pairs = headers.items()
+            if any("\r" in text or "\n" in text for pair in pairs for text in pair):
+                raise httpx.LocalProtocolError("a request header contains a line break")
+            self._cred_block = "".join(f"{k}: {v}\r\n" for k, v in pairs).encode("latin-1")
+            self._cred_source = headers
+        query = ""
+        if params:
+            key = tuple(params)
+            cached = self._queries.get(key)
+            if cached is None:
+                if len(self._queries) >= _QUERY_CACHE:
+                    self._queries.clear()
+                cached = self._queries[key] = "?" + urlencode(key)
+            query = cached
+        target = self._base_path + path + query
+        return b"".join(
+            (
+                f"{method} {target} HTTP/1.1\r\n".encode("ascii"),
+                static,
+                self._cred_block,
+                b"\r\n",
+            )
+        )
+
+
+class _RawHeaders(Mapping[str, str]):
+    """A response's headers as received (byte pairs), looked up case-insensitively.
+
+    What the engine reads of an answer: a few lookups, not worth an `httpx.Headers`
+    (the names are lowered once, on the first lookup). Repeated headers are joined
+    with ``", "``, as httpx does.
+    """
+
+    __slots__ = ("_map", "_raw")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._map: dict[bytes, bytes] | None = None
+
+    def _lookup(self) -> dict[bytes, bytes]:
+        raw = self._raw
+        found = {name.lower(): value for name, value in raw}
+        if len(found) != len(raw):  # a repeated header: its values joined, in order
+            found = {}
+            for name, value in raw:
+                key = name.lower()
+                found[key] = found[key] + b", " + value if key in found else value
+        self._map = found
+        return found
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        found = self._map
+        if found is None:
+            found = self._lookup()
+        value = found.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        found = self._map if self._map is not None else self._lookup()
+        return (name.decode("latin-1") for name in found)
+
+    def __len__(self) -> int:
+        return len(self._map if self._map is not None else self._lookup())
+
+
+class _Slots:
+    """The engine's concurrency bound: a semaphore taken without a loop turn when free.
+
+    `anyio.CapacityLimiter` yields to the event loop on every acquire, even when a slot
+    is free; the request sends (a checkpoint) right after, so that turn buys nothing.
+    """
+
+    __slots__ = ("_semaphore", "total_tokens")
+
+    def __init__(self, total: int) -> None:
+        self.total_tokens = total
+        self._semaphore = anyio.Semaphore(total, fast_acquire=True)
+
+    @property
+    def borrowed_tokens(self) -> int:
+        """Slots in use."""
+        return self.total_tokens - self._semaphore.value
+
+    async def __aenter__(self) -> None:
+        semaphore = self._semaphore
+        try:
+            semaphore.acquire_nowait()
+        except anyio.WouldBlock:
+            await semaphore.acquire()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._semaphore.release()
 
 
 def _problem_fields(content: bytes) -> tuple[str | None, str | None, str | None]:

@@ -28,6 +28,10 @@ What it does and does not do:
   not decoded here: the request engine decodes them within its size cap; under a plain
   `httpx.AsyncClient` httpx decodes them as usual.
 - A request body is sent whole with a ``Content-Length``.
+- `FastTransport.fetch` is the request engine's path: the request already framed as bytes
+  in, ``(status, raw header pairs, whole raw body)`` out, the body bounded by a cap; no
+  httpx model object is built. On asyncio a request is handed to the event loop's
+  transport without anyio's extra loop turn after each write (plain TCP only).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import math
 import select
 import ssl
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 import anyio
 import anyio.abc
@@ -47,10 +51,11 @@ from solaredge_async.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import socket
+    from collections.abc import Callable, Mapping
 
     import httptools
 
-__all__ = ["FastTransport", "httptools_available"]
+__all__ = ["BodyTooLargeError", "FastTransport", "httptools_available"]
 
 #: The event loop's clock (what cancel-scope deadlines are measured on).
 time_now = anyio.current_time
@@ -86,6 +91,27 @@ def httptools_available() -> bool:
     return True
 
 
+class BodyTooLargeError(Exception):
+    """`FastTransport.fetch`: the response body is larger than the caller's cap."""
+
+
+class _Bare:
+    """What the transport's helpers need of a request on `FastTransport.fetch`'s path."""
+
+    __slots__ = ("method",)
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+
+
+_Req: TypeAlias = httpx.Request | _Bare
+
+
+def _rq(request: _Req) -> httpx.Request | None:
+    """The request an httpx error carries (none on `FastTransport.fetch`'s path)."""
+    return request if isinstance(request, httpx.Request) else None
+
+
 class _Reused(Exception):  # noqa: N818 - a signal, not an error
     """A reused keep-alive connection closed before answering: try a fresh one."""
 
@@ -99,6 +125,7 @@ class _Connection:
 
     __slots__ = (
         "body",
+        "body_size",
         "complete",
         "expires",
         "head_bytes",
@@ -114,6 +141,7 @@ class _Connection:
         "status",
         "stream",
         "used",
+        "writer",
     )
 
     def __init__(
@@ -126,6 +154,7 @@ class _Connection:
         self.origin = origin
         self.parser = parser_class(self)
         self.sock: socket.socket | None = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)  # noqa: S610 - anyio
+        self.writer = _direct_writer(stream)
         self.expires = 0.0
         self.used = False
         self.head_only = False
@@ -134,6 +163,7 @@ class _Connection:
     def _reset(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
+        self.body_size = 0
         self.reason = b""
         self.status = 0
         self.head_bytes = 0
@@ -168,6 +198,7 @@ class _Connection:
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
+        self.body_size += len(body)
 
     def on_message_complete(self) -> None:
         if 100 <= self.status < 200 and self.status != 101:  # noqa: PLR2004
@@ -177,7 +208,7 @@ class _Connection:
 
     # ------------------------------------------------------------------------------
 
-    def feed(self, data: bytes, request: httpx.Request) -> None:
+    def feed(self, data: bytes, request: _Req) -> None:
         """Parse ``data``, bounding the response head."""
         if not self.headers_done:
             self.head_bytes += len(data)
@@ -187,26 +218,30 @@ class _Connection:
             if isinstance(exc.__context__, _Extra):
                 self.keep_alive = False
                 return
-            raise httpx.RemoteProtocolError(f"malformed response: {exc}", request=request) from None
+            raise httpx.RemoteProtocolError(
+                f"malformed response: {exc}", request=_rq(request)
+            ) from None
         except _HT.HttpParserUpgrade:
             raise httpx.RemoteProtocolError(
-                "the server switched protocols; only HTTP/1.1 is spoken", request=request
+                "the server switched protocols; only HTTP/1.1 is spoken", request=_rq(request)
             ) from None
         except _HT.HttpParserError as exc:
-            raise httpx.RemoteProtocolError(f"malformed response: {exc}", request=request) from None
+            raise httpx.RemoteProtocolError(
+                f"malformed response: {exc}", request=_rq(request)
+            ) from None
         if not self.headers_done and (
             self.head_bytes > MAX_HEAD or len(self.headers) > MAX_HEADERS
         ):
             raise httpx.RemoteProtocolError(
                 f"the response head is longer than {MAX_HEAD} bytes or {MAX_HEADERS} lines",
-                request=request,
+                request=_rq(request),
             )
         if self.headers_done and self.status == 101:  # noqa: PLR2004
             raise httpx.RemoteProtocolError(
-                "the server switched protocols; only HTTP/1.1 is spoken", request=request
+                "the server switched protocols; only HTTP/1.1 is spoken", request=_rq(request)
             )
 
-    def at_eof(self, request: httpx.Request) -> None:
+    def at_eof(self, request: _Req) -> None:
         """The server closed the connection: complete the message or fail."""
         self.keep_alive = False
         if self.headers_done and not self.complete and not self._framed():
@@ -215,7 +250,7 @@ class _Connection:
         if not self.complete:
             raise httpx.RemoteProtocolError(
                 "the server closed the connection before the response was complete",
-                request=request,
+                request=_rq(request),
             )
 
     def _framed(self) -> bool:
@@ -392,7 +427,7 @@ class FastTransport(httpx.AsyncBaseTransport):
         scheme = url.scheme
         if scheme not in {"http", "https"}:
             raise httpx.UnsupportedProtocol(
-                f"the URL scheme {scheme!r} is not http or https", request=request
+                f"the URL scheme {scheme!r} is not http or https", request=_rq(request)
             )
         timeouts = request.extensions.get("timeout") or {}
         head = _head(request, await request.aread())
@@ -417,24 +452,78 @@ class FastTransport(httpx.AsyncBaseTransport):
             extensions={"http_version": _version(conn), "reason_phrase": conn.reason},
         )
 
+    async def fetch(
+        self,
+        origin: tuple[str, str, int],
+        method: str,
+        head: bytes,
+        timeouts: Mapping[str, float | None],
+        max_body: int,
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Send a request already framed as bytes; return the whole answer, raw.
+
+        The request engine's path: no `httpx.Request`, `httpx.Response` or
+        `httpx.Headers` is built, and the body is read in one go into one buffer.
+
+        Args:
+            origin: ``(scheme, host, port)`` to connect to (``http`` or ``https``).
+            method: The request's method (for the retry of a reused connection).
+            head: The request line, headers and body, exactly as sent.
+            timeouts: httpx's timeout dict (``pool``, ``connect``, ``write``, ``read``).
+            max_body: The most body bytes read (as they arrive, not decoded).
+
+        Returns:
+            ``(status, headers as (name, value) byte pairs, body as received)``.
+
+        Raises:
+            BodyTooLargeError: The body (declared or received) is over ``max_body``.
+            httpx.HTTPError: As `handle_async_request` (without a request attached).
+            RuntimeError: The transport is closed.
+        """
+        if self._closed:
+            raise RuntimeError("the FastTransport is closed")
+        request = _Bare(method)
+        slots = self._slots
+        if slots is None:
+            slots = self._slots = anyio.Semaphore(self._max_connections, fast_acquire=True)
+        try:
+            slots.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._wait_for_slot(slots, request, timeouts.get("pool"))
+        try:
+            conn = await self._exchange(request, origin, head, timeouts)
+        except BaseException:
+            slots.release()
+            raise
+        try:
+            if conn.body_size > max_body or _declared(conn.headers) > max_body:
+                raise BodyTooLargeError(max_body)
+            limit = timeouts.get("read")
+            while not conn.complete:
+                await self._receive(conn, request, limit)
+                if conn.body_size > max_body:
+                    raise BodyTooLargeError(max_body)
+            status, headers, body = conn.status, conn.headers, conn.body
+        finally:
+            await self._release(conn)
+        return status, headers, body[0] if len(body) == 1 else b"".join(body)
+
     @staticmethod
-    async def _wait_for_slot(
-        slots: anyio.Semaphore, request: httpx.Request, limit: float | None
-    ) -> None:
+    async def _wait_for_slot(slots: anyio.Semaphore, request: _Req, limit: float | None) -> None:
         try:
             with anyio.fail_after(limit):
                 await slots.acquire()
         except TimeoutError:
             raise httpx.PoolTimeout(
-                "timed out waiting for a free connection slot", request=request
+                "timed out waiting for a free connection slot", request=_rq(request)
             ) from None
 
     async def _exchange(
         self,
-        request: httpx.Request,
+        request: _Req,
         origin: tuple[str, str, int],
         head: bytes,
-        timeouts: dict[str, float | None],
+        timeouts: Mapping[str, float | None],
     ) -> _Connection:
         """Send on a reused or new connection; return it with the response head read."""
         while True:
@@ -459,9 +548,9 @@ class FastTransport(httpx.AsyncBaseTransport):
     async def _send_and_read_head(
         self,
         conn: _Connection,
-        request: httpx.Request,
+        request: _Req,
         head: bytes,
-        timeouts: dict[str, float | None],
+        timeouts: Mapping[str, float | None],
         *,
         reused: bool,
     ) -> None:
@@ -481,8 +570,8 @@ class FastTransport(httpx.AsyncBaseTransport):
                 await self._receive(conn, request, None, reused=reused)
         if scope.cancelled_caught:
             if not sent:
-                raise httpx.WriteTimeout("sending the request timed out", request=request)
-            raise httpx.ReadTimeout("reading the response head timed out", request=request)
+                raise httpx.WriteTimeout("sending the request timed out", request=_rq(request))
+            raise httpx.ReadTimeout("reading the response head timed out", request=_rq(request))
 
     async def _take_idle(self, origin: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(origin)
@@ -499,7 +588,7 @@ class FastTransport(httpx.AsyncBaseTransport):
         return None
 
     async def _connect(
-        self, request: httpx.Request, origin: tuple[str, str, int], limit: float | None
+        self, request: _Req, origin: tuple[str, str, int], limit: float | None
     ) -> _Connection:
         scheme, host, port = origin
         try:
@@ -518,17 +607,20 @@ class FastTransport(httpx.AsyncBaseTransport):
                         raise
         except TimeoutError:
             raise httpx.ConnectTimeout(
-                f"connecting to {host}:{port} timed out", request=request
+                f"connecting to {host}:{port} timed out", request=_rq(request)
             ) from None
         except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
             raise httpx.ConnectError(
-                f"cannot connect to {host}:{port}: {exc}", request=request
+                f"cannot connect to {host}:{port}: {exc}", request=_rq(request)
             ) from None
         return _Connection(stream, origin, self._parser_class)
 
     async def _send(
-        self, conn: _Connection, request: httpx.Request, head: bytes, limit: float | None
+        self, conn: _Connection, request: _Req, head: bytes, limit: float | None
     ) -> None:
+        writer = conn.writer
+        if writer is not None and limit is None and writer(head):
+            return  # handed to the event loop whole; the read that follows is the checkpoint
         try:
             if limit is None:
                 await conn.stream.send(head)
@@ -536,16 +628,20 @@ class FastTransport(httpx.AsyncBaseTransport):
                 with anyio.fail_after(limit):
                     await conn.stream.send(head)
         except TimeoutError:
-            raise httpx.WriteTimeout("sending the request timed out", request=request) from None
+            raise httpx.WriteTimeout(
+                "sending the request timed out", request=_rq(request)
+            ) from None
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             if conn.used and request.method in _IDEMPOTENT:
                 raise _Reused from None
-            raise httpx.WriteError(f"sending the request failed: {exc}", request=request) from None
+            raise httpx.WriteError(
+                f"sending the request failed: {exc}", request=_rq(request)
+            ) from None
 
     async def _receive(
         self,
         conn: _Connection,
-        request: httpx.Request,
+        request: _Req,
         limit: float | None,
         *,
         reused: bool = False,
@@ -562,11 +658,15 @@ class FastTransport(httpx.AsyncBaseTransport):
             conn.at_eof(request)
             return
         except TimeoutError:
-            raise httpx.ReadTimeout("reading the response timed out", request=request) from None
+            raise httpx.ReadTimeout(
+                "reading the response timed out", request=_rq(request)
+            ) from None
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             if reused and conn.head_bytes == 0 and request.method in _IDEMPOTENT:
                 raise _Reused from None
-            raise httpx.ReadError(f"reading the response failed: {exc}", request=request) from None
+            raise httpx.ReadError(
+                f"reading the response failed: {exc}", request=_rq(request)
+            ) from None
         conn.feed(data, request)
 
     async def _release(self, conn: _Connection) -> None:
@@ -606,6 +706,48 @@ class FastTransport(httpx.AsyncBaseTransport):
                 await anyio.aclose_forcefully(conn.stream)
 
 
+def _direct_writer(stream: object) -> Callable[[bytes], bool] | None:
+    """A write that does not yield, for anyio's asyncio TCP stream; None for others.
+
+    anyio's ``send`` turns the event loop once after every write, even when the bytes
+    went straight out; the response read that follows waits anyway, so that turn only
+    costs time. The writer hands bytes to asyncio's transport when it is open and not
+    paused, and returns False otherwise (then ``send`` is used, with its flow control).
+    """
+    transport = getattr(stream, "_transport", None)
+    protocol = getattr(stream, "_protocol", None)
+    event = getattr(protocol, "write_event", None)
+    write = getattr(transport, "write", None)
+    closing = getattr(transport, "is_closing", None)
+    is_set = getattr(event, "is_set", None)
+    if (
+        write is None
+        or closing is None
+        or is_set is None
+        or type(stream).__module__ != "anyio._backends._asyncio"
+    ):
+        return None
+
+    def writer(data: bytes) -> bool:
+        if closing() or not is_set() or getattr(protocol, "exception", None) is not None:
+            return False
+        write(data)
+        return True
+
+    return writer
+
+
+def _declared(headers: list[tuple[bytes, bytes]]) -> int:
+    """The ``content-length`` a response head declares (0 when none or unreadable)."""
+    for name, value in headers:
+        if len(name) == 14 and name.lower() == b"content-length":  # noqa: PLR2004
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
 def _version(conn: _Connection) -> bytes:
     return b"HTTP/1.0" if conn.parser.get_http_version() == "1.0" else b"HTTP/1.1"
 
@@ -626,5 +768,7 @@ def _head(request: httpx.Request, body: bytes) -> bytes:
     lines.extend((b"", body))
     head = b"\r\n".join(lines)
     if head.count(b"\n", 0, len(head) - len(body)) != len(lines) - 1:
-        raise httpx.LocalProtocolError("a request header contains a line break", request=request)
+        raise httpx.LocalProtocolError(
+            "a request header contains a line break", request=_rq(request)
+        )
     return head

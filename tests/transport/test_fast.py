@@ -9,8 +9,9 @@ import anyio
 import anyio.abc
 import httpx
 import pytest
+import sniffio
 
-from solaredge_async import ConfigurationError, PoolsTransport, SolarEdgeClient
+from solaredge_async import ConfigurationError, PoolsTransport, RetryPolicy, SolarEdgeClient
 from solaredge_async.transports import default_transport
 
 if TYPE_CHECKING:
@@ -20,7 +21,9 @@ pytest.importorskip("httptools")
 
 import anyio.lowlevel
 
-from solaredge_async.transports._fast import FastTransport
+from solaredge_async._engine import _RawHeaders
+from solaredge_async.errors import TransportError
+from solaredge_async.transports._fast import BodyTooLargeError, FastTransport, _direct_writer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
 
@@ -302,3 +305,105 @@ async def test_the_default_transport_is_fast_and_skips_the_client_send():
         assert isinstance(client._engine.transport, FastTransport)
     async with SolarEdgeClient(api_key=KEY, http_client=httpx.AsyncClient()) as client:
         assert client._engine.transport is None
+
+
+# -- the engine's direct path: FastTransport.fetch, no httpx models -------------------
+
+
+async def test_the_client_sends_through_fetch_the_same_head_httpx_would():
+    """The engine frames the request itself: same request line and headers as httpx's."""
+    content = b'{"sites":{"site":[]}}'
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-RateLimit-Limit-Minute: 7\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(content), content)
+    )
+    server = Server(lambda _h, _i: answer)
+    fetched: list[bytes] = []
+
+    class Watching(FastTransport):
+        async def fetch(self, origin: Any, method: str, head: bytes, *a: Any) -> Any:
+            fetched.append(head)
+            return await super().fetch(origin, method, head, *a)
+
+    async with (
+        server as url,
+        SolarEdgeClient(api_key=KEY, base_url=url + "/v2", transport=Watching()) as client,
+    ):
+        response = await client._engine.request("GET", "/sites/list", [("a", "1 2"), ("b", "é")])
+        assert response.content == content
+        assert response.headers.get("x-ratelimit-limit-minute") == "7"
+        assert client.usage.last_limit == 7
+    assert fetched == [server.heads[0] + b"\r\n\r\n"]
+    head = server.heads[0]
+    assert head.startswith(b"GET /v2/sites/list?a=1+2&b=%C3%A9 HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert f"\r\nX-API-Key: {KEY}".encode() in head
+    assert b"\r\nAccept-Encoding: " in head
+    assert b"Connection" not in head
+
+
+async def test_a_declared_body_over_the_cap_is_refused_at_the_head():
+    """Fetch stops at a Content-Length over the cap, without waiting for the body."""
+    big = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n{"
+    server = Server(lambda _h, i: big if i == 0 else OK)
+    transport = FastTransport()
+    async with server as url:
+        origin = ("http", "127.0.0.1", int(url.rsplit(":", 1)[1]))
+        head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        timeouts = {"pool": 2.0, "connect": 2.0, "write": 2.0, "read": 2.0}
+        with pytest.raises(BodyTooLargeError):
+            await transport.fetch(origin, "GET", head, timeouts, 1000)
+        assert transport.busy() == (0, 0)
+        assert transport.idle_connections == 0  # a half-read connection is not kept
+        status, headers, body = await transport.fetch(origin, "GET", head, timeouts, 1000)
+        assert (status, body) == (200, b"{}")
+        assert (b"Content-Length", b"2") in headers
+        assert transport.idle_connections == 1
+    assert server.connections == 2
+    await transport.aclose()
+
+
+async def test_a_credential_header_with_a_line_break_never_reaches_the_wire():
+    """On the direct path too, a line break in a header is an error, not a second header."""
+    server = Server(lambda _h, _i: OK)
+    async with server as url:
+        client = SolarEdgeClient(
+            api_key=KEY, base_url=url + "/v2", retry=RetryPolicy(max_attempts=1)
+        )
+        client._credential._headers["X-API-Key"] = "k\r\nInjected: 1"  # type: ignore[attr-defined]
+        async with client:
+            with pytest.raises(TransportError, match="line break"):
+                await client._engine.request("GET", "/sites/list")
+    assert server.heads == []
+
+
+def test_raw_headers_look_up_like_httpx_headers():
+    """Case-insensitive, repeated values joined with ', ', absent: the default."""
+    raw = [(b"Content-Type", b"application/json"), (b"Vary", b"a"), (b"vary", b"b")]
+    headers = _RawHeaders(raw)
+    reference = httpx.Headers(raw)
+    for name in ("content-type", "CONTENT-TYPE", "vary", "missing"):
+        assert headers.get(name) == reference.get(name)
+    assert headers.get("missing", "x") == "x"
+    assert headers["Vary"] == "a, b"
+    assert list(headers) == ["content-type", "vary"]
+    assert len(headers) == 2
+    with pytest.raises(KeyError):
+        headers["missing"]
+
+
+async def test_the_direct_writer_is_used_on_asyncio_only_and_steps_aside_when_closing():
+    """Asyncio's TCP stream is written without a loop turn; anything else uses send."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    writer = _direct_writer(stream)
+    if sniffio.current_async_library() == "trio":
+        assert writer is None
+    else:
+        assert writer is not None
+        assert writer(b"x")
+        await stream.aclose()
+        assert not writer(b"y")  # closed: the caller falls back to send (and its errors)
+    await stream.aclose()
+    await listener.aclose()
+    assert _direct_writer(object()) is None
