@@ -681,17 +681,29 @@ def trim_series(
     """
     lo, hi = _to_utc(start), _to_utc(end)
     calendar = (resolution or "QUARTER_HOUR") in CALENDAR_RESOLUTIONS
-    keep: list[bool] = []
-    for stamp in timestamps:
+
+    def inside(stamp: datetime) -> bool:
         offset = stamp.utcoffset()
         if offset is None:
             msg = f"Timestamp {stamp.isoformat()} has no UTC offset"
             raise ResponseValidationError(msg)
         instant = stamp.replace(tzinfo=None) - offset
         if stamps_end and not calendar:
-            keep.append(lo < instant <= hi)
-        else:
-            keep.append((calendar or instant >= lo) and instant < hi)
+            return lo < instant <= hi
+        return (calendar or instant >= lo) and instant < hi
+
+    if not timestamps:
+        return None
+    # The usual case, cheaply: strictly ascending stamps whose first and last are
+    # inside hold nothing outside (aware comparisons are by instant). A naive stamp
+    # makes a comparison fail, and the full pass below names it.
+    try:
+        ascending = all(a < b for a, b in itertools.pairwise(timestamps))
+    except TypeError:
+        ascending = False
+    if ascending and inside(timestamps[0]) and inside(timestamps[-1]):
+        return None
+    keep = [inside(stamp) for stamp in timestamps]
     if all(keep):
         return None
     kept = [i for i, k in enumerate(keep) if k]

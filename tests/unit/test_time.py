@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 import itertools
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -974,3 +974,17 @@ def test_with_cap_replaces_one_resolution_and_plausible_caps_are_longer() -> Non
     assert PLAUSIBLE_CAPS.day == timedelta(days=31)
     with pytest.raises(InvalidRequestError):
         with_cap(caps, "FORTNIGHT", None)
+
+
+def test_trim_series_drops_an_outside_bucket_out_of_order() -> None:
+    """Unsorted stamps get the full check: a bucket at the end in the middle is dropped."""
+    from solaredge_async._windows import trim_series
+
+    tz = timezone(timedelta(hours=2))
+    start = datetime(2026, 5, 12, tzinfo=tz)
+    end = start + timedelta(hours=1)
+    inside = [start + timedelta(minutes=15 * i) for i in range(4)]
+    stamps = (inside[0], inside[1], end, inside[2], inside[3])
+    kept = trim_series(stamps, (1.0, 2.0, 9.0, 3.0, 4.0), start, end, "QUARTER_HOUR")
+    assert kept == (tuple(inside), (1.0, 2.0, 3.0, 4.0))
+    assert trim_series(tuple(inside), (1.0, 2.0, 3.0, 4.0), start, end, "QUARTER_HOUR") is None
