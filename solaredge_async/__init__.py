@@ -122,6 +122,9 @@ if TYPE_CHECKING:
         YESTERDAY as YESTERDAY,
     )
     from solaredge_async.fleet import (
+        ClientPool as ClientPool,
+    )
+    from solaredge_async.fleet import (
         ItemFailed as ItemFailed,
     )
     from solaredge_async.fleet import (
@@ -131,10 +134,19 @@ if TYPE_CHECKING:
         ItemSucceeded as ItemSucceeded,
     )
     from solaredge_async.fleet import (
+        PoolSite as PoolSite,
+    )
+    from solaredge_async.fleet import (
+        PoolSweepPlan as PoolSweepPlan,
+    )
+    from solaredge_async.fleet import (
         Row as Row,
     )
     from solaredge_async.fleet import (
         SiteDay as SiteDay,
+    )
+    from solaredge_async.fleet import (
+        SiteNotInPoolError as SiteNotInPoolError,
     )
     from solaredge_async.fleet import (
         SweepPlan as SweepPlan,
@@ -152,7 +164,13 @@ if TYPE_CHECKING:
         flat_rows as flat_rows,
     )
     from solaredge_async.fleet import (
+        plan_pool_sweep as plan_pool_sweep,
+    )
+    from solaredge_async.fleet import (
         plan_sweep as plan_sweep,
+    )
+    from solaredge_async.fleet import (
+        pool_sweep as pool_sweep,
     )
     from solaredge_async.fleet import (
         sweep as sweep,
@@ -293,10 +311,14 @@ _EXPORTS: Final[dict[str, tuple[str, ...]]] = {
         "TransportError",
     ),
     "solaredge_async.fleet": (
+        "ClientPool",
         "ItemFailed",
         "ItemNotAttempted",
         "ItemSucceeded",
+        "PoolSite",
+        "PoolSweepPlan",
         "Row",
+        "SiteNotInPoolError",
         "SiteDay",
         "SweepPlan",
         "SweepProgress",
@@ -305,7 +327,9 @@ _EXPORTS: Final[dict[str, tuple[str, ...]]] = {
         "WorkItem",
         "YESTERDAY",
         "flat_rows",
+        "plan_pool_sweep",
         "plan_sweep",
+        "pool_sweep",
         "sweep",
     ),
     "solaredge_async.limits._bucket": ("RateLimiter",),

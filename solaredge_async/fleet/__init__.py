@@ -21,10 +21,23 @@ client's caps and priced exactly; `sweep` runs them behind the client's rate lim
 and concurrency bound and streams one `SweepResult` per item through a bounded
 buffer, so memory stays flat for any fleet size. `flat_rows` turns results into flat
 rows for a table load (the CLI's output format).
+
+Several credentials (API keys of several accounts, per-site OAuth grants) form a
+`ClientPool`; `plan_pool_sweep` and `pool_sweep` run one sweep over all of them,
+each site fetched with a credential that sees it, each account at its own rate.
 """
 
 from solaredge_async._endpoints import BULK_TARGETS, SITE_TARGETS, TARGETS, Target
 from solaredge_async.fleet._plan import SweepPlan, WorkItem, plan_sweep
+from solaredge_async.fleet._pool import ClientPool, PoolSite, SiteNotInPoolError
+from solaredge_async.fleet._pool_sweep import (
+    PoolPart,
+    PoolSweep,
+    PoolSweepPlan,
+    PoolSweepResults,
+    plan_pool_sweep,
+    pool_sweep,
+)
 from solaredge_async.fleet._rows import ROW_FIELDS, Row, flat_rows, source_of
 from solaredge_async.fleet._run import (
     AUTHENTICATION_FAILED,
@@ -58,11 +71,18 @@ __all__ = [
     "TARGETS",
     "TODAY",
     "YESTERDAY",
+    "ClientPool",
     "ItemFailed",
     "ItemNotAttempted",
     "ItemSucceeded",
+    "PoolPart",
+    "PoolSite",
+    "PoolSweep",
+    "PoolSweepPlan",
+    "PoolSweepResults",
     "Row",
     "SiteDay",
+    "SiteNotInPoolError",
     "Sweep",
     "SweepBound",
     "SweepPlan",
@@ -74,7 +94,9 @@ __all__ = [
     "Target",
     "WorkItem",
     "flat_rows",
+    "plan_pool_sweep",
     "plan_sweep",
+    "pool_sweep",
     "source_of",
     "sweep",
 ]
