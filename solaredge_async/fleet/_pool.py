@@ -81,6 +81,7 @@ class PoolSite:
 class _Member:
     client: SolarEdgeClient
     site_ids: tuple[int, ...] | None  # declared (grants); None: listed with GET /sites
+    account: str | None  # declared; None: by shared limiter
 
 
 def _is_bearer(client: SolarEdgeClient) -> bool:
@@ -180,6 +181,7 @@ class ClientPool:
         grants: Mapping[int, TokenProvider],
         *,
         requests_per_minute: float | None = 10,
+        account: str | None = None,
         **client_options: object,
     ) -> Self:
         """A pool of per-site OAuth grants of ONE developer application.
@@ -193,6 +195,8 @@ class ClientPool:
                 `solaredge_async.oauth.RefreshingTokenProvider` per grant).
             requests_per_minute: The account's rate (calls per minute); `None`: no
                 client-side limit.
+            account: The account's name in the pool (e.g. the application's client
+                id; never a secret); default the first grant's fingerprint.
             client_options: Passed to every `SolarEdgeClient` (``base_url``,
                 ``transport``, ...).
 
@@ -212,7 +216,10 @@ class ClientPool:
         make = cast("Any", SolarEdgeClient)
         pool = cls()
         for site_id, provider in grants.items():
-            pool.add(make(token_provider=provider, **options), site_ids=[site_id])
+            client = make(token_provider=provider, **options)
+            if account is None:
+                account = client.credential_id
+            pool.add(client, site_ids=[site_id], account=account)
         return pool
 
     def __repr__(self) -> str:
@@ -225,7 +232,13 @@ class ClientPool:
 
     # -- members -----------------------------------------------------------------
 
-    def add(self, client: SolarEdgeClient, *, site_ids: Iterable[int] | None = None) -> Self:
+    def add(
+        self,
+        client: SolarEdgeClient,
+        *,
+        site_ids: Iterable[int] | None = None,
+        account: str | None = None,
+    ) -> Self:
         """Add a client (one credential); returns the pool.
 
         Args:
@@ -234,10 +247,14 @@ class ClientPool:
                 for an OAuth grant (a bearer cannot call ``GET /sites``; a grant covers
                 the one site named on its callback). `None`: list them with
                 ``GET /sites``.
+            account: The name of the developer account the credential belongs to,
+                when several credentials of the pool share one (its limits and
+                credits); never a secret. Default: clients given one ``rate_limiter``
+                share an account, every other credential is its own.
 
         Raises:
             ConfigurationError: The credential is already in the pool, a bearer
-                client without ``site_ids``, or bad site ids.
+                client without ``site_ids``, bad site ids, or a bad account name.
             ClientClosedError: The pool or the client is closed.
         """
         self._check_open()
@@ -258,7 +275,13 @@ class ClientPool:
                 f"{credential} is an OAuth grant: it cannot list sites (GET /sites takes "
                 "API keys only); add it with site_ids=[the site it was granted for]"
             )
-        self._members[credential] = _Member(client, declared)
+        if account is not None and (
+            not isinstance(account, str) or not account or not account.isprintable()
+        ):
+            raise errors.ConfigurationError(
+                f"account must be a printable, non-empty name, got {account!r}"
+            )
+        self._members[credential] = _Member(client, declared, account)
         self._sites = None  # listed again with the new member
         return self
 
@@ -286,10 +309,11 @@ class ClientPool:
         return member.client
 
     def account_of(self, credential: str) -> str:
-        """The account a credential is counted under: the first credential sharing its limiter.
+        """The account a credential is counted under (routing, pricing, quota).
 
-        Clients given one ``rate_limiter`` use one account (its limits, its credits);
-        every other credential is its own account.
+        The name given to `add`, else the fingerprint of the first credential sharing
+        its ``rate_limiter`` (clients given one limiter use one account: its limits,
+        its credits), else the credential's own fingerprint.
 
         Raises:
             InvalidRequestError: No credential of the pool has that fingerprint.
@@ -303,9 +327,12 @@ class ClientPool:
         out: dict[str, str] = {}
         for credential, member in self._members.items():
             limiter = member.client.rate_limiter
-            out[credential] = (
-                credential if limiter is None else first.setdefault(id(limiter), credential)
-            )
+            if member.account is not None:
+                out[credential] = member.account
+            elif limiter is None:
+                out[credential] = credential
+            else:
+                out[credential] = first.setdefault(id(limiter), credential)
         return out
 
     def usage(self) -> dict[str, Usage]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from solaredge_async import OAuthClient, SolarEdgeClient
-from solaredge_async._credentials import fingerprint
+from solaredge_async._credentials import TokenProvider, fingerprint
 from solaredge_async.fleet import ClientPool
 from solaredge_async.testing import FleetSpec, Simulator, SimulatorConfig
 from tests.fleet._support import NOW
@@ -58,7 +58,7 @@ async def access_token(sim: Simulator, site_id: int) -> str:
     return tokens.access_token
 
 
-def provider(token: str):  # noqa: ANN201 - a TokenProvider
+def provider(token: str) -> TokenProvider:
     """A token provider that always answers ``token``."""
 
     async def get() -> str:

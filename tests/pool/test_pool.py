@@ -31,7 +31,9 @@ async def test_sites_lists_the_union_with_the_credential_that_sees_each():
     sim = make_sim(sites=13)
     async with key_pool(sim) as pool:
         sites = await pool.sites()
-    assert sorted(s.site_id for s in sites) == sorted(sim.fleet.sites_for(KEY_A) + sim.fleet.sites_for(KEY_B))
+    assert sorted(s.site_id for s in sites) == sorted(
+        sim.fleet.sites_for(KEY_A) + sim.fleet.sites_for(KEY_B)
+    )
     by_id = {s.site_id: s for s in sites}
     for key in (KEY_A, KEY_B):
         for site_id in sim.fleet.sites_for(key):
@@ -82,7 +84,7 @@ async def test_client_for_routes_each_site_to_a_credential_that_sees_it():
                 assert client.credential_id == fp(key)
                 overview = await client.site_overview(site_id)
                 assert overview is not None
-    data = [r for r in sim.requests if r.path != "/sites"]
+    data = [r for r in sim.requests if not r.path.endswith("/sites")]
     assert data
     assert all(r.status == 200 for r in data)
     assert {r.api_key for r in data if str(sim.fleet.sites_for(KEY_A)[0]) in r.path} == {KEY_A}
@@ -104,9 +106,7 @@ async def test_grants_are_declared_and_cost_no_listing():
     sites = sim.fleet.sites_for(KEY_A)[:2]
     tokens = {s: await access_token(sim, s) for s in sites}
     sim.clear_requests()
-    pool = ClientPool.from_grants(
-        {s: provider(t) for s, t in tokens.items()}, **options(sim)
-    )
+    pool = ClientPool.from_grants({s: provider(t) for s, t in tokens.items()}, **options(sim))
     async with pool:
         listed = await pool.sites()
         assert [s.site_id for s in listed] == list(sites)
@@ -196,6 +196,8 @@ def test_configuration_mistakes_are_refused():
         pool.add(SolarEdgeClient(api_key=KEY_B, **options(sim)), site_ids=[0])  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="collection"):
         pool.add(SolarEdgeClient(api_key=KEY_B, **options(sim)), site_ids=5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="account must be"):
+        pool.add(SolarEdgeClient(api_key=KEY_B, **options(sim)), account="")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="at least one"):
         ClientPool.from_api_keys([])
     with pytest.raises(ConfigurationError, match="listing_concurrency"):
@@ -215,6 +217,16 @@ async def test_closing_the_pool_closes_every_client():
     with pytest.raises(ClientClosedError):
         pool.add(SolarEdgeClient(api_key="pool-key-other", **options(sim)))  # type: ignore[arg-type]
     await pool.aclose()  # idempotent
+
+
+async def test_an_account_named_on_add_groups_credentials():
+    """Credentials added with one account name count as one account."""
+    sim = make_sim(sites=4)
+    pool = ClientPool()
+    pool.add(SolarEdgeClient(api_key=KEY_A, **options(sim)), account="acme")  # type: ignore[arg-type]
+    pool.add(SolarEdgeClient(api_key=KEY_B, **options(sim)), account="acme")  # type: ignore[arg-type]
+    assert [pool.account_of(c) for c in pool.credentials] == ["acme", "acme"]
+    await pool.aclose()
 
 
 async def test_the_limiter_a_caller_shares_makes_one_account():
