@@ -32,6 +32,7 @@ import anyio
 import attrs
 
 from solaredge_async import errors
+from solaredge_async._usage import Usage
 from solaredge_async.client import SolarEdgeClient
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from solaredge_async._credentials import TokenProvider
-    from solaredge_async._usage import Usage
     from solaredge_async.models import Site
 
 __all__ = ["ClientPool", "PoolSite", "SiteNotInPoolError"]
@@ -335,9 +335,37 @@ class ClientPool:
                 out[credential] = first.setdefault(id(limiter), credential)
         return out
 
-    def usage(self) -> dict[str, Usage]:
+    def usage_by_credential(self) -> dict[str, Usage]:
         """What each credential spent so far, by fingerprint (snapshots)."""
         return {cred: m.client.usage for cred, m in self._members.items()}
+
+    @property
+    def usage(self) -> Usage:
+        """What the whole pool spent so far: every credential's counters summed.
+
+        ``credential`` is ``"pool"``; ``last_limit`` / ``last_remaining`` are `None`
+        (they belong to one account: see `usage_by_credential`); ``quota_exhausted``
+        is true once every credential's monthly credits ran out.
+        """
+        each = [m.client.usage for m in self._members.values()]
+        return Usage(
+            credential="pool",
+            calls=sum(u.calls for u in each),
+            credits=sum(u.credits for u in each),
+            retries=sum(u.retries for u in each),
+            rate_limited_minute=sum(u.rate_limited_minute for u in each),
+            rate_limited_monthly=sum(u.rate_limited_monthly for u in each),
+            quota_exhausted=bool(each) and all(u.quota_exhausted for u in each),
+        )
+
+    def is_listed(self, credential: str) -> bool:
+        """Whether the credential's sites come from ``GET /sites`` (not declared on `add`).
+
+        Raises:
+            InvalidRequestError: No credential of the pool has that fingerprint.
+        """
+        self.client(credential)
+        return self._members[credential].site_ids is None
 
     @property
     def listing_errors(self) -> Mapping[str, errors.SolarEdgeError]:

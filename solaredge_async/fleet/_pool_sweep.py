@@ -165,6 +165,20 @@ class PoolSweepPlan:
         """The planned sites, credential by credential (failed sites excluded)."""
         return tuple(site for part in self.parts for site in part.plan.sites)
 
+    @property
+    def requests_per_minute(self) -> float | None:
+        """The accounts' rates added up (calls per minute): the pool's pace when all run.
+
+        Each account counted once (its parts share its limiter); `None` when no part
+        has a client-side limit.
+        """
+        rates: dict[str, float] = {}
+        for part in self.parts:
+            rate = part.plan.requests_per_minute
+            if rate is not None and rate > 0 and math.isfinite(rate):
+                rates[part.account] = max(rates.get(part.account, 0.0), rate)
+        return sum(rates.values()) if rates else None
+
     def duration(self, requests_per_minute: float | None = None) -> float:
         """Seconds the sweep takes at the accounts' rate limits, side by side.
 
@@ -239,7 +253,23 @@ async def plan_pool_sweep(
         now = datetime.now(UTC)
     elif now.utcoffset() is None:
         raise errors.InvalidRequestError("now must be an aware datetime")
-    shares, failed_sites = _shares(await pool.sites(), spec)
+    if len(pool) == 1 and pool.is_listed(pool.credentials[0]):
+        # One API key: exactly `plan_sweep` (its own listing, GET /alerts for alerts).
+        credential = pool.credentials[0]
+        plan = await plan_sweep(pool.client(credential), spec, now=now)
+        return PoolSweepPlan(
+            spec=spec,
+            now=now,
+            parts=(
+                PoolPart(credential=credential, account=pool.account_of(credential), plan=plan),
+            ),
+            failed_sites=dict(plan.failed_sites),
+            failed_credentials={},
+            listing_credits=0,
+        )
+    sites = await pool.sites()
+    shares, failed_sites = _shares(sites, spec)
+    whole = _whole_fleets(pool, sites, shares, spec)
     failed_credentials: dict[str, errors.SolarEdgeError] = dict(pool.listing_errors)
     plans: dict[str, SweepPlan] = {}
     refused: list[errors.InvalidRequestError] = []
@@ -248,9 +278,8 @@ async def plan_pool_sweep(
     async def plan_one(credential: str, site_ids: list[int]) -> None:
         async with limit:
             try:
-                plans[credential] = await plan_sweep(
-                    pool.client(credential), attrs.evolve(spec, site_ids=site_ids), now=now
-                )
+                own = spec if credential in whole else attrs.evolve(spec, site_ids=site_ids)
+                plans[credential] = await plan_sweep(pool.client(credential), own, now=now)
             except errors.InvalidRequestError as exc:
                 refused.append(exc)
             except errors.SolarEdgeError as exc:
@@ -299,6 +328,27 @@ def _shares(
         else:
             shares.setdefault(credential, []).append(site_id)
     return shares, unseen
+
+
+def _whole_fleets(
+    pool: ClientPool,
+    sites: tuple[PoolSite, ...],
+    shares: Mapping[str, list[int]],
+    spec: SweepSpec,
+) -> frozenset[str]:
+    """Credentials to plan with the spec as it is: their alerts in one ``GET /alerts``.
+
+    Only for a spec over every site that asks for alerts in bulk, and only for a
+    key that fetches every site it sees (so no alert is fetched twice). Its plan
+    lists its sites again (one credit per 1,000 sites; per-site alert calls would
+    cost one per site).
+    """
+    if spec.site_ids is not None or "alerts" not in spec.what or not spec.prefer_bulk:
+        return frozenset()
+    seen: Counter[str] = Counter(cred for site in sites for cred in site.credentials)
+    return frozenset(
+        cred for cred, share in shares.items() if pool.is_listed(cred) and seen[cred] == len(share)
+    )
 
 
 def _interleave(parts: tuple[PoolPart, ...]) -> list[int]:
@@ -456,6 +506,12 @@ class PoolSweepResults:
         ``stopped`` names each credential that stopped launching items, with why.
         """
         return self._run.snapshot()
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why credentials stopped launching items (``"key#...: quota exhausted"``), or `None`."""
+        reasons = self._run.stop_reasons
+        return "; ".join(f"{cred}: {why}" for cred, why in reasons.items()) or None
 
     @property
     def stop_reasons(self) -> dict[str, str]:

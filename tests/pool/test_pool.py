@@ -68,7 +68,7 @@ async def test_no_secret_in_reprs_records_or_routes():
     pool.add(grant_client(sim, token), site_ids=[site_id])
     async with pool:
         text = repr(pool) + repr(await pool.sites()) + repr(await pool.routes())
-        text += repr(pool.credentials) + repr(pool.usage())
+        text += repr(pool.credentials) + repr(pool.usage_by_credential()) + repr(pool.usage)
     for secret in (KEY_A, KEY_B, token):
         assert secret not in text
     assert fp(KEY_A) in text

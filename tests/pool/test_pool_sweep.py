@@ -15,6 +15,7 @@ from solaredge_async.fleet import (
     SweepProgress,
     SweepResult,
     plan_pool_sweep,
+    plan_sweep,
     pool_sweep,
 )
 from tests.fleet._support import DAILY, NOW, leaks
@@ -202,3 +203,45 @@ async def test_a_plan_from_another_pool_is_refused():
             pool_sweep(other, plan)
         with pytest.raises(InvalidRequestError, match="parallel"):
             pool_sweep(pool, plan, parallel=0)
+
+
+async def test_a_pool_of_one_key_plans_exactly_as_plan_sweep():
+    """One key: the same items and price as `plan_sweep`, GET /alerts included."""
+    sim = make_sim(sites=6, keys=(KEY_A,))
+    spec = SweepSpec(what={"overview", "alerts"}, start=DAILY.start, end=DAILY.end)
+    async with key_pool(sim, keys=(KEY_A,)) as pool:
+        plan = await plan_pool_sweep(pool, spec, now=NOW)
+        single = await plan_sweep(pool.clients[0], spec, now=NOW)
+    assert [i.id for i in plan] == [i.id for i in single]
+    assert "fleet:alerts" in {i.id for i in plan}
+    assert plan.discovery_credits == single.discovery_credits == 1
+
+
+async def test_alerts_of_a_key_that_fetches_all_its_sites_come_in_bulk():
+    """Two keys, each fetching every site it sees: one GET /alerts item each, no per-site one."""
+    sim = make_sim(sites=6)
+    spec = SweepSpec(what={"alerts"})
+    async with key_pool(sim) as pool:
+        plan = await plan_pool_sweep(pool, spec, now=NOW)
+        results = await run_all(pool, plan)
+    assert [i.kind for i in plan] == ["fleet_alerts", "fleet_alerts"]
+    assert all(isinstance(r, ItemSucceeded) for r in results)
+    alerts = [a for r in results if isinstance(r, ItemSucceeded) for a in r.record]  # type: ignore[union-attr]
+    assert alerts
+    assert len({(a.site_id, a.alert_id) for a in alerts}) == len(alerts)
+
+
+async def test_pool_totals_sum_the_credentials():
+    """`usage` sums every client's counters; the pace is the accounts' rates added up."""
+    sim = make_sim(sites=6)
+    async with key_pool(sim, requests_per_minute=600) as pool:
+        plan = await plan_pool_sweep(pool, DAILY, now=NOW)
+        async with pool_sweep(pool, plan) as results:
+            got = [r async for r in results]
+            assert results.stop_reason is None
+        usage = pool.usage
+        each = pool.usage_by_credential()
+    assert plan.requests_per_minute == 1200
+    assert usage.credential == "pool"
+    assert usage.credits == sum(u.credits for u in each.values()) == len(got) + 2
+    assert not usage.quota_exhausted
