@@ -494,9 +494,6 @@ class ClientPool:
 
         async def list_one(index: int, credential: str, member: _Member) -> None:
             nonlocal spent
-            if member.site_ids is not None:
-                seen[index] = dict.fromkeys(member.site_ids)
-                return
             client = member.client
             async with limit:
                 before = client.usage.credits
@@ -515,7 +512,10 @@ class ClientPool:
 
         async with anyio.create_task_group() as tg:
             for index, (credential, member) in enumerate(members):
-                tg.start_soon(list_one, index, credential, member)
+                if member.site_ids is None:
+                    tg.start_soon(list_one, index, credential, member)
+                else:
+                    seen[index] = dict.fromkeys(member.site_ids)
         self._listing_credits += spent
         self._listing_errors = failures
         self._sites, self._routes = self._merge(members, seen)

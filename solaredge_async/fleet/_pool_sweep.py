@@ -62,6 +62,8 @@ __all__ = [
 
 #: Credentials planned at once at most (each plan's discovery at its account's rate).
 _PLANNING_CONCURRENCY = 8
+#: Credentials swept at once by default, at least (see `pool_sweep`).
+_MIN_PARALLEL = 8
 
 
 @attrs.frozen(kw_only=True)
@@ -572,6 +574,11 @@ def _check_count(value: int | None, name: str, minimum: int) -> None:
         raise errors.InvalidRequestError(f"{name} must be >= {minimum}, got {value!r}")
 
 
+def _default_parallel(plan: PoolSweepPlan) -> int:
+    accounts = len({part.account for part in plan.parts})
+    return max(1, min(len(plan.parts), max(_MIN_PARALLEL, 2 * accounts)))
+
+
 def pool_sweep(
     pool: ClientPool,
     plan: PoolSweepPlan,
@@ -604,8 +611,10 @@ def pool_sweep(
             client's ``max_concurrency``).
         buffer_size: Results buffered for a slow consumer in the merged stream
             (default 16; each credential's sweep buffers its own ``concurrency``).
-        parallel: Credentials swept at once at most (default: all of them). Bound
-            it for pools of many grants, whose shares are small.
+        parallel: Credentials swept at once at most (default: twice the number of
+            accounts, at least 8: every account busy, and a pool of many small
+            grant shares of one account does not open every grant's connections
+            at once). Shares start round-robin over the accounts.
         on_progress: Called with a `SweepProgress` of the whole sweep from the
             consuming task, at most every ``progress_interval`` seconds and once at
             the end.
@@ -630,7 +639,7 @@ def pool_sweep(
         _PoolRun,
         plan,
         sweeps,
-        parallel=parallel if parallel is not None else max(1, len(plan.parts)),
+        parallel=parallel if parallel is not None else _default_parallel(plan),
         on_progress=on_progress,
         progress_interval=progress_interval,
     )

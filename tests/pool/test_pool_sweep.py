@@ -245,3 +245,33 @@ async def test_pool_totals_sum_the_credentials():
     assert usage.credential == "pool"
     assert usage.credits == sum(u.credits for u in each.values()) == len(got) + 2
     assert not usage.quota_exhausted
+
+
+async def test_many_grants_of_one_application_in_one_sweep():
+    """Twenty per-site grants: each site's zone looked up once, each item fetched once."""
+    sim = make_sim(sites=20)
+    sites = sim.fleet.sites_for(KEY_A) + sim.fleet.sites_for(KEY_B)
+    tokens = {s: await access_token(sim, s) for s in sites}
+    sim.clear_requests()
+    spec = SweepSpec(what={"overview"}, start=DAILY.start, end=DAILY.end)
+    pool = ClientPool.from_grants({s: provider(t) for s, t in tokens.items()}, **options(sim))
+    async with pool:
+        plan = await plan_pool_sweep(pool, spec, now=NOW)
+        assert len(plan.parts) == 20
+        assert plan.discovery_credits == 20  # one zone lookup per grant, no listing
+        results = await run_all(pool, plan)
+    assert sorted(r.item.site_id for r in results) == sorted(sites)
+    assert all(isinstance(r, ItemSucceeded) for r in results)
+    assert {r.auth for r in sim.requests} == {"bearer"}
+
+
+async def test_a_pool_that_sees_none_of_the_named_sites_runs_an_empty_sweep():
+    """No part: the stream ends at once; the sites are reported, nothing is spent."""
+    sim = make_sim(sites=4)
+    async with key_pool(sim) as pool:
+        plan = await plan_pool_sweep(pool, attrs.evolve(DAILY, site_ids=(11, 12)), now=NOW)
+        assert plan.parts == ()
+        assert set(plan.failed_sites) == {11, 12}
+        assert await run_all(pool, plan) == []
+        assert plan.duration() == 0.0
+        assert plan.requests_per_minute is None
