@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 ENV_URL = "SOLAREDGE_TEST_REDIS_URL"
+#: Seconds between pings while the server starts (a process start-up wait, not a test's
+#: timing: the tests themselves run on virtual clocks).
+_START_POLL = 0.02
 _START_TIMEOUT = 10.0
 
 
@@ -88,7 +91,7 @@ class RedisServer:
                 self.stop()
                 msg = f"{self.binary} did not start on port {self.port}"
                 raise RuntimeError(msg)
-            time.sleep(0.02)
+            time.sleep(_START_POLL)
 
     def stop(self) -> None:
         """Stop the server (its data is lost: nothing is saved)."""

@@ -1,55 +1,44 @@
-"""The ``sweep`` and ``sites`` commands (imported only when a command runs)."""
+"""What the commands share: the stop signal's record, options, the connection; ``sites``.
+
+`_run` runs a command under signal handling; the other commands live in `_sweep`
+(``sweep``) and `_sync` (``sync``), each imported only when it runs.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import json
+import os
 import re
+import signal
 import sys
-import time
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, TextIO, cast
+from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
-import anyio
 import attrs
 
 from solaredge_async import errors
-from solaredge_async.cli._defaults import DEFAULT_WHAT
-from solaredge_async.cli._output import (
-    ERRORS,
-    JOURNAL,
-    MANIFEST,
-    OutputError,
-    OutputStore,
-    check_writable,
-    read_manifest,
-    write_manifest,
+from solaredge_async.cli._defaults import (
+    DEFAULT_WHAT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
 )
-from solaredge_async.cli._progress import ProgressBar, format_duration
+from solaredge_async.cli._output import OutputError
 from solaredge_async.client import DEFAULT_BASE_URL, SolarEdgeClient
-from solaredge_async.fleet import (
-    ROW_FIELDS,
-    ItemFailed,
-    ItemSucceeded,
-    SiteDay,
-    SweepBound,
-    SweepPlan,
-    SweepSpec,
-    plan_sweep,
-    sweep,
-)
+from solaredge_async.fleet import SiteDay, SweepBound, SweepSpec
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import AsyncIterator, Callable
 
     from solaredge_async._endpoints import ResolutionName, Target
-    from solaredge_async.fleet import SweepResult
 
-__all__ = ["UsageError", "run"]
+__all__ = ["ENV_BASE_URL", "RefusedError", "Stop", "UsageError", "fail"]
+
+#: The environment variable that may name the base URL (as ``--base-url`` does).
+ENV_BASE_URL: Final = "SOLAREDGE_BASE_URL"
+_ENV_API_KEY: Final = "SOLAREDGE_API_KEY"
 
 # The demo's simulator: a few hundred sites, a generous enforced limit, some latency.
 SIM_SITES: Final = 300
@@ -59,10 +48,11 @@ SIM_LATENCY: Final = "30±10"
 SIM_CONCURRENCY: Final = 8
 API_CONCURRENCY: Final = 3
 API_REQUESTS_PER_MINUTE: Final = 10.0
-_SHOW_FAILURES: Final = 5
+SHOW_FAILURES: Final = 5
 _UNREACHABLE: Final = 1_000_000_000
 
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:(?:±|\+-|\+/-|,|:)\s*(\d+(?:\.\d*)?))?\s*$")
+_RESOLUTIONS: Final = ("QUARTER_HOUR", "HOUR", "DAY", "WEEK", "MONTH", "YEAR", "TOTAL")
 
 
 def _burst(rpm: float | None) -> int:
@@ -80,33 +70,34 @@ def _burst(rpm: float | None) -> int:
 
 
 class UsageError(Exception):
-    """A bad combination of flags or an unusable output: exit status 2."""
+    """A bad combination of flags, an unusable output or a damaged state file: exit 2."""
 
 
-def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Run the parsed command; return the exit status."""
-    del parser
-    command = _sweep_command if args.command == "sweep" else _sites_command
-    try:
-        return anyio.run(functools.partial(command, args), backend=args.backend)
-    except (UsageError, OutputError) as exc:
-        return _fail(f"error: {exc}", 2)
-    except (errors.ConfigurationError, errors.InvalidRequestError) as exc:
-        return _fail(f"error: {exc}", 2)
-    except errors.SolarEdgeError as exc:
-        return _fail(f"error: {type(exc).__name__}: {exc}", 1)
-    except ModuleNotFoundError as exc:
-        if exc.name == "trio":
-            return _fail("error: --backend trio needs trio: pip install 'solaredge-async[trio]'", 2)
-        raise
-    except KeyboardInterrupt:
-        return _fail(
-            "interrupted; what was written is kept: run again with --resume to continue", 130
-        )
+class RefusedError(Exception):
+    """Refused before spending a data credit (the credits ran out): exit 3."""
 
 
-def _fail(message: str, status: int) -> int:
-    print(f"solaredge-async: {message}", file=sys.stderr)
+@attrs.define
+class Stop:
+    """Which signal stopped the command, and what the command wants said about it.
+
+    A command sets `note` (e.g. "run again with --resume to continue") once it has
+    something to keep; `run` prints ``stopped by SIGTERM: <note>`` as one line.
+    """
+
+    signum: int | None = None
+    note: str = "nothing was written"
+
+    @property
+    def status(self) -> int:
+        """The exit status: 0 for SIGTERM (a clean stop), 130 for SIGINT."""
+        return EXIT_OK if self.signum == signal.SIGTERM else EXIT_INTERRUPTED
+
+
+def fail(message: str, status: int) -> int:
+    """Print ``solaredge-async: message`` on stderr; return ``status``."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"solaredge-async: {message}", file=sys.stderr)
     return status
 
 
@@ -114,7 +105,7 @@ def _fail(message: str, status: int) -> int:
 
 
 @attrs.frozen(kw_only=True)
-class _Options:
+class Options:
     """The options that define a sweep's output (stored in the manifest for resume)."""
 
     what: tuple[str, ...]
@@ -133,13 +124,14 @@ class _Options:
     now: str | None = None
 
 
-def _from_args(args: argparse.Namespace) -> _Options:
+def options_from_args(args: argparse.Namespace) -> Options:
+    """The options of a fresh sweep (or of ``sites``) from the flags."""
     simulate = bool(args.simulate)
 
     def opt(name: str, default: object = None) -> Any:  # noqa: ANN401 - argparse values
         return getattr(args, name, default)  # `sites` lacks the sweep-only flags
 
-    return _Options(
+    return Options(
         what=tuple(opt("what", None) or DEFAULT_WHAT),
         sites=opt("sites", None),
         start=opt("start", None) or "yesterday",
@@ -152,33 +144,107 @@ def _from_args(args: argparse.Namespace) -> _Options:
         simulate=simulate,
         sim_sites=(args.sim_sites or SIM_SITES) if simulate else None,
         sim_seed=(args.sim_seed or 0) if simulate else None,
-        base_url=None if simulate else (args.base_url or DEFAULT_BASE_URL),
+        base_url=None if simulate else base_url_of(args),
     )
 
 
-def _resumed(args: argparse.Namespace, manifest: dict[str, Any]) -> _Options:
-    """The stored options; any flag given that contradicts them is a usage error."""
-    try:
-        stored = manifest["sweep"]
-        sites = stored["sites"]
-        options = _Options(
-            what=tuple(stored["what"]),
-            sites=None if sites is None else tuple(int(s) for s in sites),
-            start=str(stored["start"]),
-            end=str(stored["end"]),
-            resolution=stored["resolution"],
-            format=str(stored["format"]),
-            prefer_bulk=bool(stored["prefer_bulk"]),
-            split_overview=bool(stored["split_overview"]),
-            only_open_alerts=bool(stored["only_open_alerts"]),
-            simulate=bool(stored["simulate"]),
-            sim_sites=stored["sim_sites"],
-            sim_seed=stored["sim_seed"],
-            base_url=stored["base_url"],
-            now=stored["now"],
+def base_url_of(args: argparse.Namespace) -> str:
+    """``--base-url``, else ``$SOLAREDGE_BASE_URL``, else the real API."""
+    return str(args.base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL)
+
+
+def _stored(stored: dict[str, Any], name: str, kinds: tuple[type, ...]) -> Any:  # noqa: ANN401
+    """``stored[name]``, which must be one of ``kinds`` (None allowed when listed)."""
+    if name not in stored:
+        raise OutputError(f"the manifest's sweep options are damaged (no {name!r})")
+    value = stored[name]
+    # bool is an int: refuse it where an int is wanted, and an int where a bool is.
+    ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+    if not ok:
+        wanted = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+        raise OutputError(
+            f"the manifest's sweep options are damaged ({name!r} is "
+            f"{type(value).__name__}, expected {wanted})"
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise OutputError(f"the manifest's sweep options are damaged ({exc})") from None
+    return value
+
+
+def _stored_options(stored: object) -> Options:  # noqa: C901 - one check per field
+    """The `Options` kept in a manifest, each field checked (`OutputError` when damaged)."""
+    import argparse  # noqa: PLC0415
+
+    from solaredge_async._endpoints import TARGETS  # noqa: PLC0415
+    from solaredge_async.cli._flags import parse_bound  # noqa: PLC0415
+    from solaredge_async.cli._output import FORMATS  # noqa: PLC0415
+
+    if not isinstance(stored, dict):
+        raise OutputError("the manifest's sweep options are damaged ('sweep' is not an object)")
+    none = type(None)
+    what = _stored(stored, "what", (list,))
+    if not what or not all(isinstance(w, str) and w in TARGETS for w in what):
+        raise OutputError(f"the manifest's sweep options are damaged (what: {what!r:.80})")
+    sites = _stored(stored, "sites", (list, none))
+    if sites is not None and not all(
+        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sites
+    ):
+        raise OutputError("the manifest's sweep options are damaged (sites: not site ids)")
+    bounds = {}
+    for name in ("start", "end"):
+        text = _stored(stored, name, (str,))
+        try:
+            bounds[name] = parse_bound(text)
+        except argparse.ArgumentTypeError as exc:
+            raise OutputError(f"the manifest's sweep options are damaged ({name}: {exc})") from None
+    resolution = _stored(stored, "resolution", (str, none))
+    fmt = _stored(stored, "format", (str,))
+    if fmt not in FORMATS:
+        raise OutputError(f"the manifest's sweep options are damaged (format {fmt!r:.40})")
+    sim_sites = _stored(stored, "sim_sites", (int, none))
+    now = _stored(stored, "now", (str, none))
+    if now is not None:
+        try:
+            if datetime.fromisoformat(now).utcoffset() is None:
+                raise ValueError(now)  # noqa: TRY301 - reported below
+        except ValueError:
+            raise OutputError(
+                f"the manifest's sweep options are damaged (now: {now!r:.40})"
+            ) from None
+    if resolution is not None and resolution not in _RESOLUTIONS:
+        raise OutputError(
+            f"the manifest's sweep options are damaged (resolution {resolution!r:.40})"
+        )
+    if sim_sites is not None and sim_sites < 1:
+        raise OutputError("the manifest's sweep options are damaged (sim_sites < 1)")
+    return Options(
+        what=tuple(what),
+        sites=None if sites is None else tuple(sites),
+        start=bounds["start"],
+        end=bounds["end"],
+        resolution=resolution,
+        format=fmt,
+        prefer_bulk=_stored(stored, "prefer_bulk", (bool,)),
+        split_overview=_stored(stored, "split_overview", (bool,)),
+        only_open_alerts=_stored(stored, "only_open_alerts", (bool,)),
+        simulate=_stored(stored, "simulate", (bool,)),
+        sim_sites=sim_sites,
+        sim_seed=_stored(stored, "sim_seed", (int, none)),
+        base_url=_stored(stored, "base_url", (str, none)),
+        now=now,
+    )
+
+
+def resumed_options(args: argparse.Namespace, manifest: dict[str, Any]) -> Options:
+    """The stored options; any flag given that contradicts them is a usage error.
+
+    The API key goes only to a base URL given by ``--base-url`` or ``$SOLAREDGE_BASE_URL``
+    (or the default API): a manifest naming another URL is refused unless
+    ``--trust-manifest-url`` says to send the key there.
+
+    Raises:
+        OutputError: The manifest's options are damaged.
+        UsageError: A flag contradicts them, or the stored URL is not trusted.
+    """
+    options = _stored_options(manifest.get("sweep"))
     given: dict[str, tuple[object, object]] = {
         "--what": (args.what, options.what),
         "--sites": (args.sites, options.sites),
@@ -197,13 +263,25 @@ def _resumed(args: argparse.Namespace, manifest: dict[str, Any]) -> _Options:
     for flag, (value, kept) in given.items():
         if value is not None and value != kept:
             raise UsageError(
-                f"{flag} differs from the sweep being resumed ({_show(kept)}); --resume "
+                f"{flag} differs from the sweep being resumed ({show(kept)}); --resume "
                 "continues that sweep with its own options (drop the flag)"
             )
-    return options
+    if options.simulate:
+        return options
+    url = args.base_url or os.environ.get(ENV_BASE_URL) or None
+    if url is None:
+        url = options.base_url if args.trust_manifest_url else DEFAULT_BASE_URL
+    if url != options.base_url:
+        raise UsageError(
+            f"the sweep being resumed was made against {show(options.base_url)}, not {url}; "
+            "the API key goes only to a URL given by --base-url or $SOLAREDGE_BASE_URL: pass "
+            "--base-url with that URL if you trust it (or --trust-manifest-url)"
+        )
+    return attrs.evolve(options, base_url=url)
 
 
-def _check_sim_flags(args: argparse.Namespace, options: _Options) -> None:
+def check_sim_flags(args: argparse.Namespace, options: Options) -> None:
+    """Refuse ``--sim-*`` flags without ``--simulate`` (`UsageError`)."""
     sim_flags = (
         "sim_sites",
         "sim_seed",
@@ -217,7 +295,8 @@ def _check_sim_flags(args: argparse.Namespace, options: _Options) -> None:
         raise UsageError("the --sim-* flags need --simulate")
 
 
-def _show(value: object) -> str:
+def show(value: object) -> str:
+    """A flag value as the user would type it."""
     if isinstance(value, tuple):
         return ",".join(map(str, value))
     return "not set" if value is None else str(value)
@@ -236,7 +315,8 @@ def _bound(text: str) -> SweepBound:
     return datetime.fromisoformat(text)
 
 
-def _spec(options: _Options) -> SweepSpec:
+def sweep_spec(options: Options) -> SweepSpec:
+    """The library's `SweepSpec` of these options."""
     # The parser checked both against the endpoint table (parse_what, choices=).
     return SweepSpec(
         what=cast("tuple[Target, ...]", options.what),
@@ -254,7 +334,9 @@ def _spec(options: _Options) -> SweepSpec:
 
 
 @attrs.frozen
-class _Connection:
+class Connection:
+    """A connected client, the clock of its server (the simulator's, or UTC now), a label."""
+
     client: SolarEdgeClient
     now: Callable[[], datetime]
     label: str
@@ -268,7 +350,12 @@ def _latency(text: str) -> tuple[float, float]:
 
 
 @contextlib.asynccontextmanager
-async def _connect(args: argparse.Namespace, options: _Options) -> AsyncIterator[_Connection]:
+async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[Connection]:
+    """The client the flags describe: the embedded simulator, or a real or loopback server.
+
+    Raises:
+        UsageError: No API key for a real server, or bad simulator flags.
+    """
     rpm_flag: float | None = args.requests_per_minute
     if options.simulate:
         from solaredge_async.testing import (  # noqa: PLC0415 - only for --simulate
@@ -319,10 +406,15 @@ async def _connect(args: argparse.Namespace, options: _Options) -> AsyncIterator
         )
         now = sim.now
     else:
+        if args.api_key is None and not os.environ.get(_ENV_API_KEY):
+            raise UsageError(
+                f"no API key: pass --api-key KEY or set the {_ENV_API_KEY} environment "
+                "variable (or try --simulate: no key needed)"
+            )
         rpm = rpm_flag if rpm_flag is not None else API_REQUESTS_PER_MINUTE
         client = SolarEdgeClient(
             api_key=args.api_key,
-            base_url=options.base_url or args.base_url or DEFAULT_BASE_URL,
+            base_url=options.base_url or base_url_of(args),
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             max_concurrency=args.concurrency or API_CONCURRENCY,
@@ -333,254 +425,37 @@ async def _connect(args: argparse.Namespace, options: _Options) -> AsyncIterator
             return datetime.now(UTC)
 
     async with client:
-        yield _Connection(client=client, now=now, label=label)
+        yield Connection(client=client, now=now, label=label)
 
 
-# -- sweep --------------------------------------------------------------------------
+async def check_site_ids(client: SolarEdgeClient, site_ids: tuple[int, ...]) -> None:
+    """Check ``--sites`` against the one site listing, so unknown ids cost no lookups.
 
+    The listing (one credit per 1,000 sites) also teaches the client every site's zone.
+    It stops once every id was seen, and is skipped for a single id (one lookup is
+    cheaper); a bearer token, which cannot list, leaves the ids to the planner.
 
-def _our_files(directory: Path) -> list[Path]:
-    names = (MANIFEST, JOURNAL, ERRORS, "records.jsonl", "records.csv", "records")
-    return [directory / n for n in names if (directory / n).exists()]
-
-
-def _prepare_fresh(directory: Path, *, overwrite: bool) -> None:
-    check_writable(directory)
-    found = _our_files(directory)
-    if found and not overwrite:
-        raise UsageError(
-            f"{directory} already holds a sweep's output ({found[0].name}); pass --resume to "
-            "continue it, --overwrite to replace it, or choose another directory"
-        )
-    try:
-        for path in found:
-            if path.is_dir():
-                for part in path.iterdir():
-                    if part.name.startswith("part-"):
-                        part.unlink()
-                with contextlib.suppress(OSError):
-                    path.rmdir()
-            else:
-                path.unlink()
-    except OSError as exc:
-        raise OutputError(f"cannot replace the files in {directory}: {exc}") from None
-
-
-def _check_format(fmt: str) -> None:
-    if fmt != "parquet":
+    Raises:
+        UsageError: Some ids are not in the fleet the key sees.
+    """
+    wanted = {s for s in site_ids if client.known_site_timezone(s) is None}
+    if len(wanted) <= 1:
         return
     try:
-        import pyarrow.parquet  # noqa: F401, PLC0415
-    except ImportError:
-        raise UsageError(
-            "--format parquet needs pyarrow: pip install 'solaredge-async[parquet]' "
-            "(or use --format jsonl or csv)"
-        ) from None
-
-
-def _print_plan(plan: SweepPlan, out: TextIO, label: str) -> None:
-    kinds = ", ".join(f"{k} {n:,}" for k, n in plan.breakdown().items())
-    price = f"{plan.credits:,}" if plan.exact else f"at least {plan.credits:,}"
-    print(f"Source: {label}", file=out)
-    print(
-        f"Plan: {len(plan.sites):,} sites, {len(plan):,} calls = {price} credits ({kinds or '-'})",
-        file=out,
+        pages = client.site_pages()
+        async with contextlib.aclosing(pages) as listing:
+            async for page in listing:
+                wanted.difference_update(site.site_id for site in page.sites)
+                if not wanted:
+                    return
+    except errors.InvalidRequestError:  # a bearer token cannot list the fleet
+        return
+    unknown = sorted(wanted)
+    shown = ", ".join(map(str, unknown[:SHOW_FAILURES]))
+    more = f" and {len(unknown) - SHOW_FAILURES:,} more" if len(unknown) > SHOW_FAILURES else ""
+    raise UsageError(
+        f"{len(unknown):,} of the --sites ids are not in the fleet the API key sees: {shown}{more}"
     )
-    rate = plan.requests_per_minute
-    pace = (
-        f"about {format_duration(plan.duration())} at {rate:,.0f} calls/min"
-        if rate
-        else "no client-side rate limit"
-    )
-    print(
-        f"Discovery spent {plan.discovery_credits:,} credit"
-        f"{'' if plan.discovery_credits == 1 else 's'}; {pace}",
-        file=out,
-    )
-    if plan.failed_sites:
-        print(f"{len(plan.failed_sites):,} sites could not be planned:", file=sys.stderr)
-        for site_id, exc in list(plan.failed_sites.items())[:_SHOW_FAILURES]:
-            print(f"  site {site_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
-
-
-def _manifest(options: _Options, plan: SweepPlan, store: OutputStore) -> dict[str, Any]:
-    from solaredge_async._version import __version__  # noqa: PLC0415
-
-    return {
-        "format_version": 1,
-        "tool": f"solaredge-async {__version__}",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "sweep": {**attrs.asdict(options), "now": plan.now.isoformat()},
-        "output": {
-            "format": store.fmt,
-            "data": store.data_name,
-            "journal": JOURNAL,
-            "errors": ERRORS,
-            "columns": list(ROW_FIELDS),
-        },
-        "plan": {
-            "sites": len(plan.sites),
-            "items": len(plan),
-            "credits": plan.credits,
-            "exact": plan.exact,
-            "breakdown": plan.breakdown(),
-        },
-        "runs": [],
-        "complete": False,
-    }
-
-
-def _error_line(result: SweepResult, run_no: int) -> dict[str, object]:
-    line: dict[str, object] = {"run": run_no, "item_id": result.item.id}
-    if isinstance(result, ItemFailed):
-        line.update(status="failed", error=type(result.error).__name__, message=str(result.error))
-    elif not isinstance(result, ItemSucceeded):
-        line.update(status="not_attempted", reason=result.reason)
-    return line
-
-
-async def _sweep_command(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
-    out = sys.stdout
-    directory = Path(args.out) if args.out else None
-    manifest: dict[str, Any] | None = None
-    if args.resume:
-        if directory is None:
-            raise UsageError("--resume needs --out DIR (the directory of the sweep to continue)")
-        if args.overwrite:
-            raise UsageError("--resume and --overwrite exclude each other")
-        manifest = read_manifest(directory)
-        options = _resumed(args, manifest)
-        if manifest.get("complete"):
-            print(f"The sweep in {directory} is already complete; nothing to do.", file=out)
-            return 0
-    else:
-        options = _from_args(args)
-    _check_sim_flags(args, options)
-    spec = _spec(options)
-    if directory is None and not args.dry_run:
-        raise UsageError("--out DIR is required (or --dry-run to see the price)")
-    _check_format(options.format)
-    if directory is not None and not args.dry_run:
-        if args.resume:
-            check_writable(directory)
-        else:
-            _prepare_fresh(directory, overwrite=args.overwrite)
-
-    async with _connect(args, options) as conn:
-        client = conn.client
-        now = datetime.fromisoformat(options.now) if options.now else conn.now()
-        plan = await plan_sweep(client, spec, now=now)
-        _print_plan(plan, out, conn.label)
-        if args.dry_run or directory is None:
-            print(
-                "Dry run: nothing fetched beyond discovery "
-                f"({plan.discovery_credits:,} credits spent listing or locating sites).",
-                file=out,
-            )
-            return 0
-
-        store = OutputStore(directory, options.format, resume=args.resume)
-        if manifest is None:
-            manifest = _manifest(options, plan, store)
-        todo = plan.without(store.done) if store.done else plan
-        run_no = len(manifest["runs"]) + 1
-        run_info: dict[str, Any] = {
-            "run": run_no,
-            "started": datetime.now(UTC).isoformat(timespec="seconds"),
-            "status": "running",
-            "skipped_already_written": len(plan) - len(todo),
-        }
-        manifest["runs"].append(run_info)
-        write_manifest(directory, manifest)
-        if args.resume:
-            print(
-                f"Resuming: {len(plan) - len(todo):,} items already written, {len(todo):,} to go.",
-                file=out,
-            )
-
-        bar = ProgressBar(sys.stderr, enabled=not args.no_progress)
-        shown: list[str] = []
-        spent_before = client.usage.credits
-        started = time.perf_counter()
-        errors_file: IO[str] = (directory / ERRORS).open("a", encoding="utf-8")
-        counts = {"succeeded": 0, "failed": 0, "not_attempted": 0}
-        stopped: str | None = None
-        try:
-            async with sweep(client, todo, on_progress=bar) as results:
-                async for result in results:
-                    if isinstance(result, ItemSucceeded):
-                        counts["succeeded"] += 1
-                        store.add(result)
-                        if store.batch_full():
-                            store.commit()
-                        continue
-                    errors_file.write(json.dumps(_error_line(result, run_no)) + "\n")
-                    if isinstance(result, ItemFailed):
-                        counts["failed"] += 1
-                        if len(shown) < _SHOW_FAILURES:
-                            shown.append(
-                                f"  {result.item.id}: {type(result.error).__name__}: {result.error}"
-                            )
-                    else:
-                        counts["not_attempted"] += 1
-                stopped = results.stop_reason
-            run_info["status"] = (
-                "complete" if counts["failed"] == counts["not_attempted"] == 0 else "incomplete"
-            )
-        finally:
-            bar.close()
-            elapsed = time.perf_counter() - started
-            usage = client.usage
-            store.close()
-            errors_file.close()
-            run_info.update(
-                finished=datetime.now(UTC).isoformat(timespec="seconds"),
-                seconds=round(elapsed, 3),
-                **counts,
-                rows_written=store.rows_written,
-                credits_spent=usage.credits - spent_before,
-                discovery_credits=plan.discovery_credits,
-                retries=usage.retries,
-                rate_limited=usage.rate_limited_minute + usage.rate_limited_monthly,
-                stopped=stopped,
-            )
-            if run_info["status"] == "running":
-                run_info["status"] = "interrupted"
-            manifest["complete"] = run_info["status"] == "complete" and not plan.failed_sites
-            write_manifest(directory, manifest)
-
-    total = sum(counts.values())
-    print(
-        f"Done in {format_duration(elapsed)} ({elapsed:.1f} s): {counts['succeeded']:,} "
-        f"succeeded, {counts['failed']:,} failed, {counts['not_attempted']:,} not attempted "
-        f"(of {total:,} items this run).",
-        file=out,
-    )
-    sweep_credits = run_info["credits_spent"]
-    print(
-        f"Credits: {sweep_credits + plan.discovery_credits:,} spent = "
-        f"{plan.discovery_credits:,} discovery + {sweep_credits:,} sweep "
-        f"(plan price {todo.credits:,}); {run_info['retries']:,} retries, "
-        f"{run_info['rate_limited']:,} x 429.",
-        file=out,
-    )
-    print(
-        f"Rows: {store.rows_written:,} written to {directory / store.data_name} "
-        f"({options.format}); manifest in {directory / MANIFEST}.",
-        file=out,
-    )
-    if shown:
-        print("Failed items (all in errors.jsonl):", file=sys.stderr)
-        for line in shown:
-            print(line, file=sys.stderr)
-    if stopped:
-        print(
-            f"Stopped early: {stopped}. Run again with --resume to fetch the "
-            f"{counts['not_attempted'] + counts['failed']:,} remaining items.",
-            file=out,
-        )
-    ok = counts["failed"] == 0 and counts["not_attempted"] == 0 and not plan.failed_sites
-    return 0 if ok else 1
 
 
 # -- sites --------------------------------------------------------------------------
@@ -596,15 +471,17 @@ _SITE_COLUMNS: Final = (
 )
 
 
-async def _sites_command(args: argparse.Namespace) -> int:
-    options = _from_args(args)
-    _check_sim_flags(args, options)
+async def sites_command(args: argparse.Namespace, stop: Stop) -> int:
+    """``sites``: list the fleet as a table, JSONL or CSV on stdout."""
+    del stop
+    options = options_from_args(args)
+    check_sim_flags(args, options)
     out = sys.stdout
     rows: list[tuple[object, ...]] = []
     writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None
     if writer is not None:
         writer.writerow(_SITE_COLUMNS)
-    async with _connect(args, options) as conn:
+    async with connect(args, options) as conn:
         async for site in conn.client.sites():
             loc = site.location
             row = (

@@ -1,8 +1,50 @@
-"""The CLI's defaults, apart so that the commands and the parser share them."""
+"""The CLI's defaults and exit statuses, apart so that the commands and the parser share them."""
 
 from typing import Final
 
-__all__ = ["DEFAULT_WHAT"]
+__all__ = [
+    "DEFAULT_DB",
+    "DEFAULT_WHAT",
+    "EXIT_INCOMPLETE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_STATUSES",
+    "EXIT_USAGE",
+    "SYNC_WHAT",
+    "Terminated",
+]
 
 #: ``--what`` when not given: the daily fleet job.
 DEFAULT_WHAT: Final = ("overview", "energy", "inverter_telemetry")
+
+#: ``sync --db`` when not given: an embedded SQLite file in the working directory.
+DEFAULT_DB: Final = "sqlite:///solaredge.db"
+
+#: Every planned item succeeded (or a clean stop on SIGTERM).
+EXIT_OK: Final = 0
+#: Some items failed or were not attempted (quota ran out, sites could not be planned).
+EXIT_INCOMPLETE: Final = 1
+#: A usage error: a bad flag, an unusable or locked output, a damaged state file.
+EXIT_USAGE: Final = 2
+#: Refused before spending: the credits ran out before the first data call.
+EXIT_REFUSED: Final = 3
+#: Interrupted by SIGINT (Ctrl-C); what was fetched is committed.
+EXIT_INTERRUPTED: Final = 130
+
+#: The exit statuses as ``--help`` and the README state them.
+EXIT_STATUSES: Final = (
+    "exit status:\n"
+    "  0    done: every item succeeded (also a clean stop on SIGTERM)\n"
+    "  1    some items failed or were not attempted\n"
+    "  2    usage error (bad flag, unusable or locked output, damaged state file)\n"
+    "  3    refused before spending (the monthly credits ran out before any data call)\n"
+    "  130  interrupted (SIGINT); what was fetched is committed"
+)
+
+#: ``sync --what`` when not given: the site series a database is kept current with.
+SYNC_WHAT: Final = ("energy", "power")
+
+
+class Terminated(BaseException):
+    """Raised by the CLI's SIGTERM handler while no graceful stop is in place."""

@@ -16,15 +16,26 @@ data file is truncated back to the last committed size (or the Parquet parts aft
 the last committed number are deleted), the journal is cut after its last commit
 line, and the committed items are skipped. Rows written by a crashed run past the
 last commit are dropped and their items fetched again, so no item is written twice.
+
+A batch is committed when it holds 500 items or 1 MiB, and on a timer (the sweep
+commits what is queued at least every 10 s, see `OutputStore.commit_due`). A write
+that fails (a full disk) leaves the store broken: nothing is retried in `close`, so
+a half-written batch is never written again after itself; the next ``--resume``
+truncates it away. ``.lock`` holds an exclusive `fcntl.flock` while a process
+writes the directory (`DirectoryLock`); the manifest keeps a spare file of its size
+so that its last update still fits on a full disk.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
-from typing import IO, TYPE_CHECKING, Any, Final
+import os
+import time
+from typing import IO, TYPE_CHECKING, Any, Final, Self
 
 from solaredge_async.fleet import ROW_FIELDS, flat_rows
 
@@ -39,6 +50,7 @@ __all__ = [
     "FORMATS",
     "JOURNAL",
     "MANIFEST",
+    "DirectoryLock",
     "OutputError",
     "OutputStore",
     "read_manifest",
@@ -46,19 +58,79 @@ __all__ = [
 ]
 
 MANIFEST: Final = "manifest.json"
+LOCK: Final = ".lock"
+_SPARE: Final = MANIFEST + ".tmp"
+_SPARE_SLACK: Final = 64 * 1024
 JOURNAL: Final = "journal.tsv"
 ERRORS: Final = "errors.jsonl"
 FORMATS: Final = ("jsonl", "csv", "parquet")
 _DATA: Final = {"jsonl": "records.jsonl", "csv": "records.csv", "parquet": "records"}
 
-# Commit a batch when it holds this much, or on `flush_due`.
+# Commit a batch when it holds this much, or when `OutputStore.commit_due` says the last
+# commit is `COMMIT_SECONDS` (10 s) old: the sweep checks it after each result and on a
+# timer while no result arrives (`cli._sweep.results_or_ticks`).
 _BATCH_BYTES: Final = 1 << 20
 _BATCH_ITEMS: Final = 500
 _PARQUET_ROWS: Final = 250_000
 
 
 class OutputError(Exception):
-    """The output directory cannot be used (unwritable, foreign content, damaged)."""
+    """The output directory cannot be used (unwritable, foreign content, damaged, in use)."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A one-line reason for a failed write, naming a full disk as such."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full (free some space, then run again with --resume)"
+    return str(exc.strerror or exc)
+
+
+class DirectoryLock:
+    """An exclusive lock on an output directory (``DIR/.lock``, `fcntl.flock`).
+
+    Held for the whole command, so two processes never write one directory; the
+    kernel drops it when the process dies (kill -9 included). Where ``fcntl`` is
+    missing (Windows) it does nothing.
+
+    Raises:
+        OutputError: Another process holds the lock, or the lock file cannot be made.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / LOCK
+        self._fd: int | None = None
+
+    def __enter__(self) -> Self:
+        """Take the lock, or raise `OutputError` at once (no waiting)."""
+        try:
+            import fcntl  # noqa: PLC0415 - POSIX only
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot lock {self.path}: {describe_os_error(exc)}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f" (pid {holder})" if holder.isdigit() else ""
+            raise OutputError(
+                f"{self.path.parent} is in use by another solaredge-async process{who}; "
+                "wait for it to finish or choose another directory"
+            ) from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Release the lock (closing the descriptor drops it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _row_encoder() -> Callable[[Row], bytes]:
@@ -81,28 +153,80 @@ def _row_encoder() -> Callable[[Row], bytes]:
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` atomically (a temporary file, then a rename)."""
+    """Write ``manifest.json`` atomically (a temporary file, then a rename).
+
+    The temporary file is the spare left by the previous write, overwritten in
+    place, so the update that marks a run failed or interrupted needs no new disk
+    space; a new spare, larger than the manifest, is then set aside for the next one.
+
+    Raises:
+        OutputError: The manifest cannot be written.
+    """
     target = directory / MANIFEST
-    tmp = directory / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(target)
+    spare = directory / _SPARE
+    data = (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    try:
+        fd = os.open(spare, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _write_all(fd, data)
+            os.ftruncate(fd, len(data))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        spare.replace(target)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {describe_os_error(exc)}") from None
+    with contextlib.suppress(OSError):  # best effort: a full disk has no room for it
+        fd = os.open(spare, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, b" " * (2 * len(data) + _SPARE_SLACK))
+        finally:
+            os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    offset = 0
+    while offset < len(view):
+        offset += os.pwrite(fd, view[offset:], offset)
+
+
+#: The manifest's top-level fields a resume reads, with their JSON types.
+_MANIFEST_FIELDS: Final = {
+    "sweep": dict,
+    "output": dict,
+    "plan": dict,
+    "runs": list,
+    "complete": bool,
+}
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
-    """Read ``manifest.json``.
+    """Read ``manifest.json`` and check its shape (the sweep options are checked on use).
 
     Raises:
-        OutputError: Missing or not a manifest of this tool.
+        OutputError: Missing, not JSON, or not a manifest of this tool; a field of the
+            wrong type (``runs`` not a list of objects, ``complete`` not a boolean...).
     """
     path = directory / MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise OutputError(f"{directory} holds no sweep to resume (no {MANIFEST})") from None
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise OutputError(f"cannot read {path}: {describe_os_error(exc)}") from None
+    except (ValueError, RecursionError) as exc:
+        raise OutputError(f"{path} is damaged (not JSON: {str(exc)[:80]})") from None
     if not isinstance(data, dict) or data.get("format_version") != 1:
         raise OutputError(f"{path} is not a manifest of solaredge-async sweep")
+    for name, kind in _MANIFEST_FIELDS.items():
+        value = data.get(name)
+        if not isinstance(value, kind):
+            found = type(value).__name__ if name in data else "missing"
+            wanted = "an object" if kind is dict else f"a {kind.__name__}"
+            raise OutputError(f"{path} is damaged: {name!r} is {found}, expected {wanted}")
+    if not all(isinstance(run, dict) for run in data["runs"]):
+        raise OutputError(f"{path} is damaged: 'runs' holds something other than objects")
     return data
 
 
@@ -128,6 +252,11 @@ class OutputStore:
         self.journal_path = directory / JOURNAL
         self.done: set[str] = set()
         self.rows_written = 0
+        self.rows_committed = 0
+        self._pending_rows = 0
+        self._broken: OutputError | None = None
+        self._closed = False
+        self._last_commit = time.monotonic()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._pending_ids: list[str] = []
@@ -217,6 +346,7 @@ class OutputStore:
                 for column, value in zip(self._columns, row, strict=True):
                     column.append(value)
         self.rows_written += len(rows)
+        self._pending_rows += len(rows)
         self._pending_ids.append(result.item.id)
 
     def _add_bytes(self, chunk: bytes) -> None:
@@ -229,10 +359,33 @@ class OutputStore:
             return len(self._columns[0]) >= _PARQUET_ROWS
         return self._pending_bytes >= _BATCH_BYTES or len(self._pending_ids) >= _BATCH_ITEMS
 
+    def commit_due(self, seconds: float) -> bool:
+        """Whether something is queued and the last commit is ``seconds`` old or more."""
+        return bool(self._pending_ids) and time.monotonic() - self._last_commit >= seconds
+
     def commit(self) -> None:
-        """Write the queued rows, then journal their items (in that order)."""
+        """Write the queued rows, then journal their items (in that order).
+
+        Raises:
+            OutputError: A write failed (e.g. a full disk). The store is then broken:
+                every later `commit` raises the same error and `close` writes nothing,
+                so the half-written batch is never written a second time (the next
+                resume truncates it away and fetches its items again).
+        """
+        if self._broken is not None:
+            raise self._broken
+        self._last_commit = time.monotonic()
         if not self._pending_ids:
             return
+        try:
+            self._commit()
+        except OSError as exc:
+            self._broken = OutputError(
+                f"cannot write to {self.directory}: {describe_os_error(exc)}"
+            )
+            raise self._broken from None
+
+    def _commit(self) -> None:
         if self.fmt == "parquet":
             marker = self._write_part()
         else:
@@ -247,6 +400,8 @@ class OutputStore:
         self._journal.flush()
         self.done.update(self._pending_ids)
         self._pending_ids.clear()
+        self.rows_committed += self._pending_rows
+        self._pending_rows = 0
 
     def _write_part(self) -> int:
         pa, pq = self._pa, self._pq
@@ -256,11 +411,11 @@ class OutputStore:
                 ("device_serial", pa.string()),
                 ("source", pa.string()),
                 ("metric", pa.string()),
-                ("timestamp", pa.string()),
+                ("resolution", pa.string()),
+                ("period_start", pa.string()),
                 ("period_end", pa.string()),
                 ("value", pa.float64()),
                 ("unit", pa.string()),
-                ("resolution", pa.string()),
                 ("details", pa.string()),
             ]
         )
@@ -274,7 +429,14 @@ class OutputStore:
         return self._part
 
     def close(self) -> None:
-        """Commit what is queued and close the files."""
+        """Commit what is queued (unless a write failed) and close the files; idempotent.
+
+        Raises:
+            OutputError: The last commit failed (as `commit`).
+        """
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.commit()
         finally:

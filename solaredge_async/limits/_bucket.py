@@ -30,14 +30,21 @@ from typing import TYPE_CHECKING
 import anyio
 
 from solaredge_async.errors import ConfigurationError
-from solaredge_async.limits._cycle import check_account
+from solaredge_async.limits._cycle import check_account, is_number
 from solaredge_async.limits._errors import LimitWaitTooLongError
 from solaredge_async.limits._headers import MAX_HEADER_INT, MAX_RETRY_AFTER
 
 if TYPE_CHECKING:
     from solaredge_async.limits._ledger import CreditLedger
 
-__all__ = ["DEFAULT_SAFETY_MARGIN", "MAX_PAUSE", "RateLimiter", "check_wait", "valid_limit"]
+__all__ = [
+    "DEFAULT_SAFETY_MARGIN",
+    "MAX_PAUSE",
+    "LimiterGauges",
+    "RateLimiter",
+    "check_wait",
+    "valid_limit",
+]
 
 #: The longest pause (seconds) `RateLimiter.pause` installs, whatever it is asked.
 MAX_PAUSE = MAX_RETRY_AFTER
@@ -48,10 +55,6 @@ MAX_PAUSE = MAX_RETRY_AFTER
 DEFAULT_SAFETY_MARGIN = 0.5
 
 _EPSILON = 1e-6
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def valid_limit(value: object) -> int | None:
@@ -83,7 +86,39 @@ def check_wait(wait: float, *, paused: bool, max_wait: float | None) -> None:
         raise LimitWaitTooLongError(wait=wait, allowed=max(allowed, 0.0), paused=paused)
 
 
-class RateLimiter:
+class LimiterGauges:
+    """The read-only figures every rate limiter shows (in-process and shared).
+
+    A subclass sets ``_rate``, ``_ceiling``, ``_burst`` and ``_granted``.
+    """
+
+    _rate: float
+    _ceiling: float
+    _burst: int
+    _granted: int
+
+    @property
+    def requests_per_minute(self) -> float:
+        """The rate in force, in calls per minute (shared: as seen at the last acquire)."""
+        return self._rate
+
+    @property
+    def ceiling(self) -> float:
+        """The highest rate the server's headers may install, in calls per minute."""
+        return self._ceiling
+
+    @property
+    def burst(self) -> int:
+        """The most calls that may go at once after an idle spell (tokens in the bucket)."""
+        return self._burst
+
+    @property
+    def granted(self) -> int:
+        """How many calls this limiter let through (tokens granted, slots reserved)."""
+        return self._granted
+
+
+class RateLimiter(LimiterGauges):
     """A token bucket shared by every request made with one credential.
 
     Tokens refill continuously at ``requests_per_minute`` per ``60 + safety_margin``
@@ -126,7 +161,7 @@ class RateLimiter:
         ledger: CreditLedger | None = None,
         account: str | None = None,
     ) -> None:
-        if not _is_number(requests_per_minute) or not (
+        if not is_number(requests_per_minute) or not (
             requests_per_minute > 0 and math.isfinite(requests_per_minute)
         ):
             raise ConfigurationError(
@@ -135,13 +170,13 @@ class RateLimiter:
             )
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise ConfigurationError(f"burst must be an integer, at least 1; got {burst!r}")
-        if not _is_number(safety_margin) or not (
+        if not is_number(safety_margin) or not (
             safety_margin >= 0 and math.isfinite(safety_margin)
         ):
             raise ConfigurationError(f"safety_margin must be >= 0 seconds, got {safety_margin!r}")
         if ceiling is None:
             ceiling = requests_per_minute
-        if not _is_number(ceiling) or not (
+        if not is_number(ceiling) or not (
             ceiling >= requests_per_minute and math.isfinite(ceiling)
         ):
             raise ConfigurationError(
@@ -149,7 +184,7 @@ class RateLimiter:
                 f"got {ceiling!r}"
             )
         if max_wait is not None and (
-            not _is_number(max_wait) or not (max_wait >= 0 and math.isfinite(max_wait))
+            not is_number(max_wait) or not (max_wait >= 0 and math.isfinite(max_wait))
         ):
             raise ConfigurationError(f"max_wait must be >= 0 seconds or None, got {max_wait!r}")
         self._rate = float(requests_per_minute)
@@ -178,26 +213,6 @@ class RateLimiter:
             f"RateLimiter(requests_per_minute={self._rate:g}, burst={self._burst}, "
             f"safety_margin={self._margin:g})"
         )
-
-    @property
-    def requests_per_minute(self) -> float:
-        """The current rate, in calls per minute."""
-        return self._rate
-
-    @property
-    def ceiling(self) -> float:
-        """The highest rate the server's headers may install, in calls per minute."""
-        return self._ceiling
-
-    @property
-    def burst(self) -> int:
-        """The most tokens the bucket can hold."""
-        return self._burst
-
-    @property
-    def granted(self) -> int:
-        """How many tokens were granted since the limiter was made."""
-        return self._granted
 
     @property
     def paused_until(self) -> float:
@@ -262,7 +277,7 @@ class RateLimiter:
         Values that are not positive and finite numbers are ignored; values above
         the ceiling are cut to it.
         """
-        if not _is_number(requests_per_minute):
+        if not is_number(requests_per_minute):
             return
         try:
             if not (requests_per_minute > 0 and math.isfinite(requests_per_minute)):
@@ -302,7 +317,7 @@ class RateLimiter:
         values are ignored). The bucket is drained too, so the calls after the
         pause are paced again from zero.
         """
-        if not _is_number(seconds) or not (seconds > 0):
+        if not is_number(seconds) or not (seconds > 0):
             return
         seconds = min(float(seconds), MAX_PAUSE)  # inf included
         if math.isnan(seconds):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeGuard
 
 from solaredge_async.errors import ConfigurationError
 
@@ -19,6 +19,7 @@ __all__ = [
     "check_cost",
     "check_seconds",
     "cycle_bounds",
+    "is_number",
     "utc_now",
 ]
 
@@ -118,17 +119,18 @@ def check_cost(cost: object) -> int:
     return cost
 
 
+def is_number(value: object) -> TypeGuard[int | float]:
+    """Whether ``value`` is an int or a float (a bool is not a number here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def check_seconds(value: object, what: str) -> float:
     """Validate a positive finite number of seconds.
 
     Raises:
         ConfigurationError: Anything else.
     """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (value > 0 and math.isfinite(value))
-    ):
+    if not is_number(value) or not (value > 0 and math.isfinite(value)):
         raise ConfigurationError(f"{what} must be a positive number of seconds, got {value!r}")
     return float(value)
 

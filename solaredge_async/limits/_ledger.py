@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "BudgetSettings",
     "CreditLedger",
     "FileCreditLedger",
     "LedgerState",
@@ -132,8 +133,12 @@ def _record_state(
     )
 
 
-class _LedgerBase(abc.ABC):
-    """Settings, the clock and the pure bookkeeping shared by the implementations."""
+class BudgetSettings(abc.ABC):
+    """The budget, the billing day and the clock every credit ledger shares.
+
+    Raises:
+        ConfigurationError: (on construction) a budget or billing day out of range.
+    """
 
     def __init__(
         self,
@@ -174,6 +179,10 @@ class _LedgerBase(abc.ABC):
     @abc.abstractmethod
     async def state(self, account: str) -> LedgerState:
         """The account's spending this cycle."""
+
+
+class _LedgerBase(BudgetSettings):
+    """The pure bookkeeping shared by the in-process and file ledgers."""
 
     def _current(
         self, records: dict[str, Any], account: str, bounds: tuple[dt.datetime, dt.datetime]
@@ -402,11 +411,7 @@ class FileCreditLedger(_LedgerBase):
         Raises:
             StateFileError: The file is damaged or cannot be used.
         """
-        account = check_account(account)
-        bounds = self.cycle()
-        return await self._file.update(
-            lambda data: self._flag(self._records(data), account, bounds, exhausted=True)
-        )
+        return await self._set_flag(account, exhausted=True)
 
     async def clear_exhausted(self, account: str) -> LedgerState:
         """Forget a monthly 429 before the reset.
@@ -414,8 +419,11 @@ class FileCreditLedger(_LedgerBase):
         Raises:
             StateFileError: The file is damaged or cannot be used.
         """
+        return await self._set_flag(account, exhausted=False)
+
+    async def _set_flag(self, account: str, *, exhausted: bool) -> LedgerState:
         account = check_account(account)
         bounds = self.cycle()
         return await self._file.update(
-            lambda data: self._flag(self._records(data), account, bounds, exhausted=False)
+            lambda data: self._flag(self._records(data), account, bounds, exhausted=exhausted)
         )

@@ -40,15 +40,18 @@ import anyio
 import attrs
 
 from solaredge_async.errors import ConfigurationError
-from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN, MAX_PAUSE, valid_limit
+from solaredge_async.limits._bucket import (
+    DEFAULT_SAFETY_MARGIN,
+    MAX_PAUSE,
+    LimiterGauges,
+    valid_limit,
+)
 from solaredge_async.limits._cycle import (
     DEFAULT_MONTHLY_CREDITS,
-    aware,
     check_account,
-    check_budget,
     check_cost,
     check_seconds,
-    cycle_bounds,
+    is_number,
     utc_now,
 )
 from solaredge_async.limits._errors import (
@@ -56,7 +59,7 @@ from solaredge_async.limits._errors import (
     LimitWaitTooLongError,
     SharedStateUnavailableError,
 )
-from solaredge_async.limits._ledger import LedgerState
+from solaredge_async.limits._ledger import BudgetSettings, LedgerState
 from solaredge_async.limits._lua import ACQUIRE, LEDGER
 
 if TYPE_CHECKING:
@@ -322,7 +325,7 @@ class RedisLimits:
         )
 
 
-class RedisCreditLedger:
+class RedisCreditLedger(BudgetSettings):
     """A `CreditLedger` on Redis, shared by every process using the account.
 
     The cycle is computed from ``clock`` (the wall clock of this host), so the
@@ -343,37 +346,14 @@ class RedisCreditLedger:
         billing_day: int = 1,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
+        super().__init__(monthly_credits=monthly_credits, billing_day=billing_day, clock=clock)
         self._shared = shared
-        self._monthly, self._billing_day = check_budget(monthly_credits, billing_day)
-        self._clock = clock
 
     def __repr__(self) -> str:
         return (
             f"RedisCreditLedger({self._shared.target!r}, monthly_credits={self._monthly}, "
             f"billing_day={self._billing_day})"
         )
-
-    @property
-    def monthly_credits(self) -> int:
-        """The monthly budget in credits (0 = unlimited)."""
-        return self._monthly
-
-    @property
-    def billing_day(self) -> int:
-        """The day of the month (1..28) the cycle resets at 00:00 UTC."""
-        return self._billing_day
-
-    def cycle(self) -> tuple[dt.datetime, dt.datetime]:
-        """The current billing cycle ``[start, end)`` on the ledger's clock."""
-        return cycle_bounds(aware(self._clock), self._billing_day)
-
-    def cycle_start(self) -> dt.datetime:
-        """When the current billing cycle began (UTC)."""
-        return self.cycle()[0]
-
-    def cycle_end(self) -> dt.datetime:
-        """When the current billing cycle ends and the credits reset (UTC)."""
-        return self.cycle()[1]
 
     def ledger_args(
         self, account: str, cost: int, *, enforce: bool
@@ -433,10 +413,6 @@ class RedisCreditLedger:
         """The account's spending this cycle."""
         return await self._op("state", account)
 
-    async def remaining(self, account: str) -> int | None:
-        """Credits left this cycle: 0 when exhausted, None when unlimited."""
-        return (await self.state(account)).remaining
-
     async def mark_exhausted(self, account: str) -> LedgerState:
         """Record the monthly 429 for every process: charges are refused until the reset."""
         return await self._op("exhaust", account)
@@ -446,7 +422,7 @@ class RedisCreditLedger:
         return await self._op("clear", account)
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(LimiterGauges):
     """A per-minute limiter shared through Redis; the interface of `RateLimiter`.
 
     `acquire` reserves a send slot with one atomic script on the Redis server's
@@ -516,26 +492,6 @@ class RedisRateLimiter:
             f"RedisRateLimiter({self._shared.target!r}, account={self.account!r}, "
             f"requests_per_minute={self._rate:g}, burst={self._burst})"
         )
-
-    @property
-    def requests_per_minute(self) -> float:
-        """The shared rate seen at the last acquire, in calls per minute."""
-        return self._rate
-
-    @property
-    def ceiling(self) -> float:
-        """The highest rate the server's headers may install, in calls per minute."""
-        return self._ceiling
-
-    @property
-    def burst(self) -> int:
-        """The most calls that go at once after an idle spell."""
-        return self._burst
-
-    @property
-    def granted(self) -> int:
-        """Slots this limiter reserved."""
-        return self._granted
 
     def _args(self, *, reserve: bool, cost: int, max_pause: float | None) -> list[str]:
         now = anyio.current_time()
@@ -708,7 +664,7 @@ class RedisRateLimiter:
         Cut to `MAX_PAUSE`; non-numbers and non-positive values are ignored. A
         pause never shortens one in force. Sent to Redis in the background.
         """
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        if not is_number(seconds) or not seconds > 0:
             return
         seconds = min(float(seconds), MAX_PAUSE)
         if math.isnan(seconds):

@@ -30,7 +30,7 @@ from solaredge_async.errors import (
     ResponseValidationError,
     TransportError,
 )
-from solaredge_async.oauth._tokens import TokenSet
+from solaredge_async.oauth._tokens import TokenSet, is_number
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Collection
@@ -118,11 +118,7 @@ def check_positive(value: object, what: str) -> float:
     Raises:
         ConfigurationError: Not a number (bools refused), not positive, or not finite.
     """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (value > 0 and math.isfinite(value))
-    ):
+    if not is_number(value) or not (value > 0 and math.isfinite(value)):
         raise ConfigurationError(f"{what} must be a positive finite number, got {value!r}")
     return float(value)
 
@@ -285,8 +281,7 @@ class OAuthClient:
         if (
             not isinstance(access, str)
             or not isinstance(refresh, str)
-            or isinstance(expires_in, bool)
-            or not isinstance(expires_in, int | float)
+            or not is_number(expires_in)
             or not 0 < expires_in <= _MAX_EXPIRES_IN
         ):
             raise ResponseValidationError(
@@ -317,17 +312,13 @@ class OAuthClient:
             TransportError: No answer; `RequestTimeoutError` past ``timeout``.
             ResponseValidationError: The response is too large or lacks the tokens.
         """
-        body = {
-            "grant_type": "authorization_code",
-            "code": check_secret(code, "code"),
-            "client_id": self.client_id,
-            "client_secret": self._secret,
-        }
+        grant = {"grant_type": "authorization_code", "code": check_secret(code, "code")}
+        extra = {}
         if redirect_uri is not None:
-            body["redirect_uri"] = redirect_uri
+            extra["redirect_uri"] = redirect_uri
         if site_id is not None:
-            body["site_id"] = str(site_id)
-        return self._tokens(await self._post(_TOKEN_PATH, body), _TOKEN_PATH)
+            extra["site_id"] = str(site_id)
+        return await self._grant_tokens(grant, extra)
 
     async def refresh(self, refresh_token: str) -> TokenSet:
         """Trade a refresh token for new tokens; the old refresh token stops working.
@@ -337,12 +328,20 @@ class OAuthClient:
             TransportError: No answer; `RequestTimeoutError` past ``timeout``.
             ResponseValidationError: The response is too large or lacks the tokens.
         """
-        body = {
-            "grant_type": "refresh_token",
-            "refresh_token": check_secret(refresh_token, "refresh_token"),
-            "client_id": self.client_id,
-            "client_secret": self._secret,
-        }
+        return await self._grant_tokens(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": check_secret(refresh_token, "refresh_token"),
+            }
+        )
+
+    async def _grant_tokens(
+        self, grant: dict[str, str], extra: dict[str, str] | None = None
+    ) -> TokenSet:
+        """POST ``grant``, the client's credentials and ``extra`` for tokens; parse them."""
+        body = {**grant, "client_id": self.client_id, "client_secret": self._secret}
+        if extra:
+            body.update(extra)
         return self._tokens(await self._post(_TOKEN_PATH, body), _TOKEN_PATH)
 
     async def revoke(self, token: str) -> None:

@@ -38,6 +38,7 @@ from solaredge_async.errors import ConfigurationError, OAuthError, RequestTimeou
 from solaredge_async.oauth._flow import check_positive
 from solaredge_async.oauth._locks import LocalRefreshLock
 from solaredge_async.oauth._stores import CallbackTokenStore, TokenStoreError, check_grant
+from solaredge_async.oauth._tokens import is_number
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -127,11 +128,7 @@ class RefreshingTokenProvider:
             if not callable(on_refresh):
                 raise ConfigurationError("on_refresh must be an async callable taking a TokenSet")
             store = CallbackTokenStore(on_refresh)
-        if (
-            isinstance(skew, bool)
-            or not isinstance(skew, int | float)
-            or not (skew >= 0 and math.isfinite(skew))
-        ):
+        if not is_number(skew) or not (skew >= 0 and math.isfinite(skew)):
             raise ConfigurationError(f"skew must be seconds >= 0, got {skew!r}")
         self._oauth = oauth
         self._store: TokenStore = store

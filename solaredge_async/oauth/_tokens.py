@@ -9,17 +9,22 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, TypeGuard
 
 import attrs
 
 from solaredge_async._credentials import check_secret
 from solaredge_async.errors import ConfigurationError
 
-__all__ = ["TokenSet", "decode_tokens", "encode_tokens"]
+__all__ = ["TokenSet", "decode_tokens", "encode_tokens", "is_number"]
 
 #: The storage format's version, written into every encoded token set.
 FORMAT_VERSION: Final = 1
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """Whether ``value`` is an int or a float (a bool is not a number here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @attrs.frozen(kw_only=True)
@@ -78,11 +83,7 @@ def decode_tokens(data: bytes | str) -> TokenSet:
     expires_in = obj.get("expires_in")
     expires_at = obj.get("expires_at")
     token_type = obj.get("token_type", "Bearer")
-    if (
-        isinstance(expires_in, bool)
-        or not isinstance(expires_in, int | float)
-        or not math.isfinite(expires_in)
-    ):
+    if not is_number(expires_in) or not math.isfinite(expires_in):
         raise ConfigurationError("stored tokens: expires_in is not a number of seconds")
     try:
         when = datetime.fromisoformat(expires_at) if isinstance(expires_at, str) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import anyio
+from solaredge_async.testing._replies import answer
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
@@ -60,18 +60,16 @@ class SimulatorASGIApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path = scope.get("raw_path") or scope["path"].encode()
         path = path.partition(b"?")[0].decode("ascii", "replace")
-        mono = self._clock() if self._clock is not None else anyio.current_time()
-        reply = self._handle(
+        reply = await answer(
+            self._handle,
+            self._clock,
             scope["method"],
             path,
             scope.get("query_string", b"").decode("ascii", "replace"),
             headers,
             body,
-            mono=mono,
         )
         try:
-            if reply.delay > 0:
-                await anyio.sleep(reply.delay)
             if reply.action is not None:
                 return  # reset or stall: no response at all
             await send(

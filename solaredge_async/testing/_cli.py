@@ -200,7 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_keys = len(sim.api_keys)
         print(  # noqa: T201
             f"SolarEdge simulator: {args.sites} sites, {n_keys} account(s), "
-            f"{args.rate_limit or 'no'} calls/min; listening on {url}",
+            f"{args.rate_limit or 'no'} calls/min; listening on {url}\n"
+            f"API key it accepts: {sim.api_keys[0]} (e.g. SOLAREDGE_API_KEY={sim.api_keys[0]} "
+            f"solaredge-async sites --base-url {url})",
             flush=True,
         )
 

@@ -53,6 +53,19 @@ _V1_GONE: Final = (
 _MONITORING: Final = "/monitoring"
 
 
+def _settled(
+    admission: Admission,
+    reply: Reply,
+    fault: str | None = None,
+    *,
+    charge: bool = True,
+    release: bool = True,
+) -> Reply:
+    """Settle ``admission`` with ``reply``'s status (see `Admission.settle`); return ``reply``."""
+    admission.settle(reply.status, fault, charge=charge, release=release)
+    return reply
+
+
 @attrs.frozen(kw_only=True)
 class RequestRecord:
     """One request the simulator received.
@@ -214,9 +227,7 @@ class Gateway:
             _V1_RE.match(path) or (rest is not None and _V1_RE.match(rest))
         ):
             admission = self.limits.admit(ANONYMOUS, tick, now)
-            reply = replies.problem(Problem(410, _V1_GONE), admission)
-            admission.settle(reply.status, None, charge=True)
-            return reply
+            return _settled(admission, replies.problem(Problem(410, _V1_GONE), admission))
         if rest is None:
             return replies.no_route()  # outside the mount point: the gateway has no route
         if rest in OAUTH_TEMPLATES:
@@ -227,14 +238,9 @@ class Gateway:
         admission = self.limits.admit(account, tick, now)
         if admission.verdict != "ok":
             reply = replies.refused(admission)
-            admission.settle(
-                reply.status, None, charge=self.config.charge_rate_limited, release=False
-            )
-            return reply
+            return _settled(admission, reply, charge=self.config.charge_rate_limited, release=False)
         if not isinstance(caller, Caller):
-            reply = replies.unauthorized(caller, admission)
-            admission.settle(reply.status, None, charge=True)
-            return reply
+            return _settled(admission, replies.unauthorized(caller, admission))
         return self._data_call(method, rest, pairs, caller, now, tick, admission, gzip_ok=gzip_ok)
 
     def _data_call(  # noqa: PLR0917 - the hot path hands the request's parts on as they are
@@ -257,14 +263,12 @@ class Gateway:
             admission.burst(tick)
             reply = replies.refused(admission)
             reply.fault, reply.delay = fault, pick.delay
-            admission.settle(reply.status, fault, charge=self.config.charge_rate_limited)
-            return reply
+            return _settled(admission, reply, fault, charge=self.config.charge_rate_limited)
         if fault == "html_error":
             admission.refund_minute()  # the CDN edge answered; the gateway never counted it
             reply = replies.cdn_error(pick.variant)
             reply.fault, reply.delay = fault, pick.delay
-            admission.settle(reply.status, fault, charge=False)
-            return reply
+            return _settled(admission, reply, fault, charge=False)
         if fault == "server_error":
             code = (500, 502, 503, 504)[int(pick.variant * 4)]
             problem = Problem(code, "An unexpected error occurred", SERVER_ERROR_TITLES[code])

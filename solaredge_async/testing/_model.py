@@ -13,6 +13,8 @@ from datetime import date, datetime
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
+import attrs
+
 __all__ = [
     "BatteryModel",
     "InverterModel",
@@ -132,66 +134,31 @@ _ALERT_CATEGORIES: Final = {
 ALERT_HORIZON: Final = 1_780_272_000
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class InverterModel:
     """An inverter: its share of the site's PV and its inventory fields."""
 
-    __slots__ = (
-        "comm",
-        "created",
-        "firmware",
-        "firmware_version",
-        "name",
-        "optimizers",
-        "part_number",
-        "serial",
-        "share",
-    )
-
-    def __init__(
-        self,
-        *,
-        serial: str,
-        share: float,
-        part_number: str,
-        firmware_version: str,
-        firmware: str,
-        optimizers: int,
-        comm: str,
-        created: int,
-        name: str,
-    ) -> None:
-        self.serial = serial
-        self.share = share
-        self.part_number = part_number
-        self.firmware_version = firmware_version
-        self.firmware = firmware
-        self.optimizers = optimizers
-        self.comm = comm
-        self.created = created
-        self.name = name
+    serial: str
+    share: float
+    part_number: str
+    firmware_version: str
+    firmware: str
+    optimizers: int
+    comm: str
+    created: int
+    name: str
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class MeterModel:
     """A meter: ``CONSUMPTION`` (consumption, import, export) or ``PRODUCTION``."""
 
-    __slots__ = ("connected_to", "created", "meter_type", "name", "part_number", "serial")
-
-    def __init__(
-        self,
-        *,
-        serial: str,
-        meter_type: str,
-        part_number: str,
-        created: int,
-        name: str,
-        connected_to: str,
-    ) -> None:
-        self.serial = serial
-        self.meter_type = meter_type
-        self.part_number = part_number
-        self.created = created
-        self.name = name
-        self.connected_to = connected_to
+    serial: str
+    meter_type: str
+    part_number: str
+    created: int
+    name: str
+    connected_to: str
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -208,40 +175,18 @@ class MeterModel:
         )
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class BatteryModel:
     """A battery: capacity (Wh), power limit (W) and its share of the site's storage."""
 
-    __slots__ = (
-        "capacity_wh",
-        "connected_to",
-        "created",
-        "max_power_w",
-        "name",
-        "part_number",
-        "serial",
-        "share",
-    )
-
-    def __init__(
-        self,
-        *,
-        serial: str,
-        capacity_wh: float,
-        max_power_w: float,
-        share: float,
-        part_number: str,
-        created: int,
-        name: str,
-        connected_to: str,
-    ) -> None:
-        self.serial = serial
-        self.capacity_wh = capacity_wh
-        self.max_power_w = max_power_w
-        self.share = share
-        self.part_number = part_number
-        self.created = created
-        self.name = name
-        self.connected_to = connected_to
+    serial: str
+    capacity_wh: float
+    max_power_w: float
+    share: float
+    part_number: str
+    created: int
+    name: str
+    connected_to: str
 
 
 class SiteModel:
@@ -384,6 +329,20 @@ def id_params(seed: int) -> tuple[int, int, int]:
     return a, (h >> 24) % ID_SPACE, pow(a, -1, ID_SPACE)
 
 
+def _meter(
+    rng: random.Random, meter_type: str, part_number: str, created: int, connected_to: str
+) -> MeterModel:
+    """A meter of ``meter_type`` (its serial is the next draw of ``rng``)."""
+    return MeterModel(
+        serial=f"{rng.randint(100_000_000, 999_999_999)}",
+        meter_type=meter_type,
+        part_number=part_number,
+        created=created,
+        name=f"{meter_type.capitalize()} Meter",
+        connected_to=connected_to,
+    )
+
+
 def derive_site(  # noqa: C901, PLR0912, PLR0915
     index: int,
     *,
@@ -471,27 +430,9 @@ def derive_site(  # noqa: C901, PLR0912, PLR0915
     batteries: list[BatteryModel] = []
     if rng.random() < meter_fraction:
         first = inverters[0].serial
-        meters.append(
-            MeterModel(
-                serial=f"{rng.randint(100_000_000, 999_999_999)}",
-                meter_type="CONSUMPTION",
-                part_number="SE-MTR-3Y-400V-A",
-                created=created,
-                name="Consumption Meter",
-                connected_to=first,
-            )
-        )
+        meters.append(_meter(rng, "CONSUMPTION", "SE-MTR-3Y-400V-A", created, first))
         if rng.random() < 0.3:  # noqa: PLR2004
-            meters.append(
-                MeterModel(
-                    serial=f"{rng.randint(100_000_000, 999_999_999)}",
-                    meter_type="PRODUCTION",
-                    part_number="SE-MTR240-0-000-S2",
-                    created=created,
-                    name="Production Meter",
-                    connected_to=first,
-                )
-            )
+            meters.append(_meter(rng, "PRODUCTION", "SE-MTR240-0-000-S2", created, first))
         if rng.random() < battery_fraction:
             n_bat = 1 if rng.random() < 0.8 else 2  # noqa: PLR2004
             for j in range(n_bat):

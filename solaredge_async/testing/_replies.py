@@ -16,8 +16,10 @@ import random
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Final, Literal
 
+import anyio
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from solaredge_async.testing._config import SimulatorConfig
     from solaredge_async.testing._limits import Admission
@@ -45,6 +47,7 @@ __all__ = [
     "Problem",
     "Reply",
     "ReplyWriter",
+    "answer",
     "dumps",
     "random_hex",
     "trace_id",
@@ -215,6 +218,41 @@ class Reply:
 
     def __repr__(self) -> str:
         return f"<Reply {self.status} {len(self.body)} bytes fault={self.fault}>"
+
+
+async def answer(  # noqa: PLR0917 - the request's parts, as both front ends hold them
+    handle: Callable[..., Reply],
+    clock: Callable[[], float] | None,
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> Reply:
+    """Answer one request with ``handle`` and sleep its latency fault (anyio).
+
+    The caller sends the reply and then calls `Reply.finish` (in a ``finally``); if
+    the sleep is cancelled, the slot is freed here.
+
+    Args:
+        handle: The simulator's request handler (`Simulator.handle`).
+        clock: Monotonic clock (seconds) for the per-minute windows, or ``None`` for
+            ``anyio.current_time()``.
+        method: The HTTP method.
+        path: The raw path, without the query.
+        query: The raw query string.
+        headers: The request headers (lower-case names).
+        body: The request body.
+    """
+    mono = clock() if clock is not None else anyio.current_time()
+    reply = handle(method, path, query, headers, body, mono=mono)
+    if reply.delay > 0:
+        try:
+            await anyio.sleep(reply.delay)
+        except BaseException:
+            reply.finish()
+            raise
+    return reply
 
 
 class ReplyWriter:

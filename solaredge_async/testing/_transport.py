@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import anyio
 import httpx
 
+from solaredge_async.testing._replies import answer
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -51,19 +53,17 @@ class SimulatorTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         raw = request.url.raw_path
         path, _, query = raw.partition(b"?")
-        mono = self._clock() if self._clock is not None else anyio.current_time()
         headers: Mapping[str, str] = request.headers
-        reply = self._handle(
+        reply = await answer(
+            self._handle,
+            self._clock,
             request.method,
             path.decode("ascii", "replace"),
             query.decode("ascii", "replace"),
             headers,
             body,
-            mono=mono,
         )
         try:
-            if reply.delay > 0:
-                await anyio.sleep(reply.delay)
             if reply.action == "reset":
                 if next(self._resets) % 2:
                     raise httpx.RemoteProtocolError(

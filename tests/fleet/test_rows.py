@@ -1,10 +1,10 @@
-"""Flat rows: one per site / device / timestamp / metric, with units, nulls kept."""
+"""Flat rows: one per site / device / bucket / metric, bucket-start stamps, nulls on request."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -57,15 +57,19 @@ async def test_every_target_flattens_to_documented_rows():
     assert ("meters/telemetry", "import_energy") in metrics
     assert ("overview", "consumption_from_grid") in metrics
     for row in rows:
-        site_id, serial, source, metric, stamp, period_end, _value, unit, res, details = row
+        site_id, serial, source, metric, res, start, period_end, value, unit, details = row
         assert isinstance(site_id, int)
         assert metric == metric.lower()
-        if stamp is not None:
-            assert datetime.fromisoformat(stamp).utcoffset() is not None
+        if start is not None:
+            assert datetime.fromisoformat(start).utcoffset() is not None
         if source in {"energy", "power"} or source.endswith("telemetry"):
             assert res == "HOUR"
             assert unit is not None
-            assert period_end is None
+            assert value is not None  # null buckets are left out by default
+            assert period_end is not None
+            assert start is not None
+            span = datetime.fromisoformat(period_end) - datetime.fromisoformat(start)
+            assert span == timedelta(hours=1)
             assert details is None
         if source == "overview":
             assert period_end is not None
@@ -73,10 +77,13 @@ async def test_every_target_flattens_to_documented_rows():
         if source in {"devices", "alerts"}:
             assert isinstance(json.loads(details), dict)  # type: ignore[arg-type]
             assert serial or source == "alerts"
-    # Night buckets stay null, never 0.
-    energy = [row for row in rows if row[2] == "energy"]
-    assert any(row[6] is None for row in energy)
-    assert any(row[6] == 0.0 for row in energy) or any(row[6] for row in energy)
+    # Night buckets stay null, never 0, when asked for.
+    energy = [
+        row for r in results if r.item.kind == "energy" for row in flat_rows(r, include_null=True)
+    ]  # type: ignore[arg-type]
+    assert any(row.value is None for row in energy)
+    assert any(row.value for row in energy)
+    assert len(energy) == 12 * 24
 
 
 def test_targets_are_documented_in_one_place():

@@ -10,12 +10,13 @@ import anyio
 import httpx
 import pytest
 
+from solaredge_async._checks import DEFAULT_BASE_URL
 from solaredge_async.oauth import MemoryTokenStore, OAuthClient
 
 if TYPE_CHECKING:
     from solaredge_async.oauth import TokenSet
 
-BASE = "https://monitoringapi.solaredge.com/v2"
+BASE = DEFAULT_BASE_URL  # only ever behind in-process mock transports
 CLIENT_ID = "test-app"
 CLIENT_SECRET = "TEST-CLIENT-SECRET-0123456789"
 

@@ -8,7 +8,7 @@ one ``telemetry`` call, and named flat rows.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
 import httpx
@@ -179,16 +179,19 @@ def test_flat_rows_are_named_records() -> None:
         "inverters/voltage",
         "voltage",
     )
-    assert (row.timestamp, row.value, row.unit, row.resolution) == (STAMP, 231.5, "VOLT", "HOUR")
+    # Voltage stamps mark the bucket end: the row starts one bucket earlier.
+    start = (stamp - timedelta(hours=1)).isoformat()
+    assert (row.period_start, row.period_end) == (start, STAMP)
+    assert (row.value, row.unit, row.resolution) == (231.5, "VOLT", "HOUR")
     assert tuple(row) == (
         7,
         "SN-1",
         "inverters/voltage",
         "voltage",
+        "HOUR",
+        start,
         STAMP,
-        None,
         231.5,
         "VOLT",
-        "HOUR",
         None,
     )
