@@ -391,8 +391,9 @@ class ClientPool:
             for member in self._members.values():
                 await stack.enter_async_context(member.client)
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await stack.aclose()
+            # Not under a scope of its own: a client's shared-state connection must be
+            # left from the scope it was entered in. Each client shields its own close.
+            await stack.aclose()
             raise
         self._stack = stack
         return self
@@ -411,11 +412,12 @@ class ClientPool:
             return
         self._closed = True
         stack, self._stack = self._stack, None
-        with anyio.CancelScope(shield=True):
-            if stack is not None:
-                await stack.aclose()
-            for member in self._members.values():
-                await member.client.aclose()
+        # No shielded scope around this (see __aenter__); each client shields its own
+        # connection pool's close.
+        if stack is not None:
+            await stack.aclose()
+        for member in self._members.values():
+            await member.client.aclose()
 
     @property
     def is_closed(self) -> bool:
@@ -484,6 +486,35 @@ class ClientPool:
         for site in await self.sites():
             out.setdefault(site.credential, []).append(site.site_id)
         return {cred: tuple(out[cred]) for cred in self._members if cred in out}
+
+    async def shares(
+        self, site_ids: Iterable[int] | None = None
+    ) -> tuple[dict[str, list[int]], dict[int, SiteNotInPoolError]]:
+        """Split sites over the credentials that fetch them (lists the pool first if needed).
+
+        Args:
+            site_ids: The sites, or `None` for every site of the pool.
+
+        Returns:
+            Each credential's sites (in the order given; credentials with none
+            omitted), and an error for each site no credential sees.
+
+        Raises:
+            ClientClosedError: The pool is closed.
+        """
+        listed = await self.sites()
+        wanted = [s.site_id for s in listed] if site_ids is None else list(site_ids)
+        shares: dict[str, list[int]] = {}
+        unseen: dict[int, SiteNotInPoolError] = {}
+        for site_id in wanted:
+            credential = self._routes.get(site_id)
+            if credential is None:
+                unseen[site_id] = SiteNotInPoolError(
+                    f"site {site_id} is seen by no credential of the pool; nothing was fetched"
+                )
+            else:
+                shares.setdefault(credential, []).append(site_id)
+        return shares, unseen
 
     async def _list(self) -> None:
         members = list(self._members.items())

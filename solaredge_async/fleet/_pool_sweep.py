@@ -26,7 +26,6 @@ import attrs
 
 from solaredge_async import errors
 from solaredge_async.fleet._plan import SweepPlan, plan_sweep
-from solaredge_async.fleet._pool import SiteNotInPoolError
 from solaredge_async.fleet._run import (
     QUOTA_EXHAUSTED,
     ItemFailed,
@@ -269,8 +268,9 @@ async def plan_pool_sweep(
             failed_credentials={},
             listing_credits=0,
         )
+    shares, unseen = await pool.shares(spec.site_ids)
+    failed_sites: dict[int, errors.SolarEdgeError] = dict(unseen)
     sites = await pool.sites()
-    shares, failed_sites = _shares(sites, spec)
     whole = _whole_fleets(pool, sites, shares, spec)
     failed_credentials: dict[str, errors.SolarEdgeError] = dict(pool.listing_errors)
     plans: dict[str, SweepPlan] = {}
@@ -311,25 +311,6 @@ async def plan_pool_sweep(
         failed_credentials=failed_credentials,
         listing_credits=pool.listing_credits,
     )
-
-
-def _shares(
-    sites: tuple[PoolSite, ...], spec: SweepSpec
-) -> tuple[dict[str, list[int]], dict[int, errors.SolarEdgeError]]:
-    """Each credential's sites (by its route), and the named sites no credential sees."""
-    route = {site.site_id: site.credential for site in sites}
-    wanted = [s.site_id for s in sites] if spec.site_ids is None else list(spec.site_ids)
-    unseen: dict[int, errors.SolarEdgeError] = {}
-    shares: dict[str, list[int]] = {}
-    for site_id in wanted:
-        credential = route.get(site_id)
-        if credential is None:
-            unseen[site_id] = SiteNotInPoolError(
-                f"site {site_id} is seen by no credential of the pool; nothing was fetched"
-            )
-        else:
-            shares.setdefault(credential, []).append(site_id)
-    return shares, unseen
 
 
 def _whole_fleets(
@@ -441,7 +422,7 @@ class _PoolRun:
             eta = remaining * 60.0 / rate
         else:
             eta = None
-        stopped = "; ".join(f"{cred}: {why}" for cred, why in self.stop_reasons.items())
+        stopped = self.stop_text()
         return SweepProgress(
             total=self.total,
             done=done,
@@ -457,6 +438,12 @@ class _PoolRun:
             eta=eta,
             stopped=stopped or None,
         )
+
+    def stop_text(self) -> str:
+        """The stop reasons, each prefixed with its credential when the plan has several."""
+        if len(self.plan.parts) == 1:
+            return "; ".join(self.stop_reasons.values())
+        return "; ".join(f"{cred}: {why}" for cred, why in self.stop_reasons.items())
 
     def tick(self) -> None:
         if self.on_progress is None:
@@ -511,9 +498,12 @@ class PoolSweepResults:
 
     @property
     def stop_reason(self) -> str | None:
-        """Why credentials stopped launching items (``"key#...: quota exhausted"``), or `None`."""
-        reasons = self._run.stop_reasons
-        return "; ".join(f"{cred}: {why}" for cred, why in reasons.items()) or None
+        """Why credentials stopped launching items, or `None`.
+
+        ``"quota exhausted"`` for a plan of one credential; each reason prefixed with
+        its credential otherwise (``"key#1a2b3c4d: quota exhausted"``).
+        """
+        return self._run.stop_text() or None
 
     @property
     def stop_reasons(self) -> dict[str, str]:
