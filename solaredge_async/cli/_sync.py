@@ -38,7 +38,7 @@ from solaredge_async.cli._sweep import summary_json
 if TYPE_CHECKING:
     import argparse
 
-    from solaredge_async.sync import SyncPlan, SyncProgress, SyncReport
+    from solaredge_async.sync import PoolSyncPlan, PoolSyncReport, SyncProgress
 
 __all__ = ["SAMPLE_QUERY", "sqlite_path", "sync_command"]
 
@@ -96,7 +96,7 @@ class _SyncBar:
         self._bar.close()
 
 
-def _print_plan(plan: SyncPlan, out: TextIO, label: str, db: str) -> None:
+def _print_plan(plan: PoolSyncPlan, out: TextIO, label: str, db: str) -> None:
     kinds = ", ".join(f"{k} {n:,}" for k, n in plan.breakdown().items())
     print(f"Source: {label}", file=out)
     print(f"Store: {db}", file=out)
@@ -106,6 +106,12 @@ def _print_plan(plan: SyncPlan, out: TextIO, label: str, db: str) -> None:
         f"{plan.discovery_credits:,}",
         file=out,
     )
+    for credential, exc in plan.failed_credentials.items():
+        print(
+            f"warning: {credential} could not be used ({type(exc).__name__}: {exc}); "
+            "its sites are left out",
+            file=sys.stderr,
+        )
     if plan.failed_sites:
         print(f"{len(plan.failed_sites):,} sites could not be planned:", file=sys.stderr)
         for site_id, exc in list(plan.failed_sites.items())[:SHOW_FAILURES]:
@@ -123,7 +129,7 @@ def _sample(path: Path) -> tuple[int, int, list[tuple[Any, ...]]]:
         db.close()
 
 
-def _status(report: SyncReport) -> int:
+def _status(report: PoolSyncReport) -> int:
     if report.complete:
         return EXIT_OK
     if report.succeeded == report.failed == 0 and report.not_attempted:
@@ -134,7 +140,12 @@ def _status(report: SyncReport) -> int:
 async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C901, PLR0915
     """``sync``: bring ``--db`` up to date (see the module docstring)."""
     from solaredge_async.store import StoreLockedError, open_store, redact_url  # noqa: PLC0415
-    from solaredge_async.sync import DEFAULT_SETTLE, SyncSpec, plan_sync, run_sync  # noqa: PLC0415
+    from solaredge_async.sync import (  # noqa: PLC0415
+        DEFAULT_SETTLE,
+        SyncSpec,
+        plan_pool_sync,
+        run_pool_sync,
+    )
 
     json_out = args.output == "json"
     out = sys.stderr if json_out else sys.stdout
@@ -160,13 +171,12 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
             raise UsageError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
     started = time.perf_counter()
     async with connect(args, options) as conn:
-        client = conn.client
         try:
             store_cm = open_store(args.db, exclusive=not args.dry_run)
             async with store_cm as store:
                 if spec.sites is not None:
-                    await check_site_ids(client, spec.sites)
-                plan = await plan_sync(client, store, spec, now=conn.now())
+                    await check_site_ids(conn, spec.sites)
+                plan = await plan_pool_sync(conn.pool, store, spec, now=conn.now())
                 _print_plan(plan, out, conn.label, shown_db)
                 if args.dry_run:
                     print("Dry run: nothing fetched beyond discovery.", file=out)
@@ -189,7 +199,7 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
                 stop.note = "what was fetched is committed; run the same sync again to continue"
                 bar = _SyncBar(ProgressBar(sys.stderr, enabled=not args.no_progress), plan.credits)
                 try:
-                    report = await run_sync(client, store, plan, on_progress=bar)
+                    report = await run_pool_sync(conn.pool, store, plan, on_progress=bar)
                 finally:
                     bar.close()
         except StoreLockedError as exc:

@@ -1,0 +1,118 @@
+"""The command line over several API keys and through shared limits on Redis.
+
+The multi-process test runs three real CLI processes against one loopback simulator
+and asserts on counts (429s, credits), never on how long anything took.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from anyio.from_thread import start_blocking_portal
+
+from solaredge_async import cli
+from solaredge_async.testing import FleetSpec, Simulator, SimulatorConfig
+from tests.pool._support import fp
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def loopback_sim(keys: tuple[str, ...], sites: int = 6, **kw: object) -> Simulator:
+    """A simulator on the wall clock (the CLI's 'yesterday' is the simulator's)."""
+    settings: dict[str, object] = {
+        "fleet": FleetSpec(sites=sites, api_keys=keys),
+        "requests_per_minute": None,
+        "monthly_credits": None,
+    }
+    settings.update(kw)
+    return Simulator(SimulatorConfig(**settings))  # type: ignore[arg-type]
+
+
+def keys(n: int) -> tuple[str, ...]:
+    """``n`` fresh API keys."""
+    return tuple(f"CLIPOOLKEY{i}{uuid.uuid4().hex}" for i in range(n))
+
+
+def test_sites_with_two_accounts_keys_lists_both_accounts_sites(capsys):
+    """One `sites` call, ``--api-key`` twice: every site of both, with the key that sees it."""
+    a, b = keys(2)
+    sim = loopback_sim((a, b), sites=7)
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(sim.serve()) as url:
+        common = ["--base-url", url, "--requests-per-minute", "0"]
+        code = cli.main(["sites", *common, "--api-key", a, "--api-key", b, "--format", "jsonl"])
+        table = cli.main(["sites", *common, "--api-key", a, "--api-key", b])
+    assert code == table == 0
+    printed = capsys.readouterr()
+    lines = printed.out.splitlines()
+    rows = [json.loads(line) for line in lines if line.startswith("{")]
+    assert sorted(r["site_id"] for r in rows) == sorted(
+        sim.fleet.sites_for(a) + sim.fleet.sites_for(b)
+    )
+    for row in rows:
+        owner = a if row["site_id"] in sim.fleet.sites_for(a) else b
+        assert row["credentials"] == [fp(owner)]
+        assert row["name"]
+    assert lines[-1] == "7 sites"
+    assert "credentials" in next(line for line in lines if line.startswith("site_id"))
+    for text in (printed.out, printed.err):
+        assert a not in text
+        assert b not in text
+
+
+def test_the_environment_takes_several_comma_separated_keys(capsys, monkeypatch):
+    """``SOLAREDGE_API_KEY=a,b`` is a pool of two."""
+    a, b = keys(2)
+    sim = loopback_sim((a, b), sites=4)
+    monkeypatch.setenv("SOLAREDGE_API_KEY", f"{a}, {b}")
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(sim.serve()) as url:
+        code = cli.main(
+            ["sites", "--base-url", url, "--requests-per-minute", "0", "--format", "csv"]
+        )
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + 4
+    assert {line.rsplit(",", 1)[1] for line in lines[1:]} == {fp(a), fp(b)}
+
+
+def test_a_refused_key_is_reported_and_the_others_listed(capsys):
+    """One bad key among two: its sites are missing, a warning names it, exit 1."""
+    a, bad = keys(2)
+    sim = loopback_sim((a,), sites=3)
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(sim.serve()) as url:
+        code = cli.main(
+            ["sites", "--base-url", url, "--requests-per-minute", "0", "--api-key", a,
+             "--api-key", bad, "--format", "jsonl"]
+        )  # fmt: skip
+    assert code == 1
+    printed = capsys.readouterr()
+    assert len(printed.out.splitlines()) == 3
+    assert fp(bad) in printed.err
+    assert bad not in printed.err
+
+
+def test_sweep_and_sync_run_over_every_key(tmp_path, capsys):
+    """`sweep` and `sync` with two keys: each site fetched with its own key, nothing refused."""
+    a, b = keys(2)
+    sim = loopback_sim((a, b), sites=6)
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(sim.serve()) as url:
+        common = ["--base-url", url, "--requests-per-minute", "0", "--api-key", a, "--api-key", b]
+        swept = cli.main(
+            ["sweep", *common, "--what", "overview,energy", "--out", str(tmp_path / "s"),
+             "--no-progress", "--output", "json"]
+        )  # fmt: skip
+        sweep_summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+        synced = cli.main(
+            ["sync", *common, "--what", "energy", "--db", f"sqlite:///{tmp_path / 'f.db'}",
+             "--no-progress", "--output", "json"]
+        )  # fmt: skip
+        sync_summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert swept == synced == 0
+    assert sweep_summary["succeeded"] == 6 * 3  # an overview and two half-days each
+    assert sweep_summary["failed"] == sweep_summary["not_attempted"] == 0
+    assert sync_summary["complete"] is True
+    assert sync_summary["sites"] == 6
+    for key in (a, b):
+        usage = sim.ledger(key)
+        assert usage.statuses.keys() == {200}  # no 403: every site with its own key
