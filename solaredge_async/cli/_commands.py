@@ -440,15 +440,16 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
 def api_keys_of(args: argparse.Namespace) -> list[str]:
     """The API keys: every ``--api-key``, else ``$SOLAREDGE_API_KEY`` split at commas.
 
-    Repeats are dropped (the first one is kept).
+    Repeats are dropped (the first one is kept), and so are empty items of the
+    variable (a trailing comma); an empty ``--api-key`` is refused by the client.
 
     Raises:
         UsageError: No key at all.
     """
-    given: list[str] = list(args.api_key or [])
-    if not given:
+    keys: list[str] = list(dict.fromkeys(args.api_key or []))
+    if not keys:
         given = [k.strip() for k in os.environ.get(_ENV_API_KEY, "").split(",")]
-    keys = list(dict.fromkeys(k for k in given if k))
+        keys = list(dict.fromkeys(k for k in given if k))
     if not keys:
         raise UsageError(
             f"no API key: pass --api-key KEY (repeat it for several accounts) or set the "
