@@ -247,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (jsonl; parquet needs pyarrow)",
     )
     sw.add_argument(
+        "--include-null",
+        action="store_true",
+        help="also write buckets that hold no value (null); left out by default",
+    )
+    sw.add_argument(
         "--resume",
         action="store_true",
         help="continue the sweep in DIR with its options, skipping what it wrote",
@@ -281,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     si.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
+
+    from solaredge_async.cli._poll import add_poll_parser  # noqa: PLC0415
+
+    add_poll_parser(sub, conn)
 
     sub.add_parser(
         "simulate",
@@ -417,6 +426,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     _configure_logging(args.log_level)
     logging.getLogger("solaredge_async.cli").debug("starting %s", args.command)
+    if args.command == "poll":
+        from solaredge_async.cli._poll import run_poll  # noqa: PLC0415 - heavy imports
+
+        return run_poll(args)
     from solaredge_async.cli._run import run  # noqa: PLC0415 - heavy imports
 
     return run(args, parser)

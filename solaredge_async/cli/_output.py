@@ -35,6 +35,7 @@ import io
 import json
 import os
 import time
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Final, Self
 
 from solaredge_async.fleet import ROW_FIELDS, flat_rows
@@ -230,6 +231,15 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return data
 
 
+#: The row fields written to Parquet as ``timestamp[us, tz=UTC]``.
+_INSTANTS: Final = ("period_start", "period_end")
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 stamp with its offset, as an aware UTC datetime."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
 class OutputStore:
     """Appends the flat rows of finished items, crash-safely (see the module docstring).
 
@@ -237,17 +247,22 @@ class OutputStore:
         directory: The output directory (exists).
         fmt: ``jsonl``, ``csv`` or ``parquet``.
         resume: Continue the output already there (else it must be fresh).
+        include_null: Also write the buckets that hold no value (``value`` null); by
+            default they are left out (a bucket without data is not 0).
 
     Raises:
         OutputError: The files cannot be written, or the journal and the data disagree.
         ImportError: ``parquet`` without pyarrow installed.
     """
 
-    def __init__(self, directory: Path, fmt: str, *, resume: bool) -> None:
+    def __init__(
+        self, directory: Path, fmt: str, *, resume: bool, include_null: bool = False
+    ) -> None:
         if fmt not in FORMATS:  # pragma: no cover - argparse limits the choices
             raise OutputError(f"unknown format {fmt!r}")
         self.directory = directory
         self.fmt = fmt
+        self.include_null = include_null
         self.data_path = directory / _DATA[fmt]
         self.journal_path = directory / JOURNAL
         self.done: set[str] = set()
@@ -336,7 +351,7 @@ class OutputStore:
 
     def add(self, result: ItemSucceeded) -> None:
         """Queue the rows of a finished item; committed with the next batch."""
-        rows = list(flat_rows(result))
+        rows = list(flat_rows(result, include_null=self.include_null))
         if self.fmt == "jsonl":
             self._add_bytes(b"".join(map(self._encode, rows)))
         elif self.fmt == "csv":
@@ -412,14 +427,18 @@ class OutputStore:
                 ("source", pa.string()),
                 ("metric", pa.string()),
                 ("resolution", pa.string()),
-                ("period_start", pa.string()),
-                ("period_end", pa.string()),
+                ("period_start", pa.timestamp("us", tz="UTC")),
+                ("period_end", pa.timestamp("us", tz="UTC")),
                 ("value", pa.float64()),
                 ("unit", pa.string()),
                 ("details", pa.string()),
             ]
         )
-        table = pa.table(dict(zip(ROW_FIELDS, self._columns, strict=True)), schema=schema)
+        columns = dict(zip(ROW_FIELDS, self._columns, strict=True))
+        for name in _INSTANTS:
+            # Real instants, not text: Parquet statistics and time filters then work.
+            columns[name] = [None if v is None else _instant(str(v)) for v in columns[name]]
+        table = pa.table(columns, schema=schema)
         self._part += 1
         final = self.data_path / f"part-{self._part:06d}.parquet"
         tmp = final.with_name(final.name + ".tmp")

@@ -279,7 +279,9 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
                 )
             return EXIT_OK
 
-        store = OutputStore(directory, options.format, resume=args.resume)
+        store = OutputStore(
+            directory, options.format, resume=args.resume, include_null=args.include_null
+        )
         if manifest is None:
             manifest = _manifest(options, plan, store)
         todo = plan.without(store.done) if store.done else plan

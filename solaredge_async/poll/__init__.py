@@ -39,6 +39,16 @@ from solaredge_async.poll._budget import (
     estimate_demand,
     pace,
 )
+from solaredge_async.poll._fetch import (
+    BUCKET_TARGETS,
+    DEFAULT_TAIL_GRACE,
+    FLEET_ALERTS,
+    RequestTally,
+    StoreFetcher,
+    discover_sites,
+    poll_watermarks,
+)
+from solaredge_async.poll._follow import FollowClock, TimeSource
 from solaredge_async.poll._metrics import CONTENT_TYPE, PollMetrics, serve_metrics
 from solaredge_async.poll._night import NightSkip, PollSite, SunTimes, sun_times
 from solaredge_async.poll._poller import (
@@ -65,7 +75,10 @@ from solaredge_async.poll._schedule import (
 )
 
 __all__ = [
+    "BUCKET_TARGETS",
     "CONTENT_TYPE",
+    "DEFAULT_TAIL_GRACE",
+    "FLEET_ALERTS",
     "PUBLICATION_DELAY",
     "BudgetConfig",
     "BudgetState",
@@ -75,6 +88,7 @@ __all__ = [
     "DueItem",
     "FetchBatch",
     "FetchOutcome",
+    "FollowClock",
     "NightSkip",
     "PacingReport",
     "PollMetrics",
@@ -82,18 +96,23 @@ __all__ = [
     "PollSummary",
     "PollTarget",
     "Poller",
+    "RequestTally",
     "Rung",
     "ScaledClock",
     "Scheduler",
+    "StoreFetcher",
     "SunTimes",
     "TargetDemand",
+    "TimeSource",
     "WatermarkKey",
     "billing_cycle",
     "default_ladder",
+    "discover_sites",
     "estimate_demand",
     "next_boundary",
     "next_due",
     "pace",
+    "poll_watermarks",
     "previous_boundary",
     "serve_metrics",
     "sun_times",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -100,6 +101,29 @@ def test_sweep_parquet(tmp_path, capsys):
     table = pq.read_table(out / "records")
     assert tuple(table.column_names) == ROW_FIELDS
     assert table.num_rows > 0
+    for name in ("period_start", "period_end"):
+        assert str(table.schema.field(name).type) == "timestamp[us, tz=UTC]"
+    # The same instants as the JSONL export, and no null buckets by default.
+    jsonl = tmp_path / "j"
+    assert _sweep(jsonl) == 0
+    rows = [json.loads(line) for line in (jsonl / "records.jsonl").read_text().splitlines()]
+    assert table.num_rows == len(rows)
+    assert table.column("value").to_pylist() == [row["value"] for row in rows]
+    first = datetime.fromisoformat(rows[0]["period_start"])
+    assert table.column("period_start")[0].as_py() == first
+
+
+def test_sweep_include_null_keeps_empty_buckets(tmp_path):
+    """Null buckets are left out of exports unless --include-null asks for them."""
+    plain, full = tmp_path / "plain", tmp_path / "full"
+    assert _sweep(plain) == 0
+    assert _sweep(full, "--include-null") == 0
+    kept = [json.loads(x) for x in (plain / "records.jsonl").read_text().splitlines()]
+    every = [json.loads(x) for x in (full / "records.jsonl").read_text().splitlines()]
+    assert len(every) > len(kept)
+    dropped = [r for r in every if r not in kept]
+    assert dropped
+    assert all(r["value"] is None and r["resolution"] for r in dropped)
 
 
 def test_dry_run_spends_only_discovery(tmp_path, capsys, monkeypatch):
