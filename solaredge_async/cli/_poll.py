@@ -192,6 +192,7 @@ def _check(args: argparse.Namespace) -> None:
         given = [flag for flag, value in sim_only.items() if value is not None]
         if given:
             raise _UsageError(f"{', '.join(given)} need --simulate")
+        _api_key(args)  # one key at most
     if not 1 <= args.billing_day <= 31:  # noqa: PLR2004 - days of a month
         raise _UsageError(f"--billing-day must be within 1..31, got {args.billing_day}")
     if args.monthly_credits is not None and args.monthly_credits < 1:
@@ -230,6 +231,23 @@ class _World:
         self.per_minute: float = _FREE_TIER_RPM
 
 
+def _api_key(args: argparse.Namespace) -> str | None:
+    """The one key ``poll`` runs on (``--api-key`` is repeatable for the other commands).
+
+    `None`: the client reads ``SOLAREDGE_API_KEY`` (and names it when it is missing).
+    """
+    import os  # noqa: PLC0415
+
+    keys = list(dict.fromkeys(args.api_key or []))
+    if not keys:
+        keys = [k.strip() for k in os.environ.get("SOLAREDGE_API_KEY", "").split(",") if k.strip()]
+    if len(keys) > 1:
+        raise _UsageError(
+            "poll runs on one API key: give one --api-key (or one in SOLAREDGE_API_KEY)"
+        )
+    return keys[0] if keys else None
+
+
 def _world(
     args: argparse.Namespace,
     hook: Callable[[RequestEvent], object],
@@ -244,7 +262,7 @@ def _world(
     if not args.simulate:
         rpm = _FREE_TIER_RPM if rpm_flag is None else rpm_flag
         client = SolarEdgeClient(
-            api_key=args.api_key,
+            api_key=_api_key(args),
             base_url=args.base_url or DEFAULT_BASE_URL,
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
@@ -381,11 +399,9 @@ async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one l
 
     account = "simulated"
     if ledger_box and not args.simulate:
-        import os  # noqa: PLC0415
-
         from solaredge_async._credentials import fingerprint  # noqa: PLC0415
 
-        key = args.api_key or os.environ.get("SOLAREDGE_API_KEY")
+        key = _api_key(args)
         account = fingerprint("key", key) if key else "unknown"
 
     def limiter(rpm: float) -> RateLimiter | None:
