@@ -116,3 +116,14 @@ def test_sweep_and_sync_run_over_every_key(tmp_path, capsys):
     for key in (a, b):
         usage = sim.ledger(key)
         assert usage.statuses.keys() == {200}  # no 403: every site with its own key
+
+
+def test_poll_refuses_several_keys(tmp_path, capsys):
+    """`poll` runs on one key: two are a usage error, before anything is opened."""
+    a, b = keys(2)
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    assert cli.main(["poll", "--db", db, "--api-key", a, "--api-key", b]) == 2
+    err = capsys.readouterr().err
+    assert "one API key" in err
+    assert a not in err
+    assert not (tmp_path / "p.db").exists()
