@@ -9,16 +9,18 @@ Works under asyncio and trio (through anyio). The public API::
             ...
 
 Names are imported lazily on first use, so ``import solaredge_async`` stays cheap.
-`_EXPORTS` is the one list of public names (by the module that defines them);
-`__all__` and the lazy lookup are built from it, and a test checks that the
+`_EXPORTS` is the one list of public names (by the module that defines them; the
+error classes are `solaredge_async.errors.__all__`, a module cheap enough to import
+now); `__all__` and the lazy lookup are built from it, and a test checks that the
 type-checking imports below name the same things.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Final
 
+from solaredge_async import errors
+from solaredge_async._lazy import lazy_getattr
 from solaredge_async._version import __version__ as __version__
 
 if TYPE_CHECKING:
@@ -290,26 +292,7 @@ _EXPORTS: Final[dict[str, tuple[str, ...]]] = {
         "StateOfEnergyInput",
         "StateOfEnergyScale",
     ),
-    "solaredge_async.errors": (
-        "APIStatusError",
-        "AuthenticationError",
-        "BadRequestError",
-        "ClientClosedError",
-        "ConfigurationError",
-        "GoneError",
-        "InvalidRequestError",
-        "NotFoundError",
-        "OAuthError",
-        "PermissionDeniedError",
-        "QuotaExhaustedError",
-        "RateLimitedError",
-        "RequestTimeoutError",
-        "ResponseValidationError",
-        "ServerError",
-        "SolarEdgeError",
-        "SpanTooLongError",
-        "TransportError",
-    ),
+    "solaredge_async.errors": tuple(errors.__all__),  # every error class
     "solaredge_async.fleet": (
         "ClientPool",
         "ItemFailed",
@@ -374,13 +357,7 @@ _LAZY: Final = {name: module for module, names in _EXPORTS.items() for name in n
 __all__ = sorted([*_LAZY, "__version__"])  # noqa: PLE0605 - built from the one list
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'solaredge_async' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -47,12 +47,20 @@ from solaredge_async.fleet import (
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
 
     from solaredge_async.cli._commands import Options
     from solaredge_async.fleet import SweepResult
 
-__all__ = ["COMMIT_SECONDS", "results_or_ticks", "summary_json", "sweep_command"]
+__all__ = [
+    "COMMIT_SECONDS",
+    "dry_run_json",
+    "print_failed_credentials",
+    "print_failed_sites",
+    "results_or_ticks",
+    "summary_json",
+    "sweep_command",
+]
 
 #: Fetched rows are committed at least this often (seconds), besides every 500 items
 #: or 1 MiB, so a crash at a slow rate re-spends little.
@@ -62,6 +70,46 @@ COMMIT_SECONDS: Final = 10.0
 def summary_json(**fields: object) -> str:
     """The one-line JSON summary of ``--output json`` (keys in the order given)."""
     return json.dumps(fields, separators=(",", ":"), default=str)
+
+
+def print_failed_credentials(failed: Mapping[str, BaseException]) -> None:
+    """Name the keys (by fingerprint) whose sites are left out of a plan, on stderr."""
+    for credential, exc in failed.items():
+        print(
+            f"warning: {credential} could not be used ({type(exc).__name__}: {exc}); "
+            "its sites are left out",
+            file=sys.stderr,
+        )
+
+
+def print_failed_sites(failed: Mapping[int, BaseException]) -> None:
+    """Name the sites a plan could not cover (the first `SHOW_FAILURES`), on stderr."""
+    if failed:
+        print(f"{len(failed):,} sites could not be planned:", file=sys.stderr)
+        for site_id, exc in list(failed.items())[:SHOW_FAILURES]:
+            print(f"  site {site_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+#: The counters of a summary when nothing was fetched.
+_NOTHING_FETCHED: Final = {
+    "rows": 0,
+    "succeeded": 0,
+    "failed": 0,
+    "not_attempted": 0,
+    "rate_limited": 0,
+}
+
+
+def dry_run_json(*, discovery_credits: int, planned_credits: int, items: int, sites: int) -> str:
+    """The ``--output json`` summary of ``--dry-run``: discovery spent, nothing fetched."""
+    return summary_json(
+        dry_run=True,
+        credits=discovery_credits,
+        planned_credits=planned_credits,
+        items=items,
+        sites=sites,
+        **_NOTHING_FETCHED,
+    )
 
 
 async def results_or_ticks(
@@ -140,16 +188,8 @@ def _print_plan(plan: PoolSweepPlan, out: TextIO, label: str) -> None:
         f"{'' if plan.discovery_credits == 1 else 's'}; {pace}",
         file=out,
     )
-    for credential, exc in plan.failed_credentials.items():
-        print(
-            f"warning: {credential} could not be used ({type(exc).__name__}: {exc}); "
-            "its sites are left out",
-            file=sys.stderr,
-        )
-    if plan.failed_sites:
-        print(f"{len(plan.failed_sites):,} sites could not be planned:", file=sys.stderr)
-        for site_id, exc in list(plan.failed_sites.items())[:SHOW_FAILURES]:
-            print(f"  site {site_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    print_failed_credentials(plan.failed_credentials)
+    print_failed_sites(plan.failed_sites)
 
 
 def _manifest(options: Options, plan: PoolSweepPlan, store: OutputStore) -> dict[str, Any]:
@@ -219,14 +259,7 @@ async def sweep_command(args: argparse.Namespace, stop: Stop) -> int:
                 if json_out:
                     print(
                         summary_json(
-                            status="complete",
-                            credits=0,
-                            rows=0,
-                            succeeded=0,
-                            failed=0,
-                            not_attempted=0,
-                            rate_limited=0,
-                            exit_status=EXIT_OK,
+                            status="complete", credits=0, **_NOTHING_FETCHED, exit_status=EXIT_OK
                         )
                     )
                 return EXIT_OK
@@ -264,17 +297,11 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
             )
             if json_out:
                 print(
-                    summary_json(
-                        dry_run=True,
-                        credits=plan.discovery_credits,
+                    dry_run_json(
+                        discovery_credits=plan.discovery_credits,
                         planned_credits=plan.credits,
                         items=len(plan),
                         sites=len(plan.sites),
-                        rows=0,
-                        succeeded=0,
-                        failed=0,
-                        not_attempted=0,
-                        rate_limited=0,
                     )
                 )
             return EXIT_OK

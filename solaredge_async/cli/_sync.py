@@ -33,7 +33,12 @@ from solaredge_async.cli._defaults import (
     SYNC_WHAT,
 )
 from solaredge_async.cli._progress import ProgressBar, format_duration
-from solaredge_async.cli._sweep import summary_json
+from solaredge_async.cli._sweep import (
+    dry_run_json,
+    print_failed_credentials,
+    print_failed_sites,
+    summary_json,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -106,16 +111,8 @@ def _print_plan(plan: PoolSyncPlan, out: TextIO, label: str, db: str) -> None:
         f"{plan.discovery_credits:,}",
         file=out,
     )
-    for credential, exc in plan.failed_credentials.items():
-        print(
-            f"warning: {credential} could not be used ({type(exc).__name__}: {exc}); "
-            "its sites are left out",
-            file=sys.stderr,
-        )
-    if plan.failed_sites:
-        print(f"{len(plan.failed_sites):,} sites could not be planned:", file=sys.stderr)
-        for site_id, exc in list(plan.failed_sites.items())[:SHOW_FAILURES]:
-            print(f"  site {site_id}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    print_failed_credentials(plan.failed_credentials)
+    print_failed_sites(plan.failed_sites)
 
 
 def _sample(path: Path) -> tuple[int, int, list[tuple[Any, ...]]]:
@@ -182,17 +179,11 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
                     print("Dry run: nothing fetched beyond discovery.", file=out)
                     if json_out:
                         print(
-                            summary_json(
-                                dry_run=True,
-                                credits=plan.discovery_credits,
+                            dry_run_json(
+                                discovery_credits=plan.discovery_credits,
                                 planned_credits=plan.credits,
                                 items=len(plan.items),
                                 sites=len(plan.sites),
-                                rows=0,
-                                succeeded=0,
-                                failed=0,
-                                not_attempted=0,
-                                rate_limited=0,
                             )
                         )
                     return EXIT_OK

@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from solaredge_async._lazy import lazy_getattr
 from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN, MAX_PAUSE, RateLimiter
 from solaredge_async.limits._caps import (
     DEFAULT_REPROBE_AFTER,
@@ -61,14 +62,6 @@ __all__ = [
     "cycle_bounds",
 ]
 
-_REDIS_NAMES = frozenset({"RedisCreditLedger", "RedisLimits", "RedisRateLimiter"})
-
-
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - module attribute hook
-    # coredis is an optional extra: import the Redis module only when it is asked for.
-    if name in _REDIS_NAMES:
-        from solaredge_async.limits import _redis  # noqa: PLC0415
-
-        return getattr(_redis, name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+# coredis is an optional extra: the Redis module is imported when first asked for.
+_REDIS_NAMES = ("RedisCreditLedger", "RedisLimits", "RedisRateLimiter")
+__getattr__ = lazy_getattr(__name__, dict.fromkeys(_REDIS_NAMES, "solaredge_async.limits._redis"))

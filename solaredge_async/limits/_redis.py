@@ -33,13 +33,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import urllib.parse
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 import attrs
 
-from solaredge_async.errors import ConfigurationError
 from solaredge_async.limits._bucket import (
     DEFAULT_SAFETY_MARGIN,
     MAX_PAUSE,
@@ -61,14 +59,11 @@ from solaredge_async.limits._errors import (
 )
 from solaredge_async.limits._ledger import BudgetSettings, LedgerState
 from solaredge_async.limits._lua import ACQUIRE, LEDGER
+from solaredge_async.limits._redis_link import RedisLink, RedisLinkHolder, check_prefix, check_url
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable, Sequence
-    from types import TracebackType
-
-    import coredis
-    from coredis.commands.script import Script
 
 __all__ = ["RedisCreditLedger", "RedisLimits", "RedisRateLimiter", "Reservation"]
 
@@ -80,6 +75,11 @@ _LEDGER_KEEP: Final = 40 * 86400
 #: Seconds an idle bucket is kept (its pause, pace and adopted limit).
 _BUCKET_KEEP: Final = 3600
 _NONE: Final = "-1"
+_UNREACHABLE: Final = (
+    "the shared limits on {target} are unreachable ({what}) after {timeout:g} s; nothing "
+    "was sent. Start Redis or fix the URL; the client does not fall back to an unshared "
+    "limiter"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -103,40 +103,7 @@ class Reservation:
     spent: int | None
 
 
-def _safe_target(url: str) -> str:
-    """The URL without user name or password, for messages."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _check_url(url: object) -> str:
-    if not isinstance(url, str):
-        raise ConfigurationError(
-            "the shared-state URL must be a string such as redis://host:6379/0"
-        )
-    try:
-        parts = urllib.parse.urlsplit(url)
-        _ = parts.port
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in {"redis", "rediss", "unix"}:
-        raise ConfigurationError(
-            "the shared-state URL must look like redis://host:6379/0 (or rediss://, unix://)"
-        )
-    return url
-
-
-def _is_unavailable(exc: BaseException) -> bool:
-    import coredis.exceptions  # noqa: PLC0415
-
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_is_unavailable(inner) for inner in exc.exceptions)
-    return isinstance(exc, coredis.exceptions.ConnectionError | OSError | TimeoutError)
-
-
-class RedisLimits:
+class RedisLimits(RedisLinkHolder):
     """A connection to the Redis that holds the shared limits; an async context manager.
 
     Use it for the life of the clients that share it::
@@ -166,17 +133,15 @@ class RedisLimits:
         op_timeout: float = 2.0,
         unavailable_timeout: float = 5.0,
     ) -> None:
-        self._url = _check_url(url)
-        if not isinstance(prefix, str) or not prefix or not prefix.isprintable():
-            raise ConfigurationError(f"prefix must be a printable string, got {prefix!r}")
-        self.prefix = prefix
-        self.op_timeout = check_seconds(op_timeout, "op_timeout")
-        self.unavailable_timeout = check_seconds(unavailable_timeout, "unavailable_timeout")
-        self.target = _safe_target(url)
-        self._client: coredis.Redis[str] | None = None
-        self._scripts: dict[str, Script[str]] = {}
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._tasks: anyio.abc.TaskGroup | None = None
+        self._link = RedisLink(
+            check_url(url),
+            scripts={"acquire": ACQUIRE, "ledger": LEDGER},
+            op_timeout=check_seconds(op_timeout, "op_timeout"),
+            unavailable_timeout=check_seconds(unavailable_timeout, "unavailable_timeout"),
+            unreachable=_UNREACHABLE,
+            finish_tasks=True,
+        )
+        self.prefix = check_prefix(prefix)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:  # noqa: ANN401
@@ -186,74 +151,6 @@ class RedisLimits:
     def __repr__(self) -> str:
         return f"RedisLimits({self.target!r}, prefix={self.prefix!r})"
 
-    async def __aenter__(self) -> Self:
-        import coredis  # noqa: PLC0415
-
-        async def connect() -> None:
-            stack = contextlib.AsyncExitStack()
-            client: coredis.Redis[str] = coredis.Redis.from_url(
-                self._url,
-                decode_responses=True,
-                connect_timeout=self.op_timeout,
-                stream_timeout=self.op_timeout,
-            )
-            try:
-                await stack.enter_async_context(client)
-                await client.ping()
-            except BaseException:
-                await stack.aclose()
-                raise
-            self._client, self._stack = client, stack
-
-        # Not under a fail_after: the client's own task group must not be opened
-        # inside a scope that closes first (connect_timeout bounds the attempt).
-        await self._retrying(connect, bounded=False)
-        assert self._stack is not None  # noqa: S101 - set by connect
-        self._scripts = {
-            "acquire": self._client.register_script(ACQUIRE),  # type: ignore[union-attr]
-            "ledger": self._client.register_script(LEDGER),  # type: ignore[union-attr]
-        }
-        self._tasks = await self._stack.enter_async_context(anyio.create_task_group())
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        stack, self._stack = self._stack, None
-        self._tasks = None
-        if stack is not None:
-            await stack.aclose()
-        self._client = None
-
-    def _unavailable(self, what: str) -> SharedStateUnavailableError:
-        return SharedStateUnavailableError(
-            f"the shared limits on {self.target} are unreachable ({what}) after "
-            f"{self.unavailable_timeout:g} s; nothing was sent. Start Redis or fix the URL; "
-            "the client does not fall back to an unshared limiter",
-            target=self.target,
-        )
-
-    async def _retrying(self, operation: Callable[[], Any], *, bounded: bool = True) -> Any:  # noqa: ANN401
-        """Run ``operation`` until it succeeds or ``unavailable_timeout`` runs out."""
-        give_up = anyio.current_time() + self.unavailable_timeout
-        delay = 0.05
-        while True:
-            try:
-                scope = anyio.fail_after(self.op_timeout) if bounded else contextlib.nullcontext()
-                with scope:
-                    return await operation()
-            except Exception as exc:
-                if not _is_unavailable(exc):
-                    raise
-                what = type(exc).__name__
-            if anyio.current_time() + delay > give_up:
-                raise self._unavailable(what)
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
     async def run(self, name: str, keys: Sequence[str], args: Sequence[str]) -> list[str]:
         """Run one of the scripts (retrying an unreachable Redis for a bounded time).
 
@@ -261,23 +158,17 @@ class RedisLimits:
             SharedStateUnavailableError: Redis unreachable for ``unavailable_timeout``.
             RuntimeError: Used outside ``async with``.
         """
-        script = self._scripts.get(name)
-        if script is None or self._client is None:
-            msg = "RedisLimits is used outside its 'async with' block"
-            raise RuntimeError(msg)
+        self._link.client("RedisLimits")
 
         async def once() -> list[str]:
-            return list(await script(keys=list(keys), args=list(args)))
+            return list(await self._link.script(name, keys, args, owner="RedisLimits"))
 
-        result: list[str] = await self._retrying(once)
+        result: list[str] = await self._link.retrying(once)
         return result
 
     def start_soon(self, work: Callable[[], Any]) -> bool:
         """Run ``work`` in the background; False when outside ``async with``."""
-        if self._tasks is None:
-            return False
-        self._tasks.start_soon(work)
-        return True
+        return self._link.start_soon(work)
 
     def key(self, account: str, what: str) -> str:
         """The key of ``what`` for an account fingerprint.

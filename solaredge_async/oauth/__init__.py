@@ -27,8 +27,9 @@ Every token call is bounded by the caller's cancel scopes, by `OAuthClient`'s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from solaredge_async._lazy import lazy_getattr
 from solaredge_async.oauth._flow import (
     DEFAULT_AUTHORIZE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -76,14 +77,6 @@ __all__ = [
     "encode_tokens",
 ]
 
-_REDIS_NAMES = frozenset({"RedisRefreshLock", "RedisTokenStore", "RefreshLockTimeoutError"})
-
-
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - module attribute hook
-    # coredis is an optional extra: the Redis module is imported when first asked for.
-    if name in _REDIS_NAMES:
-        from solaredge_async.oauth import _redis  # noqa: PLC0415
-
-        return getattr(_redis, name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+# coredis is an optional extra: the Redis module is imported when first asked for.
+_REDIS_NAMES = ("RedisRefreshLock", "RedisTokenStore", "RefreshLockTimeoutError")
+__getattr__ = lazy_getattr(__name__, dict.fromkeys(_REDIS_NAMES, "solaredge_async.oauth._redis"))

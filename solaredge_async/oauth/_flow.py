@@ -22,6 +22,7 @@ import anyio
 import httpx
 
 from solaredge_async._checks import DEFAULT_BASE_URL, check_base_url
+from solaredge_async._closing import AsyncClosing
 from solaredge_async._credentials import check_secret
 from solaredge_async.errors import (
     ConfigurationError,
@@ -34,8 +35,6 @@ from solaredge_async.oauth._tokens import TokenSet, is_number
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Collection
-    from types import TracebackType
-    from typing import Self
 
 __all__ = [
     "DEFAULT_AUTHORIZE_URL",
@@ -123,7 +122,7 @@ def check_positive(value: object, what: str) -> float:
     return float(value)
 
 
-class OAuthClient:
+class OAuthClient(AsyncClosing):
     """Calls the token and revoke endpoints for one application.
 
     Args:
@@ -170,17 +169,6 @@ class OAuthClient:
 
     def __repr__(self) -> str:
         return f"OAuthClient(client_id={self.client_id!r}, base_url={self._base!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connection pool, unless it is the caller's."""

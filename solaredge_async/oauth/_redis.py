@@ -41,25 +41,19 @@ import logging
 import math
 import secrets
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Final
 
 import anyio
 
 from solaredge_async.errors import ConfigurationError, RequestTimeoutError
-from solaredge_async.limits._errors import SharedStateUnavailableError
-from solaredge_async.limits._redis import _check_url, _is_unavailable, _safe_target
+from solaredge_async.limits._redis_link import RedisLink, RedisLinkHolder, check_prefix, check_url
 from solaredge_async.oauth._flow import check_positive
 from solaredge_async.oauth._locks import LocalRefreshLock
 from solaredge_async.oauth._stores import TokenStoreError, check_grant
 from solaredge_async.oauth._tokens import decode_tokens, encode_tokens
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-    from types import TracebackType
-
-    import coredis
-    from anyio.abc import TaskGroup
-    from coredis.commands.script import Script
+    from collections.abc import AsyncIterator
 
     from solaredge_async.oauth._tokens import TokenSet
 
@@ -95,6 +89,11 @@ return 0
 """
 _SCRIPTS: Final = {"acquire": _ACQUIRE, "renew": _RENEW, "release": _RELEASE}
 
+_UNREACHABLE: Final = (
+    "the OAuth token state on {target} is unreachable ({what}) after {timeout:g} s of "
+    "{doing}; nothing was refreshed or saved. Start Redis or fix the URL"
+)
+
 #: The first and the longest pause between two attempts to take a held lock, seconds.
 _FIRST_POLL: Final = 0.02
 _MAX_POLL: Final = 0.5
@@ -125,112 +124,19 @@ def _rebuild_timeout(message: str, grant: str, waited: float) -> RefreshLockTime
     return RefreshLockTimeoutError(message, grant=grant, waited=waited)
 
 
-def _check_prefix(prefix: object) -> str:
-    if not isinstance(prefix, str) or not prefix or not prefix.isprintable():
-        raise ConfigurationError(f"prefix must be a printable string, got {prefix!r}")
-    return prefix
+def _link(url: str, op_timeout: float, unavailable_timeout: float) -> RedisLink:
+    """A connection for token stores and locks (renewals are cancelled when it closes)."""
+    return RedisLink(
+        check_url(url),
+        scripts=_SCRIPTS,
+        op_timeout=check_positive(op_timeout, "op_timeout"),
+        unavailable_timeout=check_positive(unavailable_timeout, "unavailable_timeout"),
+        unreachable=_UNREACHABLE,
+        finish_tasks=False,
+    )
 
 
-class _Link:
-    """One coredis connection: entered once, retried while unreachable, then fail closed."""
-
-    def __init__(self, url: str, *, op_timeout: float, unavailable_timeout: float) -> None:
-        self._url = _check_url(url)
-        self.op_timeout = check_positive(op_timeout, "op_timeout")
-        self.unavailable_timeout = check_positive(unavailable_timeout, "unavailable_timeout")
-        self.target = _safe_target(url)
-        self._client: coredis.Redis[str] | None = None
-        self._scripts: dict[str, Script[str]] = {}
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._tasks: TaskGroup | None = None
-
-    async def open(self) -> None:
-        import coredis  # noqa: PLC0415 - an optional extra
-
-        if self._stack is not None:
-            raise ConfigurationError(f"the Redis connection to {self.target} is open already")
-
-        async def connect() -> tuple[coredis.Redis[str], contextlib.AsyncExitStack]:
-            stack = contextlib.AsyncExitStack()
-            client: coredis.Redis[str] = coredis.Redis.from_url(
-                self._url,
-                decode_responses=True,
-                connect_timeout=self.op_timeout,
-                stream_timeout=self.op_timeout,
-            )
-            try:
-                await stack.enter_async_context(client)
-                await client.ping()
-            except BaseException:
-                await stack.aclose()
-                raise
-            return client, stack
-
-        # Not under a fail_after: the client's own task group must not be opened inside
-        # a scope that closes first (connect_timeout bounds each attempt).
-        client, stack = await self.retrying("connecting", connect, bounded=False)
-        self._client, self._stack = client, stack
-        self._scripts = {n: client.register_script(s) for n, s in _SCRIPTS.items()}
-        self._tasks = await stack.enter_async_context(anyio.create_task_group())
-
-    async def close(self) -> None:
-        stack, self._stack = self._stack, None
-        if self._tasks is not None:
-            # Renewals of locks still held (closed mid-hold) stop now; their leases lapse.
-            self._tasks.cancel_scope.cancel()
-        self._tasks = None
-        self._client = None
-        if stack is not None:
-            # Not shielded: the stack closes task groups entered outside such a scope.
-            await stack.aclose()
-
-    def client(self, owner: str) -> coredis.Redis[str]:
-        if self._client is None:
-            msg = f"{owner} is used outside its 'async with' block"
-            raise RuntimeError(msg)
-        return self._client
-
-    def start_soon(self, work: Callable[[], Coroutine[Any, Any, None]], owner: str) -> None:
-        if self._tasks is None:
-            msg = f"{owner} is used outside its 'async with' block"
-            raise RuntimeError(msg)
-        self._tasks.start_soon(work)
-
-    def unavailable(self, what: str, doing: str) -> SharedStateUnavailableError:
-        return SharedStateUnavailableError(
-            f"the OAuth token state on {self.target} is unreachable ({what}) after "
-            f"{self.unavailable_timeout:g} s of {doing}; nothing was refreshed or saved. "
-            "Start Redis or fix the URL",
-            target=self.target,
-        )
-
-    async def retrying(
-        self, doing: str, operation: Callable[[], Awaitable[Any]], *, bounded: bool = True
-    ) -> Any:  # noqa: ANN401 - the operation's result
-        """Run ``operation`` until it succeeds or ``unavailable_timeout`` runs out."""
-        give_up = anyio.current_time() + self.unavailable_timeout
-        delay = 0.05
-        while True:
-            try:
-                scope = anyio.fail_after(self.op_timeout) if bounded else contextlib.nullcontext()
-                with scope:
-                    return await operation()
-            except Exception as exc:
-                if not _is_unavailable(exc):
-                    raise
-                what = type(exc).__name__
-            if anyio.current_time() + delay > give_up:
-                raise self.unavailable(what, doing)
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-    async def script(self, name: str, key: str, *args: str, owner: str) -> int:
-        """One attempt at one of the lock scripts."""
-        self.client(owner)
-        return int(await self._scripts[name](keys=[key], args=list(args)))
-
-
-class RedisTokenStore:
+class RedisTokenStore(RedisLinkHolder):
     """A `TokenStore` on Redis: one string key per grant, shared by every process.
 
     Use it as an async context manager (it holds the connection). ``save`` is one
@@ -265,38 +171,14 @@ class RedisTokenStore:
         op_timeout: float = 2.0,
         unavailable_timeout: float = 5.0,
     ) -> None:
-        self._link = _Link(url, op_timeout=op_timeout, unavailable_timeout=unavailable_timeout)
-        self.prefix = _check_prefix(prefix)
+        self._link = _link(url, op_timeout, unavailable_timeout)
+        self.prefix = check_prefix(prefix)
         if isinstance(min_replicas, bool) or not isinstance(min_replicas, int) or min_replicas < 0:
             raise ConfigurationError(f"min_replicas must be an integer >= 0, got {min_replicas!r}")
         self.min_replicas = min_replicas
 
     def __repr__(self) -> str:
         return f"RedisTokenStore({self._link.target!r}, prefix={self.prefix!r})"
-
-    @property
-    def target(self) -> str:
-        """The server's URL without user name or password."""
-        return self._link.target
-
-    async def __aenter__(self) -> Self:
-        """Connect (retrying for at most ``unavailable_timeout``).
-
-        Raises:
-            SharedStateUnavailableError: Redis unreachable.
-            ImportError: coredis is not installed.
-        """
-        await self._link.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the connection (a lock made by `refresh_lock` stops working)."""
-        await self._link.close()
 
     def key(self, grant: str) -> str:
         """The key that holds ``grant``'s tokens.
@@ -327,7 +209,7 @@ class RedisTokenStore:
         """
         key = self.key(grant)
         client = self._link.client(repr(self))
-        data = await self._link.retrying("loading tokens", lambda: client.get(key))
+        data = await self._link.retrying(lambda: client.get(key), doing="loading tokens")
         return None if data is None else decode_tokens(data)
 
     async def save(self, grant: str, tokens: TokenSet) -> None:
@@ -354,7 +236,7 @@ class RedisTokenStore:
                 return await client.set(key, value)
 
         try:
-            await self._link.retrying("saving tokens", put)
+            await self._link.retrying(put, doing="saving tokens")
         except coredis.exceptions.ReplicationError as exc:
             raise TokenStoreError(
                 f"the tokens of grant {grant!r} reached the Redis primary on {self.target} "
@@ -371,10 +253,10 @@ class RedisTokenStore:
         """
         key = self.key(grant)
         client = self._link.client(repr(self))
-        await self._link.retrying("deleting tokens", lambda: client.delete([key]))
+        await self._link.retrying(lambda: client.delete([key]), doing="deleting tokens")
 
 
-class RedisRefreshLock:
+class RedisRefreshLock(RedisLinkHolder):
     """A `RefreshLock` across processes and hosts: a Redis key per grant, with a lease.
 
     Use it as an async context manager holding its own connection, or get one that
@@ -403,7 +285,7 @@ class RedisRefreshLock:
 
     def __init__(
         self,
-        url: str | _Link,
+        url: str | RedisLink,
         *,
         prefix: str = "solaredge",
         lease: float = 30.0,
@@ -411,12 +293,11 @@ class RedisRefreshLock:
         op_timeout: float = 2.0,
         unavailable_timeout: float = 5.0,
     ) -> None:
-        if isinstance(url, _Link):
+        if isinstance(url, RedisLink):
             self._link, self._owns_link = url, False
         else:
-            self._link = _Link(url, op_timeout=op_timeout, unavailable_timeout=unavailable_timeout)
-            self._owns_link = True
-        self.prefix = _check_prefix(prefix)
+            self._link = _link(url, op_timeout, unavailable_timeout)
+        self.prefix = check_prefix(prefix)
         self.lease = check_positive(lease, "lease")
         if self.lease < 3 * self._link.op_timeout * (1 - 1e-9):
             raise ConfigurationError(
@@ -431,32 +312,6 @@ class RedisRefreshLock:
         return (
             f"RedisRefreshLock({self._link.target!r}, prefix={self.prefix!r}, lease={self.lease:g})"
         )
-
-    @property
-    def target(self) -> str:
-        """The server's URL without user name or password."""
-        return self._link.target
-
-    async def __aenter__(self) -> Self:
-        """Connect, unless the lock shares a store's connection.
-
-        Raises:
-            SharedStateUnavailableError: Redis unreachable.
-            ImportError: coredis is not installed.
-        """
-        if self._owns_link:
-            await self._link.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close its own connection (a shared one stays with its store)."""
-        if self._owns_link:
-            await self._link.close()
 
     def key(self, grant: str) -> str:
         """The key of ``grant``'s lock.
@@ -490,7 +345,9 @@ class RedisRefreshLock:
             await self._acquire(grant, key, owner, started)
             renewal = anyio.CancelScope()
             try:
-                self._link.start_soon(lambda: self._renew(grant, key, owner, renewal), repr(self))
+                self._link.start_soon(
+                    lambda: self._renew(grant, key, owner, renewal), owner=repr(self)
+                )
                 yield
             finally:
                 renewal.cancel()
@@ -522,9 +379,9 @@ class RedisRefreshLock:
         delay = _FIRST_POLL
         name = repr(self)
         while True:
-            got = await self._link.retrying(
-                "taking the refresh lock",
-                lambda: self._link.script("acquire", key, owner, self._lease_ms, owner=name),
+            got: int = await self._link.retrying(
+                lambda: self._link.script("acquire", [key], [owner, self._lease_ms], owner=name),
+                doing="taking the refresh lock",
             )
             if got:
                 return
@@ -544,7 +401,7 @@ class RedisRefreshLock:
                 try:
                     with anyio.fail_after(self._link.op_timeout):
                         kept = await self._link.script(
-                            "renew", key, owner, self._lease_ms, owner=name
+                            "renew", [key], [owner, self._lease_ms], owner=name
                         )
                 except Exception as exc:  # noqa: BLE001 - a background task must not raise
                     logger.warning(
@@ -568,7 +425,7 @@ class RedisRefreshLock:
         error = "no answer"
         with anyio.move_on_after(self._link.op_timeout):
             try:
-                released = await self._link.script("release", key, owner, owner=repr(self))
+                released = await self._link.script("release", [key], [owner], owner=repr(self))
                 error = ""
             except Exception as exc:  # noqa: BLE001 - the lease ends it anyway
                 error = type(exc).__name__

@@ -19,6 +19,8 @@ ROOT = "solaredge_async"
 FLOORS: dict[str, int] = {
     "solaredge_async": 10,  # the package's lazy re-exports sit on top
     "solaredge_async._version": 0,
+    "solaredge_async._closing": 0,
+    "solaredge_async._lazy": 0,
     "solaredge_async.models": 0,
     "solaredge_async.errors": 0,
     "solaredge_async._endpoints": 1,
