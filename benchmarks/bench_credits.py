@@ -1,20 +1,22 @@
-"""Credits: what standard sweeps cost, against the plan's price and the least possible.
+"""Credits (T2): what a day, a week and a year of data cost, against the fewest calls.
 
-Three standard sweeps over a fleet of Europe/Berlin sites (the simulator in its own
-process, the documented span caps enforced, limits off):
+For quarter-hour energy (``/energy``) and inverter telemetry (the bulk endpoint: one
+call covers every inverter of a site), over a day (2026-05-11), a week (2026-05-04 to
+05-10) and a year (2025) of a few Europe/Berlin sites, on two simulators: one that caps
+QUARTER_HOUR windows at 12 h (the documented cap, the simulator's default) and one that
+allows 24 h (``subdaily_cap_hours=24``, what fleet clients report of the live API).
+The simulator runs in process (the figures are counts, not speeds).
 
-* ``energy_day``: a day (2026-05-11) of quarter-hour energy for every site;
-* ``telemetry_day``: a day of quarter-hour inverter telemetry for every site (the bulk
-  endpoint: one call covers every inverter of the site);
-* ``energy_year``: a year (2025) of daily energy for every site;
-* ``energy_year_31d``: the same, the client's DAY cap set to 31 days (its default is
-  28, the conservative reading of the documented "1 month").
+Each sweep is planned and run twice on one client:
 
-For each: the credits the simulator charged, the plan's price (`plan_sweep`: its items
-plus the discovery it spent listing the sites; without `solaredge_async.fleet` the
-client is driven directly and there is no price), and the least number of calls that can return the
-data, computed here from the simulator's caps alone (12 h at QUARTER_HOUR, 31 days at
-DAY, measured in elapsed time; one ``/sites`` page per 1,000 sites for the time zones).
+* **cold**: nothing learned yet. The plan's price is a range (every unprobed cap
+  accepted .. refused); the first window of each endpoint family is the probe, and
+  on the 12 h server its refusal is the one credit lost per family and resolution.
+* **warm**: the same sweep again, caps learned: the price is exact.
+
+"Fewest possible calls" is computed here from the server's true cap alone: the
+fewest windows on the bucket grid, each within the cap in elapsed time (no DST
+margin), per site. T2 asks charged ÷ price = 1.00 and price ÷ fewest = 1.00.
 
 Run: ``python benchmarks/bench_credits.py [--quick]``.
 """
@@ -23,156 +25,139 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Final
 from zoneinfo import ZoneInfo
 
-import _sweeps
-from _common import API_KEY, NOW, SimServer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+ZONE_NAME: Final = "Europe/Berlin"
+ZONE: Final = ZoneInfo(ZONE_NAME)
+NOW: Final = datetime(2026, 5, 12, 14, 37, 12, tzinfo=UTC)
+SPANS: Final = {
+    "day": (date(2026, 5, 11), date(2026, 5, 11)),
+    "week": (date(2026, 5, 4), date(2026, 5, 10)),
+    "year": (date(2025, 1, 1), date(2025, 12, 31)),
+}
+TARGETS: Final = {"energy": "energy", "telemetry": "inverter_telemetry"}
+SERVERS: Final = {"12h": 12, "24h": 24}
 
-ZONE = ZoneInfo("Europe/Berlin")
-DAY = date(2026, 5, 11)
-YEAR = (date(2025, 1, 1), date(2025, 12, 31))
-#: The simulator's caps (its defaults; "1 month" read as 31 days), elapsed time.
-CAPS = {"QUARTER_HOUR": timedelta(hours=12), "DAY": timedelta(days=31)}
-STEPS = {"QUARTER_HOUR": timedelta(minutes=15), "DAY": timedelta(days=1)}
-
-SWEEPS: dict[str, tuple[str, date, date, str]] = {
-    # name: (what, first day, last day (inclusive), resolution)
-    "energy_day": ("energy", DAY, DAY, "QUARTER_HOUR"),
-    "telemetry_day": ("inverter_telemetry", DAY, DAY, "QUARTER_HOUR"),
-    "energy_year": ("energy", YEAR[0], YEAR[1], "DAY"),
-    # The same with the client's DAY cap at the simulator's 31 days (default: 28).
-    "energy_year_31d": ("energy", YEAR[0], YEAR[1], "DAY"),
+#: Row labels for the benchmark table (``run.py``), by result name.
+LABELS: Final = {
+    f"{what}_{span}_{server}": (
+        f"a {span} of quarter-hour {'energy' if what == 'energy' else 'inverter telemetry'}, "
+        f"{server} server"
+    )
+    for what in TARGETS
+    for span in SPANS
+    for server in SERVERS
 }
 
 
-def _caps(name: str) -> dict[str, object]:
-    """Client keyword arguments of sweep ``name`` (the window caps it runs with)."""
-    if not name.endswith("_31d"):
-        return {}
-    from solaredge_async import WindowCaps  # noqa: PLC0415
+def fewest_calls(first: date, last: date, cap_hours: int) -> int:
+    """The fewest windows covering ``first..last`` (site-local days) at the server's cap."""
+    from solaredge_async._windows import WindowCaps, resolve_window, split_window  # noqa: PLC0415
 
-    return {"window_caps": WindowCaps(day=timedelta(days=31))}
-
-
-def min_windows(first: date, last: date, resolution: str) -> int:
-    """The fewest windows tiling ``first..last`` (site-local days) within the cap.
-
-    Windows end on the bucket grid (local quarter hours or midnights); each may span
-    at most the cap in elapsed time. Greedy from the start, longest window first,
-    which is optimal for covering an interval.
-    """
-    cap, step = CAPS[resolution], STEPS[resolution]
-    pos = datetime.combine(first, datetime.min.time())
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time())
-    count = 0
-    while pos < end:
-        nxt = pos
-        while nxt < end:
-            candidate = nxt + step
-            span = candidate.replace(tzinfo=ZONE) - pos.replace(tzinfo=ZONE)
-            if span > cap:
-                break
-            nxt = candidate
-        if nxt == pos:
-            raise ValueError("a cap shorter than one bucket")
-        pos = nxt
-        count += 1
-    return count
+    window = resolve_window(first, last, ZONE)
+    caps = WindowCaps(quarter_hour=timedelta(hours=cap_hours), dst_margin=timedelta(0))
+    return len(split_window(*window, "QUARTER_HOUR", caps, ZONE))
 
 
-def minimum_calls(sites: int, name: str) -> int:
-    """Least calls for sweep ``name`` over ``sites`` sites, time-zone lookups included."""
-    _what, first, last, resolution = SWEEPS[name]
-    return -(-sites // 1000) + sites * min_windows(first, last, resolution)
-
-
-async def _fleet(base_url: str, name: str) -> tuple[int, int, int]:
-    """Plan and run sweep ``name``; return (plan price, discovery credits, client count)."""
+async def _sweep_twice(sites: int, name: str) -> dict[str, float]:
+    """Plan and run sweep ``name`` cold, then warm, on one client; count everything."""
     from solaredge_async import SolarEdgeClient  # noqa: PLC0415
-    from solaredge_async.fleet import SweepSpec, plan_sweep  # noqa: PLC0415
+    from solaredge_async.fleet import ItemSucceeded, SweepSpec, plan_sweep, sweep  # noqa: PLC0415
+    from solaredge_async.testing import FleetSpec, Simulator, SimulatorConfig  # noqa: PLC0415
 
-    what, first, last, resolution = SWEEPS[name]
+    what, span, server = name.split("_")
+    first, last = SPANS[span]
+    sim = Simulator(
+        SimulatorConfig(
+            fleet=FleetSpec(sites=sites, zones=(ZONE_NAME,)),
+            now=NOW,
+            requests_per_minute=None,
+            monthly_credits=None,
+            subdaily_cap_hours=SERVERS[server],  # type: ignore[arg-type]
+        )
+    )
+    ids = list(sim.fleet.sites_for(sim.api_key))
+    out: dict[str, float] = {}
     async with SolarEdgeClient(
-        api_key=API_KEY,
-        base_url=base_url,
+        api_key=sim.api_key,
+        transport=sim.transport(),
+        base_url=sim.base_url,
         requests_per_minute=None,
-        max_concurrency=10,
-        **_caps(name),  # type: ignore[arg-type]
+        monthly_credits=0,
+        max_concurrency=8,
+        site_timezones=dict.fromkeys(ids, ZONE_NAME),
     ) as client:
-        spec = SweepSpec(what={what}, start=first, end=last, resolution=resolution)
-        plan = await plan_sweep(client, spec, now=datetime.fromisoformat(NOW))
-        outcome = await _sweeps.fleet_sweep(client, plan)
-        if outcome.failures:
-            raise RuntimeError(f"{name}: failed items {outcome.failed}")
-        return plan.credits, plan.discovery_credits, client.usage.credits
-
-
-async def _direct(base_url: str, name: str) -> tuple[int, int, int]:
-    """Without `solaredge_async.fleet`: the client directly; no plan, so no price."""
-    from solaredge_async import SolarEdgeClient  # noqa: PLC0415
-
-    what, first, last, resolution = SWEEPS[name]
-    async with SolarEdgeClient(
-        api_key=API_KEY,
-        base_url=base_url,
-        requests_per_minute=None,
-        max_concurrency=10,
-        **_caps(name),  # type: ignore[arg-type]
-    ) as client:
-        ids = [site.site_id async for site in client.sites()]
-        discovery = client.usage.credits
-
-        def call(site: int) -> Callable[[], Awaitable[object]]:
-            if what == "energy":
-                return lambda: client.site_energy(
-                    site, start=first, end=last, resolution=resolution
-                )
-            return lambda: client.inverter_telemetry(
-                site, start=first, end=last, resolution=resolution
-            )
-
-        outcome = await _sweeps.drive([call(s) for s in ids], 10)
-        if outcome.failures:
-            raise RuntimeError(f"{name}: failed calls {outcome.failed}")
-        return -1, discovery, client.usage.credits
+        spec = SweepSpec(what={TARGETS[what]}, start=first, end=last, site_ids=ids)
+        for run in ("cold", "warm"):
+            before = sim.ledger(sim.api_key).credits
+            plan = await plan_sweep(client, spec, now=NOW)
+            async with sweep(client, plan, concurrency=16) as results:
+                ok = sum([isinstance(r, ItemSucceeded) async for r in results])
+            if ok != len(plan):
+                raise RuntimeError(f"{name}: {len(plan) - ok} items did not succeed")
+            spent = sim.ledger(sim.api_key).credits - before
+            out[f"{run}_spent"] = float(spent)
+            out[f"{run}_price"] = float(plan.credits + plan.discovery_credits)
+            out[f"{run}_price_max"] = float(plan.credits_max + plan.discovery_credits)
+    return out
 
 
 def run(*, quick: bool = False) -> dict[str, float]:
-    """Credits spent, plan price and minimum for each standard sweep, and their ratios."""
+    """Credits charged, plan price and fewest calls of each sweep, cold and warm."""
     import anyio  # noqa: PLC0415
 
-    sites = 20 if quick else 100
-    fleet = _sweeps.fleet_available()
-    results: dict[str, float] = {"credits_sites": float(sites), "credits_mode_fleet": float(fleet)}
-    with SimServer(sites=sites) as server:
-        for name in SWEEPS:
-            server.reset()
-            price, discovery, client_count = anyio.run(
-                _fleet if fleet else _direct, server.base_url, name
-            )
-            spent = float(server.usage()["credits"])  # type: ignore[arg-type]
-            minimum = minimum_calls(sites, name)
-            # The price of the data: the sweep's items plus the discovery they need.
-            total_price = price + discovery
-            results[f"credits_{name}_spent"] = spent
-            results[f"credits_{name}_client_count"] = float(client_count)
-            results[f"credits_{name}_minimum"] = float(minimum)
-            results[f"credits_{name}_spent_over_minimum"] = spent / minimum
-            if price >= 0:
-                results[f"credits_{name}_price"] = float(total_price)
-                results[f"credits_{name}_discovery"] = float(discovery)
-                results[f"credits_{name}_spent_over_price"] = spent / total_price
-                results[f"credits_{name}_price_over_minimum"] = total_price / minimum
+    sites = 2 if quick else 5
+    results: dict[str, float] = {"credits_sites": float(sites)}
+    for name in LABELS:
+        _what, span, server = name.split("_")
+        figures = anyio.run(_sweep_twice, sites, name)
+        fewest = sites * fewest_calls(*SPANS[span], SERVERS[server])
+        key = f"credits_{name}"
+        results[f"{key}_minimum"] = float(fewest)
+        for field, value in figures.items():
+            results[f"{key}_{field}"] = value
+        # The T2 figures: the warm run (caps learned), as run.py reads them.
+        results[f"{key}_spent"] = figures["warm_spent"]
+        results[f"{key}_price"] = figures["warm_price"]
+        results[f"{key}_spent_over_price"] = figures["warm_spent"] / figures["warm_price"]
+        results[f"{key}_price_over_minimum"] = figures["warm_price"] / fewest
+        results[f"{key}_cold_spent_over_minimum"] = figures["cold_spent"] / fewest
     return results
+
+
+def table(results: dict[str, float]) -> str:
+    """The T2 table as Markdown."""
+    sites = int(results["credits_sites"])
+    head = (
+        f"| sweep ({sites} sites) | fewest | cold: price range | cold: charged "
+        "| warm: price | warm: charged | charged ÷ price | price ÷ fewest |"
+    )
+    lines = [
+        head,
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, label in LABELS.items():
+        k = f"credits_{name}"
+        lines.append(
+            f"| {label} | {results[f'{k}_minimum']:.0f} "
+            f"| {results[f'{k}_cold_price']:.0f}..{results[f'{k}_cold_price_max']:.0f} "
+            f"| {results[f'{k}_cold_spent']:.0f} | {results[f'{k}_warm_price']:.0f} "
+            f"| {results[f'{k}_warm_spent']:.0f} | {results[f'{k}_spent_over_price']:.2f} "
+            f"| {results[f'{k}_price_over_minimum']:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     a = ap.parse_args()
-    print(json.dumps(run(quick=a.quick), indent=2))
+    figures = run(quick=a.quick)
+    print(json.dumps(figures, indent=2) if a.json else table(figures))

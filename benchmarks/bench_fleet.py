@@ -67,6 +67,7 @@ def _client(server: SimServer, name: str) -> object:
         api_key=API_KEY,
         base_url=server.base_url,
         requests_per_minute=None,
+        monthly_credits=0,  # the benchmark's fleets spend more than the free tier
         max_concurrency=CONCURRENCY,
         transport=transport,  # type: ignore[arg-type]
     )

@@ -94,6 +94,7 @@ async def _child(url: str, seconds: float | None, out: str) -> dict[str, float]:
         api_key=API_KEY,
         base_url=url,
         requests_per_minute=None,
+        monthly_credits=0,  # the benchmark's fleets spend more than the free tier
         max_concurrency=50,
         transport=transport,  # type: ignore[arg-type]
     ) as client:

@@ -95,6 +95,7 @@ async def _sweep(
         api_key=api_key,
         base_url=base_url,
         max_concurrency=10,
+        monthly_credits=0,  # more calls than the free tier's month
         transport=transport,  # type: ignore[arg-type]
         on_request=sent,
         **kwargs,  # type: ignore[arg-type]

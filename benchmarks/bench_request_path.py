@@ -85,6 +85,7 @@ class Full(Contender):
             api_key=API_KEY,
             base_url=self.server.base_url,
             requests_per_minute=None,
+            monthly_credits=0,  # more calls than the free tier's month
             max_concurrency=self.concurrency,
             retry=RetryPolicy(),
             transport=transport,  # type: ignore[arg-type]

@@ -343,17 +343,14 @@ def _ratelimit_rows(t: Table) -> None:
 
 
 def _credits_rows(t: Table) -> None:
-    labels = {
-        "energy_day": "a day of quarter-hour energy, every site",
-        "telemetry_day": "a day of inverter telemetry, every site",
-        "energy_year": "a year of daily energy, every site",
-        "energy_year_31d": "the same, client DAY cap 31 days (default 28)",
-    }
+    import bench_credits  # noqa: PLC0415
+
+    labels = dict(bench_credits.LABELS)
     shipped: list[tuple[bool, str]] = []
     sites = t.get("credits_sites")
     why = (
-        "the client's DAY cap is 28 days (the careful reading of the documented "
-        "'1 month'); the simulator allows 31, so a year costs 14 calls a site, not 12"
+        "the client keeps a 1 h margin under the cap on the day a window's ends have "
+        "different UTC offsets (DST), so the fall-back day costs one call more a site"
     )
     for name, label in labels.items():
         spent = t.get(f"credits_{name}_spent")

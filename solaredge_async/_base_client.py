@@ -8,15 +8,16 @@ call is checked, windowed, sent, gathered and stitched here).
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Final, Literal, Self, TypeAlias, TypeVar
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Final, Generic, Literal, Self, TypeAlias, TypeVar
 from urllib.parse import quote
 
 import anyio
 import attrs
 import httpx
 
-from solaredge_async import _checks, _windows, errors
+from solaredge_async import _budget, _checks, _windows, errors
+from solaredge_async._adaptive import AdaptiveCaps, CapChoice, cap_family
 from solaredge_async._checks import DEFAULT_BASE_URL, check_base_url
 from solaredge_async._credentials import (
     ApiKeyCredential,
@@ -27,31 +28,35 @@ from solaredge_async._credentials import (
 from solaredge_async._endpoints import ENDPOINTS, Endpoint
 from solaredge_async._engine import Engine, QueryParams
 from solaredge_async._retry import RetryPolicy
+from solaredge_async._series import merge_measurements, trim_measurements
 from solaredge_async._usage import Ledger, RequestEvent, Usage
 from solaredge_async.converters import ResponseParser, decode_json
 from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN, RateLimiter
+from solaredge_async.limits._caps import DEFAULT_REPROBE_AFTER
+from solaredge_async.limits._errors import BudgetExceededError
 from solaredge_async.models import (
     JSONValue,
     Measurements,
-    Period,
     Resolution,
     Site,
-    Telemetry,
     TelemetrySeries,
     Unit,
 )
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Awaitable, Callable, Collection, Mapping
     from types import TracebackType
     from zoneinfo import ZoneInfo
+
+    from solaredge_async.limits._caps import CapStore
+    from solaredge_async.limits._ledger import CreditLedger, LedgerState
 
 __all__ = [
     "BaseClient",
     "StateOfEnergyInput",
     "StateOfEnergyScale",
     "TimeInput",
-    "merge_telemetry",
     "site_zone",
 ]
 
@@ -86,11 +91,42 @@ def _credential(
 
 
 def _limiter(
-    rate_limiter: RateLimiter | None, requests_per_minute: float | None, burst: int
-) -> RateLimiter | None:
-    if rate_limiter is not None or requests_per_minute is None:
-        return rate_limiter
-    return RateLimiter(requests_per_minute, burst=burst, safety_margin=DEFAULT_SAFETY_MARGIN)
+    rate_limiter: RateLimiter | None,
+    requests_per_minute: float | None,
+    burst: int,
+    ledger: CreditLedger,
+    account: str,
+) -> tuple[RateLimiter | None, RateLimiter]:
+    """The limiter the caller sees, and the one the engine takes a token from per attempt.
+
+    The engine's limiter charges ``ledger`` for each attempt it lets through.
+    """
+    if rate_limiter is not None:
+        if rate_limiter.ledger is not None:
+            return rate_limiter, rate_limiter  # the caller's limiter charges its own ledger
+        return rate_limiter, _budget.LedgerGate(ledger, account, rate_limiter)
+    if requests_per_minute is None:
+        return None, _budget.LedgerGate(ledger, account, None)
+    limiter = RateLimiter(
+        requests_per_minute,
+        burst=burst,
+        safety_margin=DEFAULT_SAFETY_MARGIN,
+        ledger=ledger,
+        account=account,
+    )
+    return limiter, limiter
+
+
+def _ledger_of(rate_limiter: RateLimiter | None) -> CreditLedger | None:
+    return rate_limiter.ledger if rate_limiter is not None else None
+
+
+def _account_of(rate_limiter: RateLimiter | None, default: str) -> str:
+    """The ledger account: a caller's limiter with a ledger charges under its own."""
+    if rate_limiter is None or rate_limiter.ledger is None:
+        return default
+    account = getattr(rate_limiter, "account", None) or rate_limiter._account  # noqa: SLF001
+    return str(account) or default
 
 
 def _http_client(
@@ -145,6 +181,11 @@ class _Settings:
     soe_input: StateOfEnergyInput
 
 
+def _span(a: datetime, b: datetime) -> timedelta:
+    """Elapsed time between two aware datetimes (not wall clock: PEP 495)."""
+    return b.astimezone(UTC) - a.astimezone(UTC)
+
+
 class BaseClient:
     """The machinery under `SolarEdgeClient` (see there for the arguments)."""
 
@@ -175,14 +216,41 @@ class BaseClient:
         on_request: Callable[[RequestEvent], object] | None = None,
         state_of_energy: StateOfEnergyScale = "as_sent",
         state_of_energy_input: StateOfEnergyInput = "auto",
+        monthly_credits: int | None = None,
+        billing_day: int | None = None,
+        ledger: CreditLedger | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
+        probe_caps: bool = True,
+        cap_store: CapStore | None = None,
+        reprobe_after: timedelta = DEFAULT_REPROBE_AFTER,
     ) -> None:
         credential = _credential(api_key, account_key, token_provider)
         self._credential = credential
+        self._credit_ledger = _budget.make_ledger(
+            ledger=ledger if ledger is not None else _ledger_of(rate_limiter),
+            monthly_credits=monthly_credits,
+            billing_day=billing_day,
+            state_dir=state_dir,
+        )
+        self._account = _account_of(rate_limiter, credential.id)
+        self._clear_exhausted = False
         self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         if transport is not None and http_client is not None:
             raise errors.ConfigurationError("pass either transport or http_client, not both")
         self._max_concurrency = _checks.check_concurrency(max_concurrency)
-        limiter = _limiter(rate_limiter, requests_per_minute, burst)
+        if (
+            ledger is not None
+            and rate_limiter is not None
+            and rate_limiter.ledger is not None
+            and rate_limiter.ledger is not ledger
+        ):
+            raise errors.ConfigurationError(
+                "rate_limiter charges another ledger than ledger=; pass one of them"
+            )
+        limiter, engine_limiter = _limiter(
+            rate_limiter, requests_per_minute, burst, self._credit_ledger, self._account
+        )
+        self._limiter = limiter
         if not isinstance(timeout, httpx.Timeout):
             _checks.check_timeout(timeout)
         for name, value, choices in (
@@ -193,8 +261,23 @@ class BaseClient:
                 raise errors.ConfigurationError(
                     f"{name} must be one of {', '.join(choices)}; got {value!r}"
                 )
+        caps = window_caps if window_caps is not None else _windows.WindowCaps()
+        if not isinstance(probe_caps, bool):
+            raise errors.ConfigurationError(f"probe_caps must be True or False, got {probe_caps!r}")
+        self._caps = AdaptiveCaps(
+            account=self._account,
+            documented=caps,
+            plausible=_windows.PLAUSIBLE_CAPS,
+            store=_budget.make_cap_store(
+                probe_caps=probe_caps and split_windows,
+                cap_store=cap_store,
+                state_dir=state_dir,
+                reprobe_after=reprobe_after,
+                ledger=self._credit_ledger,
+            ),
+        )
         self._settings = _Settings(
-            caps=window_caps if window_caps is not None else _windows.WindowCaps(),
+            caps=caps,
             split=split_windows,
             resolutions=_resolution_table(resolutions),
             soe_scale=state_of_energy,
@@ -220,7 +303,7 @@ class BaseClient:
             http=self._http,
             base_url=self._base_url,
             credential=credential,
-            limiter=limiter,
+            limiter=engine_limiter,
             max_concurrency=max_concurrency,
             retry=retry if retry is not None else RetryPolicy(),
             ledger=self._ledger,
@@ -297,7 +380,61 @@ class BaseClient:
     @property
     def rate_limiter(self) -> RateLimiter | None:
         """The credential's rate limiter, or None when limiting is off."""
-        return self._engine.limiter
+        return self._limiter
+
+    @property
+    def ledger(self) -> CreditLedger:
+        """The credit ledger every request sent is charged to."""
+        return self._credit_ledger
+
+    @property
+    def ledger_account(self) -> str:
+        """The name the ledger counts this client's credits under (a fingerprint)."""
+        return self._account
+
+    @property
+    def cap_store(self) -> CapStore | None:
+        """Where learned window caps are kept, or None when probing is off."""
+        return self._caps.store
+
+    async def budget(self) -> LedgerState:
+        """The monthly budget now: spent, remaining, the cycle's start and end (UTC).
+
+        ``remaining`` is None when the budget is unlimited (``monthly_credits=0``) and
+        0 once the server said the month's credits are used up.
+
+        Raises:
+            StateFileError: A file-backed ledger is damaged or cannot be read.
+        """
+        await self._sync_quota()
+        return await self._credit_ledger.state(self._account)
+
+    async def _sync_quota(self) -> None:
+        """Bring the local quota flag and the ledger's exhaustion mark into line."""
+        ledger, account = self._credit_ledger, self._account
+        if self._clear_exhausted:
+            self._clear_exhausted = False
+            await ledger.clear_exhausted(account)
+        elif self._ledger.quota_exhausted and not (await ledger.state(account)).exhausted:
+            # The billing cycle turned since the monthly 429: the credits are back.
+            self._ledger.quota_exhausted = False
+
+    async def cap_choice(self, operation: str, resolution: str) -> CapChoice:
+        """How a window of ``operation`` (``energy``, ...) at ``resolution`` is split now.
+
+        For planners: the caps known (learned, or documented), and whether the next
+        window longer than the documented cap is a probe. No call is made.
+
+        Raises:
+            InvalidRequestError: An unknown operation or resolution.
+            StateFileError: A file-backed caps store is damaged.
+        """
+        op = ENDPOINTS.get(operation)
+        if op is None or op.window != "capped":
+            raise errors.InvalidRequestError(
+                f"{operation!r} is not an operation whose windows are capped"
+            )
+        return await self._caps.choose(cap_family(op), resolution)
 
     @property
     def max_concurrency(self) -> int:
@@ -324,8 +461,13 @@ class BaseClient:
         return self._zones.get(site_id)
 
     def reset_quota(self) -> None:
-        """Allow calls again after the monthly credits ran out (after the billing day)."""
+        """Allow calls again after the monthly credits ran out (the operator knows better).
+
+        Also clears the ledger's mark before the next call. Without it, calls are
+        allowed again by themselves once the billing cycle resets.
+        """
         self._ledger.quota_exhausted = False
+        self._clear_exhausted = True
 
     def set_site_timezone(self, site_id: int, timezone: str) -> None:
         """Record a site's IANA time zone, so no call is spent looking it up.
@@ -345,7 +487,17 @@ class BaseClient:
 
     async def _get(self, path: str, params: QueryParams = ()) -> JSONValue:
         self._check_open()
-        response = await self._engine.request("GET", path, params)
+        ledger, account = self._credit_ledger, self._account
+        await self._sync_quota()
+        known = self._ledger.quota_exhausted  # then the engine refuses without sending
+        try:
+            response = await self._engine.request("GET", path, params)
+        except errors.QuotaExhaustedError as exc:
+            if not known and not isinstance(exc, BudgetExceededError):
+                # The server's monthly 429: refuse every call until the cycle resets.
+                with anyio.CancelScope(shield=True):
+                    await ledger.mark_exhausted(account)
+            raise
         return decode_json(response.content, path)
 
     def _refuse_bearer(self, path: str) -> None:
@@ -439,6 +591,7 @@ class BaseClient:
 
     async def _windowed(  # noqa: PLR0917
         self,
+        op: Endpoint,
         path: str,
         site_id: int,
         start: TimeInput | None,
@@ -446,20 +599,50 @@ class BaseClient:
         resolution: str | None,
         params: QueryParams,
         parse: Callable[[JSONValue], T],
-    ) -> list[T]:
-        """One parsed response per window the request is split into (one: unsplit)."""
-        windows = await self._windows(site_id, start, end, resolution)
+    ) -> tuple[list[T], tuple[datetime, datetime] | None]:
+        """One parsed response per window sent, in order, and the window asked for.
+
+        The window is split at the caps known for the operation and resolution
+        (learned, or documented; see `solaredge_async._adaptive`). While nothing is
+        known, the first piece longer than the documented cap goes alone as a probe.
+        A piece longer than the documented cap that the server refuses with a 400 is
+        split at the documented cap and sent again.
+        """
         base = [*([] if resolution is None else [("resolution", resolution)]), *params]
-        if windows is None:
-            return [parse(await self._get(path, base))]
-
-        def call(a: str, b: str) -> Callable[[], Awaitable[T]]:
-            async def run() -> T:
-                return parse(await self._get(path, [("from", a), ("to", b), *base]))
-
-            return run
-
-        return await self._gather([call(a, b) for a, b in windows])
+        if start is None and end is None:
+            return [parse(await self._get(path, base))], None
+        res = resolution or Resolution.QUARTER_HOUR
+        if not self._settings.split:
+            windows = await self._windows(site_id, start, end, resolution)
+            (a, b), *_ = windows or [("", "")]
+            one = parse(await self._get(path, [("from", a), ("to", b), *base]))
+            return [one], _windows.resolve_window(start, end, await self.site_timezone(site_id))
+        _checks.check_time_inputs(start, end)
+        zone = await self.site_timezone(site_id)
+        window = _windows.resolve_window(start, end, zone)
+        if window is None:  # pragma: no cover - both are given (checked above)
+            raise errors.InvalidRequestError("pass both start and end, or neither")
+        lo, hi = window
+        family = cap_family(op)
+        sender = _Pieces(self, family, path, zone, res, base, parse)
+        caps = self._caps
+        choice = await caps.choose(family, res)
+        pieces = _windows.split_window(lo, hi, res, choice.caps, zone)
+        parts: list[T] = []
+        if choice.goes_alone and choice.is_probe(_span(*pieces[0])):
+            async with caps.lock(family, res):
+                # Another call may have probed while this one waited.
+                choice = await caps.choose(family, res)
+                pieces = _windows.split_window(lo, hi, res, choice.caps, zone)
+                if choice.goes_alone and choice.is_probe(_span(*pieces[0])):
+                    parts.extend(await sender.send(*pieces[0], choice))
+                    rest = pieces[0][1]
+                    if _span(rest, hi) <= timedelta(0):
+                        return parts, (lo, hi)
+                    choice = await caps.choose(family, res)
+                    pieces = _windows.split_window(rest, hi, res, choice.caps, zone)
+        parts.extend(await sender.gather(pieces, choice))
+        return parts, (lo, hi)
 
     async def _measurements(  # noqa: PLR0917
         self,
@@ -477,10 +660,12 @@ class BaseClient:
         res = self._resolution(op, resolution)
         params = self._unit(op, unit)
         path = op.render(site_id, serial)
-        parts = await self._windowed(
-            path, site_id, start, end, res, params, lambda d: self._parser.measurements(d, path)
+        parts, window = await self._windowed(
+            op, path, site_id, start, end, res, params, lambda d: self._parser.measurements(d, path)
         )
-        merged = parts[0] if len(parts) == 1 else _merge_measurements(parts)
+        merged = parts[0] if len(parts) == 1 else merge_measurements(parts)
+        if window is not None:
+            merged = trim_measurements(merged, window, res, stamps_end=op.stamps == "end")
         return self._scale(merged) if op.quantity == "state_of_energy" else merged
 
     async def _window_params(
@@ -506,6 +691,62 @@ class BaseClient:
         return attrs.evolve(series, values=values)
 
 
+class _Pieces(Generic[T]):
+    """Sends the pieces of one split window and parses each answer."""
+
+    def __init__(  # noqa: PLR0917
+        self,
+        client: BaseClient,
+        family: str,
+        path: str,
+        zone: ZoneInfo,
+        resolution: str,
+        base: QueryParams,
+        parse: Callable[[JSONValue], T],
+    ) -> None:
+        self.client = client
+        self.family = family
+        self.path = path
+        self.zone = zone
+        self.resolution = resolution
+        self.base = base
+        self.parse = parse
+
+    async def send(self, start: datetime, end: datetime, choice: CapChoice) -> list[T]:
+        """One piece; a probe the server refuses is split at the documented cap."""
+        client, zone, res = self.client, self.zone, self.resolution
+        query = [
+            ("from", _windows.format_api_time(start, zone)),
+            ("to", _windows.format_api_time(end, zone)),
+            *self.base,
+        ]
+        span = _span(start, end)
+        probe = choice.is_probe(span)
+        try:
+            body = await client._get(self.path, query)  # noqa: SLF001
+        except errors.BadRequestError:
+            if not probe:
+                raise
+            # The server's "window too long": the documented cap it is, from now on.
+            logger.info("%s at %s: a window of %s was refused", self.family, res, span)
+            caps = client._caps  # noqa: SLF001
+            await caps.refused(self.family, res)
+            subs = _windows.split_window(start, end, res, caps.documented, zone)
+            return await self.gather(subs, attrs.evolve(choice, probing=False, documented=None))
+        if probe:
+            await client._caps.accepted(self.family, res, span)  # noqa: SLF001
+        return [self.parse(body)]
+
+    async def gather(self, pieces: list[tuple[datetime, datetime]], choice: CapChoice) -> list[T]:
+        """Every piece, concurrently (bounded by the client's slots); results in order."""
+
+        def call(start: datetime, end: datetime) -> Callable[[], Awaitable[list[T]]]:
+            return lambda: self.send(start, end, choice)
+
+        groups = await self.client._gather([call(a, b) for a, b in pieces])  # noqa: SLF001
+        return [part for group in groups for part in group]
+
+
 def site_zone(name: object) -> ZoneInfo:
     # site_zone(None) means UTC (a site without a zone); a caller's None is a mistake.
     return _windows.site_zone(_checks.check_zone_name(name))
@@ -529,33 +770,6 @@ def _one_error(group: BaseExceptionGroup[BaseException]) -> errors.SolarEdgeErro
             leaves.append(exc)
     quota = [e for e in leaves if isinstance(e, errors.QuotaExhaustedError)]
     return (quota or leaves or [None])[0]
-
-
-def _merged_period(first: Period | None, last: Period | None) -> Period | None:
-    if first is None or last is None:
-        return None
-    return Period(start=first.start, end=last.end)
-
-
-def _merge_measurements(parts: list[Measurements]) -> Measurements:
-    timestamps, values = _windows.merge_series([(p.timestamps, p.values) for p in parts])
-    period = _merged_period(parts[0].period, parts[-1].period)
-    return attrs.evolve(parts[0], period=period, timestamps=timestamps, values=values)
-
-
-def merge_telemetry(parts: list[Telemetry]) -> Telemetry:
-    merged: dict[str, dict[str, TelemetrySeries]] = {}
-    for serial in dict.fromkeys(s for p in parts for s in p.devices):
-        metrics: dict[str, TelemetrySeries] = {}
-        for metric in dict.fromkeys(m for p in parts for m in p.devices.get(serial, {})):
-            series = [
-                p.devices[serial][metric] for p in parts if metric in p.devices.get(serial, {})
-            ]
-            timestamps, values = _windows.merge_series([(s.timestamps, s.values) for s in series])
-            metrics[metric] = attrs.evolve(series[0], timestamps=timestamps, values=values)
-        merged[serial] = metrics
-    period = _merged_period(parts[0].period, parts[-1].period)
-    return attrs.evolve(parts[0], period=period, devices=merged)
 
 
 def _user_agent() -> str:

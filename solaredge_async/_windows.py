@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = [
+    "CALENDAR_RESOLUTIONS",
+    "PLAUSIBLE_CAPS",
     "RESOLUTIONS",
     "WindowBound",
     "WindowCaps",
@@ -62,10 +64,16 @@ __all__ = [
     "site_zone",
     "split_window",
     "today_window",
+    "trim_series",
+    "with_cap",
 ]
 
 #: The resolutions the API knows, finest first.
 RESOLUTIONS: Final = ("QUARTER_HOUR", "HOUR", "DAY", "WEEK", "MONTH", "YEAR", "TOTAL")
+
+#: Resolutions whose buckets follow the site-local calendar: the first one may start
+#: before the window (reference section 4), so trimming keeps it.
+CALENDAR_RESOLUTIONS: Final = frozenset({"DAY", "WEEK", "MONTH", "YEAR", "TOTAL"})
 
 #: What a window bound may be: an aware datetime (any zone), a naive datetime
 #: (site-local wall-clock time) or a date (a whole site-local day, inclusive).
@@ -169,6 +177,30 @@ class WindowCaps:
         """
         cap: timedelta | None = getattr(self, _normalize_resolution(resolution).lower())
         return cap
+
+
+#: The longest window worth asking for first, per resolution, where the documented
+#: cap may be stricter than what the server enforces: a whole day of quarter-hours
+#: (live defaulted windows held about 17 h, and fleet clients fetch whole days) and a
+#: month of days (31 days; the client's documented cap is 28). A longer window than
+#: the documented cap is a probe: its answer is remembered per credential, endpoint
+#: and resolution (see ``SolarEdgeClient(probe_caps=...)``).
+PLAUSIBLE_CAPS: Final = WindowCaps(
+    quarter_hour=timedelta(hours=24),
+    hour=timedelta(hours=24),
+    day=timedelta(days=31),
+)
+
+
+def with_cap(caps: WindowCaps, resolution: str, cap: timedelta | None) -> WindowCaps:
+    """A copy of ``caps`` with the cap of one resolution replaced.
+
+    Raises:
+        InvalidRequestError: An unknown resolution.
+        ConfigurationError: A cap that is not positive or not longer than ``dst_margin``.
+    """
+    changes: dict[str, Any] = {_normalize_resolution(resolution).lower(): cap}
+    return attrs.evolve(caps, **changes)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -614,3 +646,53 @@ def _format_span(span: timedelta) -> str:
     if secs or span.microseconds or not parts:
         parts.append(f"{secs + span.microseconds / 1e6:g} s")
     return " ".join(parts)
+
+
+def trim_series(
+    timestamps: Sequence[datetime],
+    values: Sequence[float | None],
+    start: datetime,
+    end: datetime,
+    resolution: str | None,
+    *,
+    stamps_end: bool = False,
+) -> tuple[tuple[datetime, ...], tuple[float | None, ...]] | None:
+    """Drop the buckets outside the window asked for, ``[start, end)``.
+
+    The live API lists the bucket that starts exactly at ``to`` (reference section 4),
+    and a server may list one that starts before ``from``; neither was asked for.
+    A bucket is kept when it starts in ``[start, end)``; for sub-daily series whose
+    stamps mark the bucket end (voltage, frequency) when its stamp is in ``(start, end]``.
+    Calendar buckets (DAY to YEAR, and TOTAL) align to site-local boundaries, so the
+    first one may start before ``start`` and is kept; one that starts at or after
+    ``end`` is dropped all the same.
+
+    Args:
+        timestamps: Aware bucket stamps.
+        values: The values, as many as ``timestamps``.
+        start: The window start, aware.
+        end: The window end (exclusive), aware.
+        resolution: The resolution sent (`None`: the server's QUARTER_HOUR).
+        stamps_end: The stamps mark the bucket end.
+
+    Returns:
+        The kept ``(timestamps, values)``, or `None` when nothing is dropped (the
+        usual case: no copy is made).
+    """
+    lo, hi = _to_utc(start), _to_utc(end)
+    calendar = (resolution or "QUARTER_HOUR") in CALENDAR_RESOLUTIONS
+    keep: list[bool] = []
+    for stamp in timestamps:
+        offset = stamp.utcoffset()
+        if offset is None:
+            msg = f"Timestamp {stamp.isoformat()} has no UTC offset"
+            raise ResponseValidationError(msg)
+        instant = stamp.replace(tzinfo=None) - offset
+        if stamps_end and not calendar:
+            keep.append(lo < instant <= hi)
+        else:
+            keep.append((calendar or instant >= lo) and instant < hi)
+    if all(keep):
+        return None
+    kept = [i for i, k in enumerate(keep) if k]
+    return tuple(timestamps[i] for i in kept), tuple(values[i] for i in kept)

@@ -30,10 +30,10 @@ from solaredge_async._base_client import (
     StateOfEnergyInput,
     StateOfEnergyScale,
     TimeInput,
-    merge_telemetry,
 )
 from solaredge_async._checks import DEFAULT_BASE_URL, check_base_url
 from solaredge_async._endpoints import DEVICE_METRICS, ENDPOINTS, FAMILIES
+from solaredge_async._series import merge_telemetry, trim_telemetry
 from solaredge_async.models import (
     Alert,
     Device,
@@ -125,6 +125,24 @@ class SolarEdgeClient(BaseClient):
             series with any value above 1, or with the unit ``PERCENTAGE_100``, is
             0-100, else 0-1), ``"fraction"`` or ``"percent"``. Used only when
             ``state_of_energy`` is not ``"as_sent"``.
+        monthly_credits: The monthly credit budget (default 2,000, the free tier; 0 =
+            unlimited). Every request sent is charged to the credit ledger, errors and
+            429s included; one that would overspend is refused before it is sent
+            (`BudgetExceededError`), and the server's monthly 429 marks the ledger used
+            up until the cycle resets. See `budget`.
+        billing_day: The day of the month (1..28, UTC) the credits reset (default 1).
+        ledger: The credit ledger (`solaredge_async.limits.CreditLedger`), shared
+            with other clients or processes of the account; by default one in memory,
+            or a file in ``state_dir``.
+        state_dir: A directory for the ledger and the learned window caps, kept in one
+            file (``solaredge-state.json``) so that runs and processes share them.
+        probe_caps: Ask once per endpoint family and resolution for the longest
+            plausible window (a whole day of quarter-hours, a month of days) and
+            remember the answer (default); a refusal costs one credit, then the
+            documented cap (``window_caps``) is used. False: documented caps only.
+        cap_store: Where learned caps are kept (`solaredge_async.limits.CapStore`);
+            by default in memory, in ``state_dir``, or in a file-backed ledger's file.
+        reprobe_after: How long a learned cap is trusted before it is probed again.
 
     Raises:
         ConfigurationError: Missing or malformed credentials, both ``api_key`` and
@@ -453,10 +471,19 @@ class SolarEdgeClient(BaseClient):
         site_id = _checks.check_site_id(site_id)
         res = self._resolution(op, resolution)
         path = op.render(site_id)
-        parts = await self._windowed(
-            path, site_id, start, end, res, [], lambda d: self._parser.telemetry(d, path, family)
+        parts, window = await self._windowed(
+            op,
+            path,
+            site_id,
+            start,
+            end,
+            res,
+            [],
+            lambda d: self._parser.telemetry(d, path, family),
         )
         merged = parts[0] if len(parts) == 1 else merge_telemetry(parts)
+        if window is not None:
+            merged = trim_telemetry(merged, family, window, res)
         if self._settings.soe_scale == "as_sent" or family != "storage":
             return merged
         devices = {

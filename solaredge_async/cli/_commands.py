@@ -407,6 +407,7 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
                     requests_per_minute=rpm or None,
                     burst=_burst(rpm),
                     max_concurrency=args.concurrency or SIM_CONCURRENCY,
+                    probe_caps=False,  # documented caps until the CLI has its budget options
                 )
             ]
         )
@@ -427,6 +428,7 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             max_concurrency=args.concurrency or API_CONCURRENCY,
+            probe_caps=False,  # documented caps until the CLI has its budget options
         )
         label = pool.clients[0].base_url + (f" ({len(keys)} API keys)" if len(keys) > 1 else "")
 

@@ -11,6 +11,7 @@ Plan, then run::
         )
         plan = await plan_sweep(client, spec)       # discovery only: the site list
         print(plan.credits, plan.duration())        # the exact price and the time it takes
+        print(plan.describe())                      # price, credits left, when they reset
         async with sweep(client, plan) as results:
             async for result in results:            # each item exactly once
                 if isinstance(result, ItemSucceeded):
@@ -28,6 +29,7 @@ each site fetched with a credential that sees it, each account at its own rate.
 """
 
 from solaredge_async._endpoints import BULK_TARGETS, SITE_TARGETS, TARGETS, Target
+from solaredge_async.fleet._budget import PlanOverBudgetError, check_budget
 from solaredge_async.fleet._plan import SweepPlan, WorkItem, plan_sweep
 from solaredge_async.fleet._pool import ClientPool, PoolSite, SiteNotInPoolError
 from solaredge_async.fleet._pool_sweep import (
@@ -60,6 +62,7 @@ from solaredge_async.fleet._spec import (
     SweepBound,
     SweepSpec,
 )
+from solaredge_async.limits._errors import BudgetExceededError
 
 __all__ = [
     "AUTHENTICATION_FAILED",
@@ -71,10 +74,12 @@ __all__ = [
     "TARGETS",
     "TODAY",
     "YESTERDAY",
+    "BudgetExceededError",
     "ClientPool",
     "ItemFailed",
     "ItemNotAttempted",
     "ItemSucceeded",
+    "PlanOverBudgetError",
     "PoolPart",
     "PoolSite",
     "PoolSweep",
@@ -93,6 +98,7 @@ __all__ = [
     "SweepSpec",
     "Target",
     "WorkItem",
+    "check_budget",
     "flat_rows",
     "plan_pool_sweep",
     "plan_sweep",

@@ -27,6 +27,7 @@ import anyio
 import attrs
 
 from solaredge_async import _windows, errors
+from solaredge_async._adaptive import CapChoice, cap_family
 from solaredge_async._endpoints import DEVICE_METRICS, ENDPOINTS, FAMILIES
 from solaredge_async.fleet._spec import SiteDay, SweepBound, SweepSpec
 from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from solaredge_async.client import SolarEdgeClient
+    from solaredge_async.limits._ledger import LedgerState
 
 __all__ = ["SweepPlan", "WorkItem", "plan_sweep"]
 
@@ -111,6 +113,11 @@ class _Layout:
     devices: Mapping[int, tuple[tuple[str, str], ...]]
     fleet_items: tuple[WorkItem, ...]
     resolution: str | None
+    #: Extra calls of an item, by (kind, start, end, resolution), if its unprobed cap
+    #: is refused (the item is then sent as this many more pieces).
+    extra: Mapping[_Entry, int] = attrs.field(factory=dict)
+    #: The ``family@RESOLUTION`` caps the price rests on that are not probed yet.
+    unprobed: tuple[str, ...] = ()
 
 
 class SweepPlan:
@@ -130,8 +137,11 @@ class SweepPlan:
             items.
         telemetry_metrics: For each bulk telemetry kind, the metrics kept from its
             responses (API names such as ``voltage``), or `None` for all of them.
-        window_caps: The caps the windows were split at (the client's).
+        window_caps: The client's documented caps (windows are split at the caps
+            known for each endpoint family and resolution: learned, or documented).
         requests_per_minute: The client's rate limit after discovery (``None``: off).
+        budget: The client's credit ledger when the plan was made (spent, remaining,
+            cycle start and end), or `None` for a plan made without one.
     """
 
     def __init__(
@@ -145,6 +155,7 @@ class SweepPlan:
         telemetry_metrics: Mapping[str, frozenset[str] | None],
         window_caps: _windows.WindowCaps,
         requests_per_minute: float | None,
+        budget: LedgerState | None = None,
         only: frozenset[str] | None = None,
         skip: frozenset[str] | None = None,
     ) -> None:
@@ -156,15 +167,107 @@ class SweepPlan:
         self.telemetry_metrics = telemetry_metrics
         self.window_caps = window_caps
         self.requests_per_minute = requests_per_minute
+        self.budget = budget
         self._only = only
         self._skip = skip
         self._counts: Counter[str] | None = None
+        self._extra: int | None = None
 
     def __repr__(self) -> str:
         return (
             f"<SweepPlan sites={len(self._layout.site_ids)} items={len(self)} "
             f"credits={self.credits}>"
         )
+
+    # -- price and budget ----------------------------------------------------------
+
+    @property
+    def unprobed(self) -> tuple[str, ...]:
+        """The window caps the price rests on that are not known yet (``energy@QUARTER_HOUR``).
+
+        Items of these are planned at the longest plausible window; if the server
+        refuses it, each such item costs more calls (see `credits_max`).
+        """
+        return self._layout.unprobed
+
+    def _extra_calls(self) -> int:
+        if self._extra is not None:
+            return self._extra
+        layout = self._layout
+        extra = layout.extra
+        total = 0
+        if extra:
+            if self._only is not None or self._skip is not None:
+                total = sum(extra.get((i.kind, i.start, i.end, i.resolution), 0) for i in self)
+            else:
+                for zone, n_sites in Counter(layout.zone_of).items():
+                    total += n_sites * sum(extra.get(e, 0) for e in layout.templates[zone])
+                for site_id, zone in zip(layout.site_ids, layout.zone_of, strict=True):
+                    for key, _serial in layout.devices.get(site_id, ()):
+                        total += sum(
+                            extra.get((key, a, b, layout.resolution), 0)
+                            for a, b in layout.device_windows[zone]
+                        )
+            # A refused probe is one more credit, once per family and resolution.
+            total += len(layout.unprobed) if total else 0
+        self._extra = total
+        return total
+
+    @property
+    def credits_min(self) -> int:
+        """The lowest price: every unprobed cap accepted (equals `credits`)."""
+        return self.credits
+
+    @property
+    def credits_max(self) -> int:
+        """The highest price when nothing is retried: every unprobed cap refused.
+
+        Then each of their items is sent at the documented cap, and each refused
+        probe costs one credit more. Equals `credits` when every cap is known.
+        """
+        return self.credits + self._extra_calls()
+
+    @property
+    def remaining(self) -> int | None:
+        """Credits left this cycle when the plan was made (`None`: unlimited or unknown)."""
+        return None if self.budget is None else self.budget.remaining
+
+    @property
+    def cycle_end(self) -> datetime | None:
+        """When the billing cycle resets (UTC), as of planning."""
+        return None if self.budget is None else self.budget.cycle_end
+
+    @property
+    def over_budget(self) -> bool:
+        """Whether the plan may cost more than remained this cycle when it was made."""
+        remaining = self.remaining
+        return remaining is not None and self.credits_max > remaining
+
+    def describe(self) -> str:
+        """One line on the price and the budget, e.g. for a dry run.
+
+        ``"600 credits (600..1201: energy@QUARTER_HOUR not probed yet); 1400 of 2000
+        credits remain this cycle, which resets at 2026-12-01 00:00 UTC"``.
+        """
+        price = f"{self.credits} credits"
+        if self.credits_max != self.credits:
+            price += (
+                f" ({self.credits}..{self.credits_max}: {', '.join(self.unprobed)} not probed yet)"
+            )
+        elif not self.exact:
+            price += " at least (alert lists cost one call per 100 alerts)"
+        budget = self.budget
+        if budget is None:
+            return price
+        reset = budget.cycle_end.strftime("%Y-%m-%d %H:%M UTC")
+        if budget.remaining is None:
+            left = "the budget is unlimited"
+        else:
+            left = f"{budget.remaining} of {budget.monthly_credits} credits remain this cycle"
+            if budget.exhausted:
+                left = "the server said this month's credits are used up"
+        text = f"{price}; {left}, which resets at {reset}"
+        return text + (" (OVER BUDGET)" if self.over_budget else "")
 
     # -- items -------------------------------------------------------------------
 
@@ -241,10 +344,12 @@ class SweepPlan:
     def exact(self) -> bool:
         """Whether `credits` is exact.
 
-        Alert lists cost one call per 100 alerts, so with alerts it is a lower bound.
+        Alert lists cost one call per 100 alerts, so with alerts it is a lower bound;
+        while a window cap is unprobed the price is a range (`credits_max`).
         """
         counts = self._kind_counts()
-        return not (counts.get("alerts") or counts.get("fleet_alerts"))
+        alerts = counts.get("alerts") or counts.get("fleet_alerts")
+        return not alerts and self.credits_max == self.credits
 
     def breakdown(self) -> dict[str, int]:
         """Credits by item kind, e.g. ``{"overview": 600, "energy": 600}``."""
@@ -280,6 +385,7 @@ class SweepPlan:
             telemetry_metrics=self.telemetry_metrics,
             window_caps=self.window_caps,
             requests_per_minute=self.requests_per_minute,
+            budget=self.budget,
             only=only,
             skip=skip,
         )
@@ -330,13 +436,31 @@ def _concrete(bound: SweepBound, zone: ZoneInfo, now: datetime) -> date | dateti
 
 
 def _split(
-    lo: datetime, hi: datetime, resolution: str, client: SolarEdgeClient, zone: ZoneInfo
+    lo: datetime,
+    hi: datetime,
+    resolution: str,
+    client: SolarEdgeClient,
+    zone: ZoneInfo,
+    *,
+    caps: _windows.WindowCaps | None = None,
 ) -> tuple[_Window, ...]:
-    caps = client.window_caps
     if client.split_windows:
-        return tuple(_windows.split_window(lo, hi, resolution, caps, zone))
-    _windows.check_span(lo, hi, resolution, caps, zone)
+        return tuple(_windows.split_window(lo, hi, resolution, caps or client.window_caps, zone))
+    _windows.check_span(lo, hi, resolution, client.window_caps, zone)
     return ((lo, hi),)
+
+
+async def _cap_choices(
+    client: SolarEdgeClient, targets: _Targets, spec: SweepSpec
+) -> dict[str, CapChoice]:
+    """The caps each capped kind of the plan is split at now (no call is made)."""
+    res = spec.resolution or _QUARTER_HOUR
+    kinds = [
+        k
+        for k in (*targets.site_kinds, *(m for ms in targets.per_device.values() for m in ms))
+        if ENDPOINTS[k].window == "capped"
+    ]
+    return {k: await client.cap_choice(k, res) for k in kinds}
 
 
 @attrs.frozen
@@ -382,31 +506,46 @@ def _targets(spec: SweepSpec) -> _Targets:
     )
 
 
-def _template(
+def _template(  # noqa: C901, PLR0917
     targets: _Targets,
     spec: SweepSpec,
     client: SolarEdgeClient,
     zone: ZoneInfo | None,
     now: datetime,
+    choices: Mapping[str, CapChoice],
+    extra: dict[_Entry, int],
 ) -> tuple[tuple[_Entry, ...], tuple[_Window, ...]]:
-    """The site-level calls of a site in ``zone``, and the device-metric windows."""
+    """The site-level calls of a site in ``zone``, and the device-metric windows.
+
+    Capped kinds are split at the caps in ``choices``; for an unprobed one, ``extra``
+    gets the calls each window costs more if the probe is refused.
+    """
     res = spec.resolution
     window: tuple[datetime, datetime] | None = None
     if spec.start is not None and spec.end is not None and zone is not None:
         window = _windows.resolve_window(
             _concrete(spec.start, zone, now), _concrete(spec.end, zone, now), zone
         )
-    cache: dict[str | None, tuple[_Window, ...]] = {}
+    cache: dict[tuple[str | None, str | None], tuple[_Window, ...]] = {}
 
-    def windows(split_at: str | None) -> tuple[_Window, ...]:
+    def windows(split_at: str | None, kind: str | None = None) -> tuple[_Window, ...]:
         if window is None or zone is None:
             return ((None, None),)
-        if split_at not in cache:
+        choice = choices.get(kind) if kind is not None else None
+        key = (split_at, None if choice is None else kind)
+        if key not in cache:
             if split_at is None:
-                cache[split_at] = (window,)
+                cache[key] = (window,)
             else:
-                cache[split_at] = _split(window[0], window[1], split_at, client, zone)
-        return cache[split_at]
+                caps = None if choice is None else choice.caps
+                cache[key] = _split(window[0], window[1], split_at, client, zone, caps=caps)
+                if choice is not None and choice.probing:
+                    for a, b in cache[key]:
+                        if a is not None and b is not None:
+                            pieces = _split(a, b, split_at, client, zone)
+                            if len(pieces) > 1:
+                                extra[(kind, a, b, res)] = len(pieces) - 1  # type: ignore[index]
+        return cache[key]
 
     entries: list[_Entry] = []
     for kind in targets.site_kinds:
@@ -417,8 +556,12 @@ def _template(
             split_at = _QUARTER_HOUR if spec.split_overview else None
             entries.extend((kind, a, b, None) for a, b in windows(split_at))
         else:
-            entries.extend((kind, a, b, res) for a, b in windows(res or _QUARTER_HOUR))
-    device_windows = windows(res or _QUARTER_HOUR) if targets.per_device else ()
+            entries.extend((kind, a, b, res) for a, b in windows(res or _QUARTER_HOUR, kind))
+    device_windows: tuple[_Window, ...] = ()
+    for metrics in targets.per_device.values():
+        for key in metrics:
+            # Every device metric shares one cap family: the same windows for all.
+            device_windows = windows(res or _QUARTER_HOUR, key)
     return tuple(entries), device_windows
 
 
@@ -534,8 +677,10 @@ def _lay_out(
     failed: Mapping[int, errors.SolarEdgeError],
     now: datetime,
     windowed: bool,
+    choices: Mapping[str, CapChoice],
 ) -> dict[str, Any]:
     """Site ids and zone indices in compact arrays, one call template per zone."""
+    extra: dict[_Entry, int] = {}
     zones: dict[ZoneInfo | None, int] = {}
     templates: list[tuple[_Entry, ...]] = []
     device_windows: list[tuple[_Window, ...]] = []
@@ -548,7 +693,7 @@ def _lay_out(
         index = zones.get(zone)
         if index is None:
             index = zones[zone] = len(templates)
-            template, dev_windows = _template(targets, spec, client, zone, now)
+            template, dev_windows = _template(targets, spec, client, zone, now, choices, extra)
             templates.append(template)
             device_windows.append(dev_windows)
         ids.append(site_id)
@@ -558,6 +703,7 @@ def _lay_out(
         "zone_of": zone_of,
         "templates": tuple(templates),
         "device_windows": tuple(device_windows),
+        "extra": extra,
     }
 
 
@@ -598,6 +744,7 @@ async def plan_sweep(
 
     site_ids = await _discover_sites(client, spec, discovery, windowed=windowed)
     devices = await _discover_devices(client, targets, discovery, site_ids)
+    choices = await _cap_choices(client, targets, spec) if windowed else {}
     layout_parts = _lay_out(
         client,
         spec=spec,
@@ -606,6 +753,7 @@ async def plan_sweep(
         failed=discovery.failed,
         now=now,
         windowed=windowed,
+        choices=choices,
     )
     fleet_items = (WorkItem(kind="fleet_alerts", site_id=0),) if targets.fleet_alerts else ()
     limiter = client.rate_limiter
@@ -617,10 +765,26 @@ async def plan_sweep(
             devices={s: devices[s] for s in layout_parts["site_ids"] if s in devices},
             fleet_items=fleet_items,
             resolution=spec.resolution,
+            unprobed=_unprobed(choices, spec, layout_parts["extra"]),
         ),
         discovery_credits=client.usage.credits - spent_before,
         failed_sites=dict(discovery.failed),
         telemetry_metrics=dict(targets.telemetry),
         window_caps=client.window_caps,
         requests_per_minute=limiter.requests_per_minute if limiter is not None else None,
+        budget=await client.budget(),
     )
+
+
+def _unprobed(
+    choices: Mapping[str, CapChoice], spec: SweepSpec, extra: Mapping[_Entry, int]
+) -> tuple[str, ...]:
+    """``family@RESOLUTION`` of each unprobed cap that changes the price."""
+    res = spec.resolution or _QUARTER_HOUR
+    kinds = {entry[0] for entry in extra}
+    names = {
+        f"{cap_family(ENDPOINTS[k])}@{res}"
+        for k, choice in choices.items()
+        if choice.probing and k in kinds
+    }
+    return tuple(sorted(names))

@@ -29,6 +29,7 @@ import attrs
 
 from solaredge_async import errors
 from solaredge_async._endpoints import ENDPOINTS
+from solaredge_async.fleet._budget import check_budget
 from solaredge_async.models import (
     Alert,
     Device,
@@ -445,15 +446,23 @@ class Sweep:
     exception group).
     """
 
-    def __init__(self, start: Callable[[], _Run], buffer_size: int) -> None:
+    def __init__(
+        self,
+        start: Callable[[], _Run],
+        buffer_size: int,
+        precheck: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self._start = start
         self._buffer_size = buffer_size
+        self._precheck = precheck
         self._tg: TaskGroup | None = None
         self._receive: MemoryObjectReceiveStream[SweepResult] | None = None
 
     async def __aenter__(self) -> SweepResults:
         if self._tg is not None:
             raise RuntimeError("a Sweep can be entered only once")
+        if self._precheck is not None:
+            await self._precheck()
         run = self._start()
         send, receive = anyio.create_memory_object_stream[SweepResult](self._buffer_size)
         self._receive = receive
@@ -493,6 +502,7 @@ def sweep(
     buffer_size: int | None = None,
     on_progress: Callable[[SweepProgress], object] | None = None,
     progress_interval: float = 0.5,
+    allow_over_budget: bool = False,
 ) -> Sweep:
     """Run a plan, streaming one result per item out of an ``async with`` block.
 
@@ -515,6 +525,8 @@ def sweep(
         on_progress: Called with a `SweepProgress` from the consuming task, at most
             every ``progress_interval`` seconds and once at the end.
         progress_interval: Seconds between progress calls.
+        allow_over_budget: Run a plan that may cost more credits than remain this
+            billing cycle (it stops, items not attempted, when the ledger runs out).
 
     Returns:
         An async context manager yielding `SweepResults`.
@@ -522,6 +534,10 @@ def sweep(
     Raises:
         InvalidRequestError: A plan made with other window caps than the client's,
             or a concurrency or buffer size out of range.
+        PlanOverBudgetError: (on entering) the plan's price, its upper bound while a
+            cap is unprobed (`SweepPlan.credits_max`), is over the credits that remain
+            this cycle (read from the client's ledger now); nothing was sent. Pass
+            ``allow_over_budget=True`` to run it anyway.
     """
     if plan.window_caps != client.window_caps:
         raise errors.InvalidRequestError(
@@ -544,4 +560,16 @@ def sweep(
         on_progress=on_progress,
         progress_interval=progress_interval,
     )
-    return Sweep(start, buffer_size)
+    if not isinstance(allow_over_budget, bool):
+        raise errors.InvalidRequestError(
+            f"allow_over_budget must be True or False, got {allow_over_budget!r}"
+        )
+    what = f"a sweep of {len(plan.sites)} site(s) and {plan.credits} call(s)"
+    precheck = functools.partial(
+        check_budget,
+        client,
+        plan.credits_max,
+        what=what,
+        allow_over_budget=allow_over_budget,
+    )
+    return Sweep(start, buffer_size, precheck)

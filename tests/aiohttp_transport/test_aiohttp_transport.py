@@ -57,6 +57,7 @@ async def test_client_results_equal_the_default_transport() -> None:
                 requests_per_minute=None,
                 transport=transport,
                 site_timezones={site: "Europe/Berlin"},
+                probe_caps=False,
             ) as client:
                 overview = await client.site_overview(site)
                 telemetry = await client.inverter_telemetry(site, start=YESTERDAY, end=YESTERDAY)

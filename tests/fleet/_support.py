@@ -30,8 +30,17 @@ def make_sim(sites: int = 20, **kw: object) -> Simulator:
 
 
 def make_client(sim: Simulator, **kw: object) -> SolarEdgeClient:
-    """A client on the simulator's in-process transport, no client-side limit by default."""
-    settings: dict[str, object] = {"requests_per_minute": None, "max_concurrency": 8}
+    """A client on the simulator's in-process transport.
+
+    By default: no client-side limit, no monthly budget, documented window caps (the
+    probing of longer windows and the budget are tested in ``tests/budget``).
+    """
+    settings: dict[str, object] = {
+        "requests_per_minute": None,
+        "max_concurrency": 8,
+        "monthly_credits": 0,
+        "probe_caps": False,
+    }
     settings.update(kw)
     return SolarEdgeClient(
         api_key=sim.api_key,

@@ -117,7 +117,7 @@ SHAPES: dict[str, str] = {
 
 
 #: Public coroutine methods that make no request.
-NOT_ENDPOINTS = frozenset({"aclose"})
+NOT_ENDPOINTS = frozenset({"aclose", "budget", "cap_choice"})
 
 
 #: A valid body of each response shape, as the simulator serves them.

@@ -150,9 +150,13 @@ def server() -> Server:
 
 @pytest.fixture
 async def client(server):
-    """A strict client over the fake API, no rate limit."""
+    """A strict client over the fake API, no rate limit, documented window caps."""
     async with SolarEdgeClient(
-        api_key="k", transport=httpx.MockTransport(server), requests_per_minute=None, strict=True
+        api_key="k",
+        transport=httpx.MockTransport(server),
+        requests_per_minute=None,
+        strict=True,
+        probe_caps=False,
     ) as c:
         yield c
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solaredge_async._windows import (
+    PLAUSIBLE_CAPS,
     RESOLUTIONS,
     WindowCaps,
     check_span,
@@ -26,6 +27,8 @@ from solaredge_async._windows import (
     site_zone,
     split_window,
     today_window,
+    trim_series,
+    with_cap,
 )
 from solaredge_async.errors import (
     ConfigurationError,
@@ -900,3 +903,74 @@ def test_transition_days_merge_to_every_bucket_once(
 def test_resolutions_constant() -> None:
     """The resolutions are the API's seven, finest first."""
     assert RESOLUTIONS == ("QUARTER_HOUR", "HOUR", "DAY", "WEEK", "MONTH", "YEAR", "TOTAL")
+
+
+# -- trimming to the window asked for -----------------------------------------------
+
+_BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _quarters(start: datetime, n: int) -> list[datetime]:
+    return [
+        (start.astimezone(UTC) + timedelta(minutes=15 * k)).astimezone(_BERLIN) for k in range(n)
+    ]
+
+
+def test_trim_drops_the_bucket_at_to_and_any_before_from() -> None:
+    """Start-stamped quarter-hours: kept in [start, end); one a quarter early is dropped too."""
+    start = datetime(2026, 5, 10, tzinfo=_BERLIN)
+    end = datetime(2026, 5, 11, tzinfo=_BERLIN)
+    stamps = _quarters(start - timedelta(minutes=15), 98)
+    values = [float(k) for k in range(98)]
+    kept = trim_series(stamps, values, start, end, "QUARTER_HOUR")
+    assert kept is not None
+    assert len(kept[0]) == 96
+    assert kept[0][0] == start
+    assert kept[0][-1] == end - timedelta(minutes=15)
+    assert kept[1] == tuple(values[1:97])
+
+
+def test_trim_keeps_an_end_stamped_bucket_ending_at_to() -> None:
+    """Voltage-like stamps mark the end: (start, end] is the day."""
+    start = datetime(2026, 5, 10, tzinfo=_BERLIN)
+    end = datetime(2026, 5, 11, tzinfo=_BERLIN)
+    stamps = _quarters(start, 98)  # start .. end + 15 min
+    kept = trim_series(stamps, [1.0] * 98, start, end, None, stamps_end=True)
+    assert kept is not None
+    assert kept[0][0] == start + timedelta(minutes=15)
+    assert kept[0][-1] == end
+
+
+def test_trim_across_a_dst_change_counts_instants() -> None:
+    """The 100 quarter-hours of the fall-back day stay; the next midnight's goes."""
+    start = datetime(2026, 10, 25, tzinfo=_BERLIN)
+    end = datetime(2026, 10, 26, tzinfo=_BERLIN)
+    stamps = _quarters(start, 101)
+    kept = trim_series(stamps, [None] * 101, start, end, "QUARTER_HOUR")
+    assert kept is not None
+    assert len(kept[0]) == 100
+
+
+def test_trim_keeps_calendar_buckets_before_the_window_and_copies_nothing_when_clean() -> None:
+    """A YEAR bucket from 1 January is kept for a May window; a clean series is not copied."""
+    start = datetime(2026, 5, 10, tzinfo=_BERLIN)
+    end = datetime(2026, 5, 11, tzinfo=_BERLIN)
+    year = [datetime(2026, 1, 1, tzinfo=_BERLIN)]
+    assert trim_series(year, [5.0], start, end, "YEAR") is None
+    nxt = [datetime(2026, 5, 10, tzinfo=_BERLIN), datetime(2026, 5, 11, tzinfo=_BERLIN)]
+    kept = trim_series(nxt, [1.0, 2.0], start, end, "DAY")
+    assert kept == ((nxt[0],), (1.0,))
+    naive = [datetime(2026, 5, 10, 1)]
+    with pytest.raises(ResponseValidationError):
+        trim_series(naive, [1.0], start, end, "HOUR")
+
+
+def test_with_cap_replaces_one_resolution_and_plausible_caps_are_longer() -> None:
+    """The plausible caps probe a day of quarter-hours and a month of days."""
+    caps = with_cap(WindowCaps(), "QUARTER_HOUR", timedelta(hours=24))
+    assert caps.quarter_hour == timedelta(hours=24)
+    assert caps.hour == WindowCaps().hour
+    assert PLAUSIBLE_CAPS.quarter_hour == timedelta(hours=24)
+    assert PLAUSIBLE_CAPS.day == timedelta(days=31)
+    with pytest.raises(InvalidRequestError):
+        with_cap(caps, "FORTNIGHT", None)
