@@ -578,6 +578,7 @@ def pool_sweep(
     parallel: int | None = None,
     on_progress: Callable[[SweepProgress], object] | None = None,
     progress_interval: float = 0.5,
+    allow_over_budget: bool = False,
 ) -> PoolSweep:
     """Run a pool plan, streaming one result per item out of an ``async with`` block.
 
@@ -609,6 +610,8 @@ def pool_sweep(
             consuming task, at most every ``progress_interval`` seconds and once at
             the end.
         progress_interval: Seconds between progress calls.
+        allow_over_budget: Run a share that may cost more credits than remain in its
+            account's cycle (see `solaredge_async.fleet.sweep`).
 
     Returns:
         An async context manager yielding `PoolSweepResults`.
@@ -616,13 +619,20 @@ def pool_sweep(
     Raises:
         InvalidRequestError: A plan part for a credential not in the pool, a plan
             made with other window caps than its client's, or a count out of range.
+        PlanOverBudgetError: A share may cost more than its account has left, and
+            ``allow_over_budget`` is off; nothing was sent.
     """
     _check_count(concurrency, "concurrency", 1)
     _check_count(buffer_size, "buffer_size", 0)
     _check_count(parallel, "parallel", 1)
     # Made now, so a plan that does not fit its client is refused before anything runs.
     sweeps = [
-        sweep(pool.client(part.credential), part.plan, concurrency=concurrency)
+        sweep(
+            pool.client(part.credential),
+            part.plan,
+            concurrency=concurrency,
+            allow_over_budget=allow_over_budget,
+        )
         for part in plan.parts
     ]
     start = functools.partial(

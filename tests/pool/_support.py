@@ -33,6 +33,7 @@ def options(sim: Simulator, **kw: object) -> dict[str, object]:
         "base_url": sim.base_url,
         "requests_per_minute": None,
         "max_concurrency": 4,
+        "probe_caps": False,  # documented caps: the call counts here are pinned
     }
     out.update(kw)
     return out
