@@ -82,6 +82,14 @@ def _connection_options() -> argparse.ArgumentParser:
         "Never printed",
     )
     g.add_argument(
+        "--shared-state",
+        metavar="URL",
+        help="redis://host:port/db: share each account's rate limit, Retry-After pauses, "
+        "monthly credit ledger and quota breaker with every other process through Redis "
+        "(default: $SOLAREDGE_SHARED_STATE; needs the redis extra). Fails, never falls "
+        "back to an unshared limit, when Redis is unreachable",
+    )
+    g.add_argument(
         "--requests-per-minute",
         type=non_negative_float,
         help="client-side rate limit, calls per minute; 0 turns it off "

@@ -408,6 +408,7 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
                     burst=_burst(rpm),
                     max_concurrency=args.concurrency or SIM_CONCURRENCY,
                     probe_caps=False,  # documented caps until the CLI has its budget options
+                    shared_state=args.shared_state,
                 )
             ]
         )
@@ -429,6 +430,7 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
             burst=_burst(rpm),
             max_concurrency=args.concurrency or API_CONCURRENCY,
             probe_caps=False,  # documented caps until the CLI has its budget options
+            shared_state=args.shared_state,
         )
         label = pool.clients[0].base_url + (f" ({len(keys)} API keys)" if len(keys) > 1 else "")
 

@@ -7,9 +7,14 @@ and asserts on counts (429s, credits), never on how long anything took.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
+import anyio
+import pytest
 from anyio.from_thread import start_blocking_portal
 
 from solaredge_async import cli
@@ -116,6 +121,82 @@ def test_sweep_and_sync_run_over_every_key(tmp_path, capsys):
     for key in (a, b):
         usage = sim.ledger(key)
         assert usage.statuses.keys() == {200}  # no 403: every site with its own key
+
+
+def test_a_malformed_shared_state_url_is_a_usage_error(capsys):
+    """``--shared-state`` must be a redis:// URL: exit 2 before any call."""
+    code = cli.main(["sites", "--simulate", "--shared-state", "http://nope"])
+    assert code == 2
+    assert "redis://" in capsys.readouterr().err
+
+
+def _redis_spent(redis_url: str, account: str) -> int:
+    from solaredge_async.limits import RedisLimits
+
+    async def read() -> int:
+        async with RedisLimits(redis_url) as shared:
+            return (await shared.ledger().state(account)).spent
+
+    return anyio.run(read)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_three_cli_processes_on_one_key_share_the_limit_through_redis(redis_url, tmp_path):
+    """Three `sweep` processes, one key, 120/min on the server and in Redis: no 429 at all.
+
+    Every process's requests are granted by the one Redis bucket and charged to the
+    one Redis ledger (its count is every process's calls); asyncio and trio mixed.
+    """
+    pytest.importorskip("coredis")
+    key = keys(1)[0]
+    sim = loopback_sim((key,), sites=4, requests_per_minute=120)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SOLAREDGE_API_KEY": key}
+    env.pop("SOLAREDGE_SHARED_STATE", None)
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(sim.serve()) as url:
+        procs = [
+            subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+                [
+                    sys.executable,
+                    "-m",
+                    "solaredge_async.cli",
+                    "sweep",
+                    "--base-url",
+                    url,
+                    "--shared-state",
+                    redis_url,
+                    "--requests-per-minute",
+                    "120",
+                    "--what",
+                    "overview",
+                    "--out",
+                    str(tmp_path / f"run{i}"),
+                    "--no-progress",
+                    "--output",
+                    "json",
+                    "--backend",
+                    ("asyncio", "trio", "asyncio")[i],
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(3)
+        ]
+        outputs = [p.communicate(timeout=180) for p in procs]
+    summaries = []
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+        summaries.append(json.loads(out.splitlines()[-1]))
+        assert key not in out + err
+    for summary in summaries:
+        assert summary["rate_limited"] == 0
+        assert summary["succeeded"] == 4
+        assert summary["credits"] == 5  # the site list and four overviews
+    usage = sim.ledger(key)
+    assert usage.minute_429s == 0
+    assert usage.calls == usage.credits == 15
+    assert _redis_spent(redis_url, fp(key)) == 15
 
 
 def test_poll_refuses_several_keys(tmp_path, capsys):
