@@ -193,6 +193,11 @@ def _check(args: argparse.Namespace) -> None:
         if given:
             raise _UsageError(f"{', '.join(given)} need --simulate")
         _api_key(args)  # one key at most
+    if args.shared_state is not None and (args.simulate or args.ledger):
+        raise _UsageError(
+            "--shared-state keeps the credit ledger in Redis and paces on the real clock: "
+            "not with --ledger or --simulate"
+        )
     if not 1 <= args.billing_day <= 31:  # noqa: PLR2004 - days of a month
         raise _UsageError(f"--billing-day must be within 1..31, got {args.billing_day}")
     if args.monthly_credits is not None and args.monthly_credits < 1:
@@ -269,6 +274,7 @@ def _world(
             rate_limiter=limiter(rpm) if rpm else None,
             max_concurrency=args.concurrency or 3,
             on_request=hook,
+            shared_state=args.shared_state,
         )
         world = _World(client, ScaledClock(), 1.0, client.base_url)
         world.per_minute = rpm or float(_UNREACHABLE)

@@ -208,3 +208,17 @@ def test_poll_refuses_several_keys(tmp_path, capsys):
     assert "one API key" in err
     assert a not in err
     assert not (tmp_path / "p.db").exists()
+
+
+def test_poll_takes_shared_state_but_not_with_its_own_ledger(tmp_path, capsys):
+    """`poll --shared-state` with ``--ledger`` (or the simulator) is a usage error."""
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    url = "redis://127.0.0.1:6379/0"
+    ledger = str(tmp_path / "ledger.json")
+    assert (
+        cli.main(["poll", "--db", db, "--api-key", "k", "--shared-state", url, "--ledger", ledger])
+        == 2
+    )
+    assert "--shared-state" in capsys.readouterr().err
+    assert cli.main(["poll", "--db", db, "--simulate", "--shared-state", url]) == 2
+    assert not (tmp_path / "p.db").exists()
