@@ -35,6 +35,8 @@ __all__ = ["ENV_SHARED_STATE", "SharedState", "configure"]
 
 #: The environment variable read when ``shared_state`` is not given.
 ENV_SHARED_STATE: Final = "SOLAREDGE_SHARED_STATE"
+#: Seconds an unreachable Redis is retried before the client fails closed.
+UNAVAILABLE_TIMEOUT = 5.0
 
 
 def configure(
@@ -145,7 +147,7 @@ class SharedState:
             return self._opened
         from solaredge_async.limits._redis import RedisLimits  # noqa: PLC0415
 
-        limits = RedisLimits(self._url)
+        limits = RedisLimits(self._url, unavailable_timeout=UNAVAILABLE_TIMEOUT)
         await limits.__aenter__()
         self._limits = limits
         ledger = limits.ledger(monthly_credits=self._monthly, billing_day=self._billing_day)

@@ -13,9 +13,8 @@ import uuid
 import anyio
 import pytest
 
-from solaredge_async import ConfigurationError, RateLimiter, SolarEdgeClient
+from solaredge_async import ConfigurationError, RateLimiter, SolarEdgeClient, _shared_state
 from solaredge_async.limits import SharedStateUnavailableError
-from tests._clock import virtual_backend
 from tests.pool._support import make_sim, options
 
 pytest.importorskip("coredis")
@@ -129,49 +128,38 @@ def dead_url() -> str:
 _COREDIS_LEAK = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 
-def run_virtual(backend: str, main) -> None:
-    """Run ``main`` with an auto-jumping virtual clock (the bounded waits take no time)."""
-    name, options_ = virtual_backend(backend)
-    anyio.run(main, backend=name, backend_options=options_)
-    gc.collect()  # coredis's leaked streams warn now, under this test's filter
+@pytest.fixture
+def short_wait(monkeypatch):
+    """An unreachable Redis is given up on after 0.2 s (real time: Redis is real)."""
+    monkeypatch.setattr(_shared_state, "UNAVAILABLE_TIMEOUT", 0.2)
 
 
 @_COREDIS_LEAK
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_an_unreachable_redis_fails_closed_on_entry(dead_url, backend):
+async def test_an_unreachable_redis_fails_closed_on_entry(dead_url, short_wait):
     """Entering raises SharedStateUnavailableError after the bounded wait; nothing is sent."""
     key = fresh_key()
     sim = make_sim(sites=2, keys=(key,))
-
-    async def main() -> None:
-        c = client(sim, key, dead_url)
-        with pytest.raises(SharedStateUnavailableError, match="unreachable"):
-            async with c:
-                pass  # pragma: no cover - never entered
-        with pytest.raises(ConfigurationError, match="async with"):
-            await c.site_overview(sim.fleet.sites_for(key)[0])
-        await c.aclose()
-
-    run_virtual(backend, main)
+    c = client(sim, key, dead_url)
+    with pytest.raises(SharedStateUnavailableError, match="unreachable"):
+        async with c:
+            pass  # pragma: no cover - never entered
+    with pytest.raises(ConfigurationError, match="async with"):
+        await c.site_overview(sim.fleet.sites_for(key)[0])
+    await c.aclose()
+    gc.collect()  # coredis's leaked streams warn now, under this test's filter
     assert sim.ledger(key).calls == 0
 
 
 @_COREDIS_LEAK
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_redis_gone_mid_run_fails_the_next_call_closed(private_redis, backend):
+async def test_redis_gone_mid_run_fails_the_next_call_closed(private_redis, short_wait):
     """Redis stops after a call: the next call raises the typed error and is not sent."""
     key = fresh_key()
     sim = make_sim(sites=2, keys=(key,))
     site_id = sim.fleet.sites_for(key)[0]
-
-    async def main() -> None:
-        async with client(sim, key, private_redis.url) as c:
+    async with client(sim, key, private_redis.url) as c:
+        await c.site_overview(site_id)
+        private_redis.stop()
+        with pytest.raises(SharedStateUnavailableError, match="does not fall back"):
             await c.site_overview(site_id)
-            private_redis.stop()
-            with pytest.raises(SharedStateUnavailableError, match="does not fall back"):
-                await c.site_overview(site_id)
-            private_redis.start()
-            await c.site_overview(site_id)  # back: the bucket and ledger are Redis's again
-
-    run_virtual(backend, main)
-    assert sim.ledger(key).calls == 2
+    gc.collect()
+    assert sim.ledger(key).calls == 1
