@@ -15,3 +15,9 @@ import pytest
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run each async test once on asyncio and once on trio."""
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Each test's CLI runs keep their credit ledger in a fresh directory, never in ~."""
+    monkeypatch.setenv("SOLAREDGE_STATE_DIR", str(tmp_path_factory.mktemp("state")))

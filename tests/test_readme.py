@@ -1,14 +1,20 @@
 """Every Python and shell example of README.md runs against the simulator.
 
 Python blocks run as scripts in process, with `SolarEdgeClient` wired to an in-process
-simulator (its transport and base URL, the client's pace lifted) and the simulator's
-key in ``SOLAREDGE_API_KEY``; a block that defines ``test_`` functions runs under
-pytest with the package's plugin. Shell blocks: ``solaredge-async`` lines run through
-`solaredge_async.cli.main` against a loopback simulator named by ``SOLAREDGE_BASE_URL``
-(with ``--requests-per-minute 0`` added: the free-tier pace would only make them slow;
-a ``postgresql://`` store becomes a SQLite file), ``python3 noxfile.py -s demo`` runs
-the demo command, and installs and the other nox sessions are skipped (CI runs those
-itself). Blocks run in README order in one directory, so the queries find demo.db.
+simulator (its transport and base URL, the client's pace lifted, unless the example
+passes its own) and the simulator's key in ``SOLAREDGE_API_KEY``; a block that defines
+``test_`` functions runs under pytest with the package's plugin. Shell blocks:
+``solaredge-async`` lines run through `solaredge_async.cli.main` against a loopback
+simulator named by ``SOLAREDGE_BASE_URL`` (with ``--requests-per-minute 0`` added: the
+free-tier pace would only make them slow; a ``postgresql://`` store becomes a SQLite
+file; a ``poll`` without ``--duration`` gets ``--duration 1`` and its metrics port
+becomes 0, any free port), ``python3 noxfile.py -s demo`` runs the demo command, and
+installs and the other nox sessions are skipped (CI runs those itself). Blocks run in
+README order in one directory, so the queries find demo.db.
+
+Configuration blocks (``ini``: systemd units; ``text``: cron lines) are not run, but
+every ``solaredge-async`` command in them must be one a shell block runs, and every
+``--flag`` the README names must be an option of the command line.
 """
 
 # ruff: noqa: S603 - the pytest block runs in a child of this interpreter
@@ -35,15 +41,20 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 _FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _SKIPPED = ("pip ", "export ")
+#: Real seconds a ``poll`` example without ``--duration`` runs for.
+_POLL_SECONDS = 1
+#: Flags of other tools the README names (systemctl, mypy).
+_OTHER_FLAGS = frozenset({"--now", "--strict"})
+_CONFIG_COMMAND = re.compile(r"(?:^|[\s=])(?:\S*/)?(solaredge-async\s[^>|;&\n]*)")
 _DEV_SESSIONS = ("tests", "lint", "typecheck", "bench")
 
 
-def _blocks() -> list[tuple[str, str, int]]:
+def _blocks(kinds: tuple[str, ...] = ("python", "sh")) -> list[tuple[str, str, int]]:
     text = README.read_text(encoding="utf-8")
     return [
         (m.group(1), m.group(2), text.count("\n", 0, m.start()) + 1)
         for m in _FENCE.finditer(text)
-        if m.group(1) in ("python", "sh")
+        if m.group(1) in kinds
     ]
 
 
@@ -108,12 +119,24 @@ def _run_shell_line(line: str, workdir: Path) -> None:
     args = words[1:]
     if "--simulate" not in args:
         args += ["--requests-per-minute", "0"]
+    if args[0] == "poll":
+        args = _bounded_poll(args)
     args = [
         f"sqlite:///{workdir / 'postgres-stand-in.db'}" if a.startswith("postgresql://") else a
         for a in args
     ]
     status = cli.main(args)
     assert status == 0, f"{line!r} exited {status}"
+
+
+def _bounded_poll(args: list[str]) -> list[str]:
+    """A ``poll`` that ends by itself and binds no fixed port (another run may hold it)."""
+    args = list(args)
+    if "--metrics-port" in args:
+        args[args.index("--metrics-port") + 1] = "0"
+    if "--duration" not in args:
+        args += ["--duration", str(_POLL_SECONDS)]
+    return args
 
 
 def _patched_client(monkeypatch: pytest.MonkeyPatch, sim: Simulator) -> None:
@@ -182,3 +205,47 @@ def test_readme_example_runs(kind, code, line, in_workdir, loopback, monkeypatch
     _patched_client(monkeypatch, sim)
     runpy.run_path(str(script), run_name="__main__")
     assert capsys.readouterr().out.strip(), "the example printed nothing"
+
+
+def _shell_commands() -> set[tuple[str, ...]]:
+    """Every command the shell blocks run, as words (comments left out)."""
+    commands = set()
+    for kind, code, _ in _BLOCKS:
+        if kind == "sh":
+            commands.update(tuple(shlex.split(c, comments=True)) for c in _logical_lines(code))
+    return commands
+
+
+def test_configuration_commands_are_run_by_a_shell_block():
+    """Each command a systemd unit or cron line runs is one a shell example runs."""
+    run = _shell_commands()
+    found = []
+    for _, code, line in _blocks(("ini", "text")):
+        for match in _CONFIG_COMMAND.finditer(code):
+            words = tuple(shlex.split(match.group(1)))
+            found.append(words)
+            assert words in run, f"line {line}: {' '.join(words)!r} is in no shell example"
+    assert len(found) >= 3  # the sync service, the cron line, the poll service
+
+
+def _cli_flags() -> set[str]:
+    import argparse
+
+    from solaredge_async.testing import _cli as simulate_cli
+
+    flags: set[str] = set()
+    parsers = [cli.build_parser(), simulate_cli.build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        flags.update(parser._option_string_actions)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return flags
+
+
+def test_every_flag_the_readme_names_exists():
+    """No documented ``--flag`` is missing from the command line (renamed or removed)."""
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", README.read_text(encoding="utf-8")))
+    unknown = sorted(named - _cli_flags() - _OTHER_FLAGS)
+    assert not unknown, f"README names flags the command line does not have: {unknown}"

@@ -56,6 +56,7 @@ from solaredge_async.cli._defaults import (
 from solaredge_async.cli._flags import (
     aware,
     non_negative_float,
+    non_negative_int,
     parse_bound,
     parse_instant,
     parse_sites,
@@ -161,6 +162,32 @@ def _run_options() -> argparse.ArgumentParser:
         help="print the plan's price and duration; spends only discovery (the site list)",
     )
     parent.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    budget = parent.add_argument_group("credit budget")
+    budget.add_argument(
+        "--monthly-credits",
+        type=non_negative_int,
+        metavar="N",
+        help="the account's monthly credits; 0 unlimited (default 2000, the free tier; with "
+        "--simulate the simulator's)",
+    )
+    budget.add_argument(
+        "--billing-day",
+        type=positive_int,
+        metavar="D",
+        help="day of the month (1-28, UTC) the credits reset on (default 1)",
+    )
+    budget.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where the credit ledger and learned window caps persist across runs and "
+        "processes (default: $SOLAREDGE_STATE_DIR, else ~/.local/state/solaredge-async; "
+        "with --simulate: in memory unless given)",
+    )
+    budget.add_argument(
+        "--allow-over-budget",
+        action="store_true",
+        help="run a plan that costs more than remains this cycle (else: exit 3, nothing spent)",
+    )
     parent.add_argument(
         "--output",
         choices=("text", "json"),

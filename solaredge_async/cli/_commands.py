@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
 import attrs
@@ -41,6 +42,8 @@ __all__ = ["ENV_BASE_URL", "RefusedError", "Stop", "UsageError", "fail"]
 #: The environment variable that may name the base URL (as ``--base-url`` does).
 ENV_BASE_URL: Final = "SOLAREDGE_BASE_URL"
 _ENV_API_KEY: Final = "SOLAREDGE_API_KEY"
+_ENV_SHARED_STATE: Final = "SOLAREDGE_SHARED_STATE"
+_ENV_STATE_DIR: Final = "SOLAREDGE_STATE_DIR"
 
 # The demo's simulator: a few hundred sites, a generous enforced limit, some latency.
 SIM_SITES: Final = 300
@@ -356,6 +359,43 @@ def _latency(text: str) -> tuple[float, float]:
     return float(m.group(1)) / 1000.0, float(m.group(2) or 0.0) / 1000.0
 
 
+def default_state_dir() -> Path:
+    """Where the CLI keeps its credit ledger and learned caps by default.
+
+    ``$SOLAREDGE_STATE_DIR``, else ``$XDG_STATE_HOME/solaredge-async``, else
+    ``~/.local/state/solaredge-async``.
+    """
+    explicit = os.environ.get(_ENV_STATE_DIR)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
+    return Path(base) / "solaredge-async"
+
+
+def _budget_settings(
+    args: argparse.Namespace, *, default_credits: int | None, default_state: Path | None
+) -> dict[str, Any]:
+    """The client's budget arguments from the budget flags (or their defaults).
+
+    Commands without ``--monthly-credits``, ``--billing-day`` and ``--state-dir`` get the
+    defaults given.
+    """
+    monthly = getattr(args, "monthly_credits", None)
+    state = getattr(args, "state_dir", None)
+    settings: dict[str, Any] = {
+        "monthly_credits": monthly if monthly is not None else default_credits,
+        "billing_day": getattr(args, "billing_day", None),
+    }
+    directory = Path(state).expanduser() if state else default_state
+    if directory is not None:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the state directory {directory}: {exc}") from None
+        settings["state_dir"] = directory
+    return settings
+
+
 @contextlib.asynccontextmanager
 async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[Connection]:
     """The client the flags describe: the embedded simulator, or a real or loopback server.
@@ -398,6 +438,9 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
         except ValueError as exc:
             raise UsageError(f"simulator: {exc}") from None
         rpm = rpm_flag if rpm_flag is not None else float(sim_rpm)
+        # A simulated account's budget is the simulator's, kept in memory (a demo must
+        # not spend the real account's ledger); its caps are the documented ones.
+        budget = _budget_settings(args, default_credits=monthly, default_state=None)
         pool = ClientPool(
             [
                 SolarEdgeClient(
@@ -407,8 +450,9 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
                     requests_per_minute=rpm or None,
                     burst=_burst(rpm),
                     max_concurrency=args.concurrency or SIM_CONCURRENCY,
-                    probe_caps=False,  # documented caps until the CLI has its budget options
+                    probe_caps=False,
                     shared_state=args.shared_state,
+                    **budget,
                 )
             ]
         )
@@ -421,6 +465,11 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
     else:
         keys = api_keys_of(args)
         rpm = rpm_flag if rpm_flag is not None else API_REQUESTS_PER_MINUTE
+        # With shared state the ledger is Redis's: no default state directory then.
+        shared = args.shared_state or os.environ.get(_ENV_SHARED_STATE) or None
+        budget = _budget_settings(
+            args, default_credits=None, default_state=None if shared else default_state_dir()
+        )
         # One client per key (each its own account: limiter, ledger); one key is a
         # pool of one, planned and run exactly as a plain client.
         pool = ClientPool.from_api_keys(
@@ -429,8 +478,8 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             max_concurrency=args.concurrency or API_CONCURRENCY,
-            probe_caps=False,  # documented caps until the CLI has its budget options
             shared_state=args.shared_state,
+            **budget,
         )
         label = pool.clients[0].base_url + (f" ({len(keys)} API keys)" if len(keys) > 1 else "")
 

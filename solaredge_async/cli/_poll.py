@@ -258,8 +258,7 @@ def _world(
     hook: Callable[[RequestEvent], object],
     limiter: Callable[[float], RateLimiter | None],
 ) -> _World:
-    from solaredge_async._checks import DEFAULT_BASE_URL  # noqa: PLC0415
-    from solaredge_async.cli._commands import _burst, _latency  # noqa: PLC0415
+    from solaredge_async.cli._commands import _burst, _latency, base_url_of  # noqa: PLC0415
     from solaredge_async.client import SolarEdgeClient  # noqa: PLC0415
     from solaredge_async.poll import FollowClock, ScaledClock  # noqa: PLC0415
 
@@ -268,7 +267,7 @@ def _world(
         rpm = _FREE_TIER_RPM if rpm_flag is None else rpm_flag
         client = SolarEdgeClient(
             api_key=_api_key(args),
-            base_url=args.base_url or DEFAULT_BASE_URL,
+            base_url=base_url_of(args),  # --base-url, else $SOLAREDGE_BASE_URL, else the API
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             rate_limiter=limiter(rpm) if rpm else None,

@@ -26,6 +26,7 @@ from solaredge_async.cli._defaults import (
     Terminated,
 )
 from solaredge_async.cli._output import OutputError
+from solaredge_async.fleet import PlanOverBudgetError
 
 if TYPE_CHECKING:
     import argparse
@@ -63,6 +64,8 @@ def _status_for(exc: Exception) -> tuple[str, int] | None:  # noqa: PLR0911 - on
     if isinstance(exc, UsageError | OutputError):
         return f"error: {exc}", EXIT_USAGE
     if isinstance(exc, RefusedError):
+        return f"refused: {exc}", EXIT_REFUSED
+    if isinstance(exc, PlanOverBudgetError):
         return f"refused: {exc}", EXIT_REFUSED
     if isinstance(exc, errors.QuotaExhaustedError):
         return f"refused: the monthly credits ran out before any data call ({exc})", EXIT_REFUSED

@@ -14,6 +14,7 @@ import anyio
 
 from solaredge_async.cli._commands import (
     SHOW_FAILURES,
+    RefusedError,
     Stop,
     UsageError,
     check_sim_flags,
@@ -188,6 +189,7 @@ def _print_plan(plan: PoolSweepPlan, out: TextIO, label: str) -> None:
         f"{'' if plan.discovery_credits == 1 else 's'}; {pace}",
         file=out,
     )
+    print(f"Budget: {plan.describe()}", file=out)
     print_failed_credentials(plan.failed_credentials)
     print_failed_sites(plan.failed_sites)
 
@@ -289,7 +291,8 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
         now = datetime.fromisoformat(options.now) if options.now else conn.now()
         plan = await plan_pool_sweep(pool, spec, now=now)
         _print_plan(plan, out, conn.label)
-        if args.dry_run or directory is None:
+        refused = plan.over_budget and not args.allow_over_budget
+        if args.dry_run or directory is None or refused:
             print(
                 "Dry run: nothing fetched beyond discovery "
                 f"({plan.discovery_credits:,} credits spent listing or locating sites).",
@@ -303,6 +306,12 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
                         items=len(plan),
                         sites=len(plan.sites),
                     )
+                )
+            if refused:
+                raise RefusedError(
+                    f"the plan costs up to {plan.credits_max:,} credits, over the budget: "
+                    f"{plan.describe()}; pass --allow-over-budget to run it anyway, or "
+                    "--monthly-credits N if the account has more"
                 )
             return EXIT_OK
 
@@ -338,7 +347,9 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
         errors_file: IO[str] | None = None
         try:
             errors_file = (directory / ERRORS).open("a", encoding="utf-8")
-            async with pool_sweep(pool, todo, on_progress=bar) as results:
+            async with pool_sweep(
+                pool, todo, on_progress=bar, allow_over_budget=args.allow_over_budget
+            ) as results:
                 async for result in results_or_ticks(results, COMMIT_SECONDS):
                     if result is None:  # COMMIT_SECONDS without a result
                         store.commit()

@@ -19,6 +19,7 @@ import anyio
 
 from solaredge_async.cli._commands import (
     SHOW_FAILURES,
+    RefusedError,
     Stop,
     UsageError,
     check_sim_flags,
@@ -42,7 +43,10 @@ from solaredge_async.cli._sweep import (
 
 if TYPE_CHECKING:
     import argparse
+    from typing import TextIO
 
+    from solaredge_async.client import SolarEdgeClient
+    from solaredge_async.fleet import ClientPool
     from solaredge_async.sync import PoolSyncPlan, PoolSyncReport, SyncProgress
 
 __all__ = ["SAMPLE_QUERY", "sqlite_path", "sync_command"]
@@ -134,6 +138,40 @@ def _status(report: PoolSyncReport) -> int:
     return EXIT_INCOMPLETE
 
 
+async def _check_budgets(
+    pool: ClientPool, plan: PoolSyncPlan, args: argparse.Namespace, out: TextIO
+) -> None:
+    """Each key's share against its own account's budget (see `_check_budget`)."""
+    several = len(plan.parts) > 1
+    for part in plan.parts:
+        client = pool.client(part.credential)
+        label = f"{part.credential}: " if several else ""
+        await _check_budget(client, part.plan.credits, args, out, label=label)
+
+
+async def _check_budget(
+    client: SolarEdgeClient, price: int, args: argparse.Namespace, out: TextIO, *, label: str = ""
+) -> None:
+    """Print what remains this cycle; refuse (exit 3) a sync that costs more.
+
+    Raises:
+        RefusedError: ``price`` is over what remains and ``--allow-over-budget`` is off.
+    """
+    budget = await client.budget()
+    remaining, total = budget.remaining, budget.monthly_credits
+    left = "unlimited" if remaining is None else f"{remaining:,} of {total:,}"
+    reset = f"{budget.cycle_end:%Y-%m-%d %H:%M} UTC"
+    print(f"Budget: {label}{left} credits remain this cycle (resets {reset})", file=out)
+    over = remaining is not None and (budget.exhausted or price > remaining)
+    if over and not args.allow_over_budget:
+        raise RefusedError(
+            f"{label}the sync costs {price:,} credits but {left} remain this cycle (monthly budget "
+            f"{budget.monthly_credits:,}, resets {reset}); nothing was fetched beyond "
+            "discovery. Pass --allow-over-budget to run it anyway, --monthly-credits N if the "
+            "account has more, or --since/--sites to sync less"
+        )
+
+
 async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C901, PLR0915
     """``sync``: bring ``--db`` up to date (see the module docstring)."""
     from solaredge_async.store import StoreLockedError, open_store, redact_url  # noqa: PLC0415
@@ -175,6 +213,7 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
                     await check_site_ids(conn, spec.sites)
                 plan = await plan_pool_sync(conn.pool, store, spec, now=conn.now())
                 _print_plan(plan, out, conn.label, shown_db)
+                await _check_budgets(conn.pool, plan, args, out)
                 if args.dry_run:
                     print("Dry run: nothing fetched beyond discovery.", file=out)
                     if json_out:

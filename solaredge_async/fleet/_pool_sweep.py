@@ -143,6 +143,49 @@ class PoolSweepPlan:
         return all(part.plan.exact for part in self.parts)
 
     @property
+    def credits_max(self) -> int:
+        """The highest price when nothing is retried (see `SweepPlan.credits_max`)."""
+        return sum(part.plan.credits_max for part in self.parts)
+
+    @property
+    def over_budget(self) -> bool:
+        """Whether an account's shares may cost more than it had left when planned.
+
+        Shares of one account (`PoolPart.account`) are added up against the least
+        that any of them saw remaining.
+        """
+        return bool(self._over_budget_accounts())
+
+    def _over_budget_accounts(self) -> list[str]:
+        price: dict[str, int] = {}
+        left: dict[str, int] = {}
+        for part in self.parts:
+            price[part.account] = price.get(part.account, 0) + part.plan.credits_max
+            remaining = part.plan.remaining
+            if remaining is not None:
+                left[part.account] = min(left.get(part.account, remaining), remaining)
+        return [acct for acct, cost in price.items() if acct in left and cost > left[acct]]
+
+    def describe(self) -> str:
+        """One line on the price and the budgets, e.g. for a dry run.
+
+        One credential: its plan's line (`SweepPlan.describe`). Several: the total,
+        and the accounts whose budget the plan may overrun.
+        """
+        if len(self.parts) == 1:
+            return self.parts[0].plan.describe()
+        price = f"{self.credits} credits"
+        if self.credits_max != self.credits:
+            price += f" ({self.credits}..{self.credits_max}: window caps not probed yet)"
+        accounts = {part.account for part in self.parts}
+        text = f"{price} over {len(self.parts)} credentials ({len(accounts)} accounts)"
+        over = self._over_budget_accounts()
+        if over:
+            shown = ", ".join(over[:5]) + (f" and {len(over) - 5} more" if len(over) > 5 else "")  # noqa: PLR2004
+            text += f"; more than {shown} had left this cycle (OVER BUDGET)"
+        return text
+
+    @property
     def discovery_credits(self) -> int:
         """Credits spent planning: the site listing plus each part's discovery."""
         return self.listing_credits + sum(part.plan.discovery_credits for part in self.parts)

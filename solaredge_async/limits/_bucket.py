@@ -242,7 +242,9 @@ class RateLimiter(LimiterGauges):
 
         Cancellation while waiting takes no token and leaves the queue order of the
         other waiters unchanged. The charge happens when the token is due, just
-        before the request is sent.
+        before the request is sent, after the limiter's queue is released: a slow
+        ledger (a state file locked by another process) delays this caller only,
+        and a charge that fails or is cancelled gives the token back.
 
         Raises:
             LimitWaitTooLongError: A server-requested pause would end after the
@@ -261,10 +263,16 @@ class RateLimiter(LimiterGauges):
                     break
                 check_wait(delay, paused=self._paused_until > now, max_wait=self.max_wait)
                 await anyio.sleep(delay)
-            if self.ledger is not None:
-                await self.ledger.charge(self._account, cost)
             self._tokens -= 1.0
             self._granted += 1
+        if self.ledger is not None:
+            try:
+                await self.ledger.charge(self._account, cost)
+            except BaseException:
+                # Nothing will be sent: the token goes back (never above capacity).
+                self._tokens = min(self._tokens + 1.0, self._capacity)
+                self._granted -= 1
+                raise
 
     async def refund(self, cost: int = 1) -> None:
         """Give back the credit of an acquire whose request never left (a connect error)."""

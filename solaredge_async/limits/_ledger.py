@@ -17,10 +17,12 @@ Implementations: `MemoryCreditLedger` (one process, lost at exit),
 from __future__ import annotations
 
 import abc
+import datetime as dt
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
+from solaredge_async.errors import ConfigurationError
 from solaredge_async.limits._cycle import (
     DEFAULT_MONTHLY_CREDITS,
     aware,
@@ -31,10 +33,9 @@ from solaredge_async.limits._cycle import (
     utc_now,
 )
 from solaredge_async.limits._errors import BudgetExceededError
-from solaredge_async.limits._statefile import StateFile
+from solaredge_async.limits._statefile import LOCK_TIMEOUT, StateFile
 
 if TYPE_CHECKING:
-    import datetime as dt
     import os
     from collections.abc import Callable
 
@@ -133,6 +134,16 @@ def _record_state(
     )
 
 
+def _cycle_of(record: dict[str, Any]) -> dt.datetime | None:
+    """The start of a record's cycle, or None when it is not a readable aware time."""
+    start = record.get("cycle_start")
+    try:
+        when = dt.datetime.fromisoformat(start) if isinstance(start, str) else None
+    except ValueError:
+        return None
+    return when if when is not None and when.tzinfo is not None else None
+
+
 class BudgetSettings(abc.ABC):
     """The budget, the billing day and the clock every credit ledger shares.
 
@@ -186,14 +197,23 @@ class _LedgerBase(BudgetSettings):
 
     def _current(
         self, records: dict[str, Any], account: str, bounds: tuple[dt.datetime, dt.datetime]
-    ) -> dict[str, Any]:
-        """The account's record for this cycle (a fresh one when the cycle turned)."""
-        start = bounds[0].isoformat()
+    ) -> tuple[dict[str, Any], tuple[dt.datetime, dt.datetime]]:
+        """The account's record for this cycle (a fresh one when the cycle turned).
+
+        A record never moves back to an earlier cycle: when it is already in a later
+        one (another process's clock, or this one's, is behind), it is counted there.
+        Returns the record and the bounds of its cycle.
+        """
         record = records.get(account)
-        if not isinstance(record, dict) or record.get("cycle_start") != start:
-            record = {"cycle_start": start, "spent": 0, "exhausted": False}
-            records[account] = record
-        return record
+        if isinstance(record, dict):
+            held = _cycle_of(record)
+            if held == bounds[0]:
+                return record, bounds
+            if held is not None and held > bounds[0]:
+                return record, cycle_bounds(held, self._billing_day)
+        record = {"cycle_start": bounds[0].isoformat(), "spent": 0, "exhausted": False}
+        records[account] = record
+        return record, bounds
 
     def _charge(
         self,
@@ -204,7 +224,7 @@ class _LedgerBase(BudgetSettings):
         enforce: bool,
         bounds: tuple[dt.datetime, dt.datetime],
     ) -> LedgerState:
-        record = self._current(records, account, bounds)
+        record, bounds = self._current(records, account, bounds)
         state = _record_state(record, account, self._monthly, bounds)
         remaining = state.remaining
         if enforce and remaining is not None and (state.exhausted or cost > remaining):
@@ -226,7 +246,7 @@ class _LedgerBase(BudgetSettings):
         cost: int,
         bounds: tuple[dt.datetime, dt.datetime],
     ) -> LedgerState:
-        record = self._current(records, account, bounds)
+        record, bounds = self._current(records, account, bounds)
         record["spent"] = max(int(record["spent"]) - cost, 0)
         return _record_state(record, account, self._monthly, bounds)
 
@@ -238,16 +258,15 @@ class _LedgerBase(BudgetSettings):
         *,
         exhausted: bool,
     ) -> LedgerState:
-        record = self._current(records, account, bounds)
+        record, bounds = self._current(records, account, bounds)
         record["exhausted"] = exhausted
         return _record_state(record, account, self._monthly, bounds)
 
     def _view(
         self, records: dict[str, Any], account: str, bounds: tuple[dt.datetime, dt.datetime]
     ) -> LedgerState:
-        return _record_state(
-            self._current(dict(records), account, bounds), account, self._monthly, bounds
-        )
+        record, bounds = self._current(dict(records), account, bounds)
+        return _record_state(record, account, self._monthly, bounds)
 
 
 class MemoryCreditLedger(_LedgerBase):
@@ -325,10 +344,18 @@ class FileCreditLedger(_LedgerBase):
         monthly_credits: The monthly budget (default 2,000; 0 = unlimited).
         billing_day: The day of the month (1..28) the cycle resets at 00:00 UTC.
         clock: The wall clock (an aware datetime); injectable for tests.
+        lock_timeout: The longest wait for another process's lock on the file, in
+            seconds (the wait is cancellable; `StateFileError` after it).
+
+    The billing day is stored in the file: a ledger given another one is refused
+    (two settings would reset each other's counts). A record is never moved back
+    to an earlier cycle, whatever a process's clock says.
 
     Raises:
-        ConfigurationError: A setting out of range.
-        StateFileError: (from the methods) the file is damaged or cannot be used.
+        ConfigurationError: A setting out of range; (from the methods) the file
+            counts cycles from another billing day.
+        StateFileError: (from the methods) the file is damaged or cannot be used, or
+            its lock was held by another process for ``lock_timeout`` seconds.
     """
 
     def __init__(
@@ -338,9 +365,10 @@ class FileCreditLedger(_LedgerBase):
         monthly_credits: int = DEFAULT_MONTHLY_CREDITS,
         billing_day: int = 1,
         clock: Callable[[], dt.datetime] = utc_now,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         super().__init__(monthly_credits=monthly_credits, billing_day=billing_day, clock=clock)
-        self._file = StateFile(path)
+        self._file = StateFile(path, lock_timeout=lock_timeout)
 
     def __repr__(self) -> str:
         return (
@@ -353,12 +381,30 @@ class FileCreditLedger(_LedgerBase):
         """The state file."""
         return str(self._file.path)
 
-    def _records(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _records(self, data: dict[str, Any], *, write: bool = True) -> dict[str, Any]:
+        """The ledger section, checked; the billing day recorded when ``write``.
+
+        Raises:
+            ConfigurationError: The file counts cycles from another billing day.
+            StateFileError: The section is malformed.
+        """
+        stored = data.get("billing_day")
+        if stored is not None and stored != self._billing_day:
+            if isinstance(stored, bool) or not isinstance(stored, int):
+                raise self._file.damaged(f"'billing_day' is {stored!r}, not a day of the month")
+            raise ConfigurationError(
+                f"the ledger in {self._file.path} counts billing cycles from day {stored} "
+                f"of the month, but this ledger was given billing_day={self._billing_day}: "
+                "every run sharing the file must use the same billing day (use "
+                f"--billing-day {stored}, or move the file away to start counting afresh)"
+            )
+        if write:
+            data["billing_day"] = self._billing_day
         records = self._file.section(data, "ledger")
         for name, record in records.items():
             if not (
                 isinstance(record, dict)
-                and isinstance(record.get("cycle_start"), str)
+                and _cycle_of(record) is not None
                 and isinstance(record.get("spent"), int)
                 and not isinstance(record.get("spent"), bool)
                 and record["spent"] >= 0
@@ -376,10 +422,11 @@ class FileCreditLedger(_LedgerBase):
             StateFileError: The file is damaged or cannot be used.
         """
         account, cost = check_account(account), check_cost(cost)
-        bounds = self.cycle()
+        # The cycle is read under the lock: a charge that waited for another
+        # process over the reset counts in the cycle it is made in.
         return await self._file.update(
             lambda data: self._charge(
-                self._records(data), account, cost, enforce=enforce, bounds=bounds
+                self._records(data), account, cost, enforce=enforce, bounds=self.cycle()
             )
         )
 
@@ -390,9 +437,8 @@ class FileCreditLedger(_LedgerBase):
             StateFileError: The file is damaged or cannot be used.
         """
         account, cost = check_account(account), check_cost(cost)
-        bounds = self.cycle()
         return await self._file.update(
-            lambda data: self._refund(self._records(data), account, cost, bounds)
+            lambda data: self._refund(self._records(data), account, cost, self.cycle())
         )
 
     async def state(self, account: str) -> LedgerState:
@@ -402,8 +448,9 @@ class FileCreditLedger(_LedgerBase):
             StateFileError: The file is damaged or cannot be read.
         """
         account = check_account(account)
-        bounds = self.cycle()
-        return await self._file.read(lambda data: self._view(self._records(data), account, bounds))
+        return await self._file.read(
+            lambda data: self._view(self._records(data, write=False), account, self.cycle())
+        )
 
     async def mark_exhausted(self, account: str) -> LedgerState:
         """Record the monthly 429: every charge is refused until the cycle resets.
@@ -423,7 +470,6 @@ class FileCreditLedger(_LedgerBase):
 
     async def _set_flag(self, account: str, *, exhausted: bool) -> LedgerState:
         account = check_account(account)
-        bounds = self.cycle()
         return await self._file.update(
-            lambda data: self._flag(self._records(data), account, bounds, exhausted=exhausted)
+            lambda data: self._flag(self._records(data), account, self.cycle(), exhausted=exhausted)
         )

@@ -17,11 +17,15 @@ reserved, when it would overspend or the account is exhausted).
 
 Keys hold credential fingerprints, never secrets::
 
-    PREFIX:{FINGERPRINT}:bucket                 hash: tat, rate, pause_until
-    PREFIX:{FINGERPRINT}:ledger:CYCLE-START     hash: spent, exhausted
+    PREFIX:{FINGERPRINT}:bucket     hash: tat, rate, pause_until
+    PREFIX:{FINGERPRINT}:ledger     hash: spent, exhausted, cycle_start, cycle_end,
+                                          billing_day
+    PREFIX:{FINGERPRINT}:...:op:ID  one script call's result, for a retry (seconds)
 
 (the braces make the fingerprint a hash tag: an account's keys share one
-Redis Cluster slot).
+Redis Cluster slot). The ledger's billing cycle and expiry are computed in the
+scripts from the server's ``TIME`` too: a new count starts at the billing day,
+00:00 UTC on the Redis server's clock, whatever the hosts' clocks say.
 
 When Redis cannot be reached the limiter retries for a bounded time
 (``unavailable_timeout``) and then raises `SharedStateUnavailableError`: it
@@ -31,13 +35,16 @@ never falls back to an unshared bucket.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import math
+import secrets
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 import attrs
 
+from solaredge_async.errors import ConfigurationError
 from solaredge_async.limits._bucket import (
     DEFAULT_SAFETY_MARGIN,
     MAX_PAUSE,
@@ -62,7 +69,6 @@ from solaredge_async.limits._lua import ACQUIRE, LEDGER
 from solaredge_async.limits._redis_link import RedisLink, RedisLinkHolder, check_prefix, check_url
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable, Sequence
 
 __all__ = ["RedisCreditLedger", "RedisLimits", "RedisRateLimiter", "Reservation"]
@@ -80,6 +86,15 @@ _UNREACHABLE: Final = (
     "was sent. Start Redis or fix the URL; the client does not fall back to an unshared "
     "limiter"
 )
+#: Seconds a script's result outlives its last possible retry (for a replay).
+_OP_KEEP: Final = 60
+#: The acquire script's ledger arguments without a ledger (monthly, enforce, day, keep).
+_NO_LEDGER: Final = ("0", "0", "1", "0")
+
+
+def _instant(seconds: str) -> dt.datetime:
+    """A cycle bound from a script (Unix seconds on the server's clock), UTC."""
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC)
 
 
 @attrs.frozen(kw_only=True)
@@ -154,14 +169,23 @@ class RedisLimits(RedisLinkHolder):
     async def run(self, name: str, keys: Sequence[str], args: Sequence[str]) -> list[str]:
         """Run one of the scripts (retrying an unreachable Redis for a bounded time).
 
+        A retry after a lost reply (a reset connection, a reply slower than
+        ``op_timeout``) is safe: the script ran at most once, and the retry gets its
+        stored result (see `solaredge_async.limits._lua`).
+
         Raises:
             SharedStateUnavailableError: Redis unreachable for ``unavailable_timeout``.
             RuntimeError: Used outside ``async with``.
         """
         self._link.client("RedisLimits")
+        # One operation key per call, the same for its retries: a script that ran
+        # but whose reply was lost returns its stored result instead of charging
+        # or reserving again. It shares the first key's hash tag (one slot).
+        op_keys = [*keys, f"{keys[0]}:op:{secrets.token_hex(12)}"]
+        op_args = [*args, str(math.ceil(self.unavailable_timeout + self.op_timeout) + _OP_KEEP)]
 
         async def once() -> list[str]:
-            return list(await self._link.script(name, keys, args, owner="RedisLimits"))
+            return list(await self._link.script(name, op_keys, op_args, owner="RedisLimits"))
 
         result: list[str] = await self._link.retrying(once)
         return result
@@ -219,12 +243,15 @@ class RedisLimits(RedisLinkHolder):
 class RedisCreditLedger(BudgetSettings):
     """A `CreditLedger` on Redis, shared by every process using the account.
 
-    The cycle is computed from ``clock`` (the wall clock of this host), so the
-    ledger key changes at the billing day, 00:00 UTC; each charge is one atomic
-    script. Made by `RedisLimits.ledger`.
+    Each call is one atomic script that also finds the billing cycle on the Redis
+    server's clock (a new count from the billing day, 00:00 UTC; never back to an
+    earlier cycle), so the hosts' clocks do not matter; ``clock`` serves only
+    `cycle` (estimates before any call). The billing day is stored with the count:
+    a ledger given another one is refused. Made by `RedisLimits.ledger`.
 
     Raises:
-        ConfigurationError: A setting out of range.
+        ConfigurationError: A setting out of range; (from the methods) the account's
+            count on Redis follows another billing day.
         SharedStateUnavailableError: (from the methods) Redis unreachable.
         BudgetExceededError: (from `charge`) the charge would overspend.
     """
@@ -246,14 +273,29 @@ class RedisCreditLedger(BudgetSettings):
             f"billing_day={self._billing_day})"
         )
 
-    def ledger_args(
-        self, account: str, cost: int, *, enforce: bool
-    ) -> tuple[str, list[str], tuple[dt.datetime, dt.datetime]]:
-        """The ledger key and the script arguments for a charge (used by the limiter)."""
-        bounds = self.cycle()
-        key = self._shared.key(account, f"ledger:{bounds[0].date().isoformat()}")
-        expire_at = int(bounds[1].timestamp()) + _LEDGER_KEEP
-        return key, [str(cost), str(self._monthly), "1" if enforce else "0", str(expire_at)], bounds
+    def ledger_args(self, account: str, cost: int, *, enforce: bool) -> tuple[str, list[str]]:
+        """The ledger key and the script arguments for a charge (used by the limiter).
+
+        The arguments: cost, monthly budget, enforce, billing day, seconds the count
+        is kept after its cycle ends.
+        """
+        key = self._shared.key(account, "ledger")
+        return key, [
+            str(cost),
+            str(self._monthly),
+            "1" if enforce else "0",
+            str(self._billing_day),
+            str(_LEDGER_KEEP),
+        ]
+
+    def billing_day_error(self, account: str, stored: str) -> ConfigurationError:
+        """The refusal of a call whose billing day differs from the stored one."""
+        return ConfigurationError(
+            f"the credit ledger of {account} on {self._shared.target} counts billing "
+            f"cycles from day {stored} of the month, but this ledger was given "
+            f"billing_day={self._billing_day}: every process sharing it must use the "
+            f"same billing day (use --billing-day {stored})"
+        )
 
     def budget_error(
         self, account: str, cost: int, spent: int, *, exhausted: bool, cycle_end: dt.datetime
@@ -272,9 +314,14 @@ class RedisCreditLedger(BudgetSettings):
         self, op: str, account: str, cost: int = 0, *, enforce: bool = True
     ) -> LedgerState:
         account, cost = check_account(account), check_cost(cost)
-        key, args, bounds = self.ledger_args(account, cost, enforce=enforce)
-        status, spent_text, exhausted_text = await self._shared.run("ledger", [key], [op, *args])
+        key, args = self.ledger_args(account, cost, enforce=enforce)
+        status, spent_text, exhausted_text, start, end, day = await self._shared.run(
+            "ledger", [key], [op, *args]
+        )
+        if status == "billing_day":
+            raise self.billing_day_error(account, day)
         spent, exhausted = int(spent_text), exhausted_text == "1"
+        bounds = _instant(start), _instant(end)
         if status == "budget":
             raise self.budget_error(account, cost, spent, exhausted=exhausted, cycle_end=bounds[1])
         return LedgerState(
@@ -418,6 +465,8 @@ class RedisRateLimiter(LimiterGauges):
             LimitWaitTooLongError: The wait would exceed ``max_wait``, or a shared
                 pause would end after the caller's deadline; nothing is reserved.
             BudgetExceededError: The ledger refuses the charge; nothing is reserved.
+            ConfigurationError: The ledger's count on Redis follows another billing
+                day; nothing is reserved.
             SharedStateUnavailableError: Redis unreachable (fail closed).
         """
         deadline = anyio.current_effective_deadline()
@@ -428,19 +477,25 @@ class RedisRateLimiter(LimiterGauges):
         charge = cost if ledger is not None else 0
         args = self._args(reserve=True, cost=charge, max_pause=max_pause)
         keys = [self._shared.key(self.account, "bucket")]
-        bounds = None
         if ledger is not None:
-            ledger_key, ledger_args, bounds = ledger.ledger_args(
-                self.account, cost, enforce=enforce
-            )
+            ledger_key, ledger_args = ledger.ledger_args(self.account, cost, enforce=enforce)
             keys.append(ledger_key)
-            args += [ledger_args[1], ledger_args[2], ledger_args[3]]
+            args += ledger_args[1:]
         else:
             keys.append(self._shared.key(self.account, "ledger:none"))
-            args += ["0", "0", "0"]
-        status, wait, now, send_at, rate, spent, exhausted, paused = await self._shared.run(
-            "acquire", keys, args
-        )
+            args += _NO_LEDGER
+        (
+            status,
+            wait,
+            now,
+            send_at,
+            rate,
+            spent,
+            exhausted,
+            paused,
+            _start,
+            end,
+        ) = await self._shared.run("acquire", keys, args)
         self._sent()
         self._rate = float(rate)
         if status == "wait":
@@ -448,11 +503,13 @@ class RedisRateLimiter(LimiterGauges):
             raise LimitWaitTooLongError(
                 wait=float(wait), allowed=allowed or 0.0, paused=paused == "1"
             )
+        if status == "billing_day":
+            assert ledger is not None  # noqa: S101 - a billing day needs a ledger
+            raise ledger.billing_day_error(self.account, exhausted)
         if status == "budget":
             assert ledger is not None  # noqa: S101 - "budget" needs a ledger
-            assert bounds is not None  # noqa: S101
             raise ledger.budget_error(
-                self.account, cost, int(spent), exhausted=exhausted == "1", cycle_end=bounds[1]
+                self.account, cost, int(spent), exhausted=exhausted == "1", cycle_end=_instant(end)
             )
         self._granted += 1
         reservation = Reservation(
@@ -476,6 +533,8 @@ class RedisRateLimiter(LimiterGauges):
             LimitWaitTooLongError: The wait would exceed ``max_wait``, or a shared
                 pause would end after the caller's deadline; nothing is reserved.
             BudgetExceededError: The ledger refuses the charge; nothing is reserved.
+            ConfigurationError: The ledger's count on Redis follows another billing
+                day; nothing is reserved.
             SharedStateUnavailableError: Redis unreachable (fail closed).
         """
         reservation = await self.reserve(cost)
@@ -510,7 +569,7 @@ class RedisRateLimiter(LimiterGauges):
             and math.isinf(self._pending_pause_until)
         ):
             return
-        args = [*self._args(reserve=False, cost=0, max_pause=None), "0", "0", "0"]
+        args = [*self._args(reserve=False, cost=0, max_pause=None), *_NO_LEDGER]
         keys = [
             self._shared.key(self.account, "bucket"),
             self._shared.key(self.account, "ledger:none"),

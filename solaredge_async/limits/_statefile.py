@@ -6,7 +6,13 @@ file itself is replaced on each write, so it cannot carry the lock), reads the
 document, changes it, writes it to a temporary file in the same directory,
 fsyncs it and renames it over the old one: a crash leaves either the old
 or the new document, never half of one, and no two writers lose each other's
-counts. The work runs in an anyio worker thread.
+counts.
+
+The lock is taken without blocking (``LOCK_NB``), polled with `anyio.sleep`
+between attempts: the wait is cancellable at every poll and ends with
+`StateFileError` after ``lock_timeout`` seconds (a peer stuck while holding the
+lock never freezes this process). The file work itself, bounded disk I/O, runs in
+an anyio worker thread while the lock is held.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+import anyio
 import anyio.to_thread
 
 from solaredge_async.errors import ConfigurationError
+from solaredge_async.limits._cycle import check_seconds
 from solaredge_async.limits._errors import StateFileError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import AsyncIterator, Callable
 
 __all__ = ["FORMAT", "StateFile"]
 
@@ -36,6 +44,24 @@ FORMAT: Final = "solaredge-async state"
 VERSION: Final = 1
 #: A state file larger than this is refused as damaged (bytes).
 MAX_SIZE: Final = 64 * 1024 * 1024
+#: The default bound on waiting for another process's lock (seconds).
+LOCK_TIMEOUT: Final = 10.0
+#: The first and the longest pause between two attempts to take the lock (seconds).
+_POLL_FIRST: Final = 0.005
+_POLL_MAX: Final = 0.1
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the exclusive lock on ``fd`` if it is free; False when another holds it.
+
+    Raises:
+        OSError: The lock cannot be taken at all (not merely held by another).
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 class StateFile:
@@ -43,32 +69,68 @@ class StateFile:
 
     Args:
         path: The file; its directory is created when missing.
+        lock_timeout: The longest wait for another process's lock, in seconds.
+        try_lock: Takes the lock on an open file descriptor without blocking and
+            says whether it did (for tests; default: ``flock(LOCK_EX | LOCK_NB)``).
 
     Raises:
-        ConfigurationError: ``path`` is not a path.
+        ConfigurationError: ``path`` is not a path, ``lock_timeout`` not a positive
+            number of seconds.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lock_timeout: float = LOCK_TIMEOUT,
+        try_lock: Callable[[int], bool] = _try_lock,
+    ) -> None:
         if not isinstance(path, str | os.PathLike):
             raise ConfigurationError(f"the state file must be a path, got {type(path).__name__}")
         self.path = Path(path)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout = check_seconds(lock_timeout, "lock_timeout")
+        self._try_lock = try_lock
 
     def __repr__(self) -> str:
         return f"StateFile({str(self.path)!r})"
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """Hold the exclusive lock: polled, cancellable, at most ``lock_timeout`` waited.
+
+        Raises:
+            StateFileError: The lock file cannot be opened or locked, or another
+                process held the lock for ``lock_timeout`` seconds.
+        """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise self._error(f"cannot open its lock file ({exc.strerror})") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            give_up = anyio.current_time() + self.lock_timeout
+            delay = _POLL_FIRST
+            while not self._locked_now(fd):
+                if anyio.current_time() >= give_up:
+                    raise StateFileError(
+                        f"state file {self.path}: another process held its lock "
+                        f"({self._lock_path.name}) for {self.lock_timeout:g} s; nothing was "
+                        "changed. If no other run is using this file, a process may be "
+                        "stuck: stop it, or point this run at another state directory",
+                        path=str(self.path),
+                    )
+                await anyio.sleep(min(delay, max(give_up - anyio.current_time(), 0.0)))
+                delay = min(delay * 2, _POLL_MAX)
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+    def _locked_now(self, fd: int) -> bool:
+        try:
+            return self._try_lock(fd)
+        except OSError as exc:
+            raise self._error(f"cannot lock {self._lock_path.name} ({exc.strerror})") from None
 
     def _error(self, what: str) -> StateFileError:
         return StateFileError(
@@ -118,34 +180,41 @@ class StateFile:
             raise self._error(f"cannot be written ({exc.strerror})") from None
 
     def _update_sync(self, change: Callable[[dict[str, Any]], T], *, write: bool) -> T:
-        with self._locked():
-            data = self._read()
-            result = change(data)
-            if write:
-                self._write(data)
-            return result
+        data = self._read()
+        result = change(data)
+        if write:
+            self._write(data)
+        return result
+
+    async def _under_lock(self, change: Callable[[dict[str, Any]], T], *, write: bool) -> T:
+        async with self._locked():
+            # Bounded disk work; not abandoned, so the lock is never released while
+            # a thread still writes.
+            return await anyio.to_thread.run_sync(
+                lambda: self._update_sync(change, write=write), abandon_on_cancel=False
+            )
 
     async def update(self, change: Callable[[dict[str, Any]], T]) -> T:
         """Apply ``change`` to the document under the lock and save it; return its result.
 
-        ``change`` mutates the dict in place; when it raises, nothing is written.
+        ``change`` runs under the lock (in a worker thread) and mutates the dict in
+        place; when it raises, nothing is written. Cancellation while waiting for
+        the lock changes nothing.
 
         Raises:
-            StateFileError: The file is damaged, unreadable or unwritable.
+            StateFileError: The file is damaged, unreadable or unwritable, or its
+                lock was held by another process for ``lock_timeout`` seconds.
         """
-        return await anyio.to_thread.run_sync(
-            lambda: self._update_sync(change, write=True), abandon_on_cancel=False
-        )
+        return await self._under_lock(change, write=True)
 
     async def read(self, view: Callable[[dict[str, Any]], T]) -> T:
         """Apply ``view`` to the document under the lock, without saving.
 
         Raises:
-            StateFileError: The file is damaged or unreadable.
+            StateFileError: The file is damaged or unreadable, or its lock was held
+                by another process for ``lock_timeout`` seconds.
         """
-        return await anyio.to_thread.run_sync(
-            lambda: self._update_sync(view, write=False), abandon_on_cancel=False
-        )
+        return await self._under_lock(view, write=False)
 
     def section(self, data: dict[str, Any], name: str) -> dict[str, Any]:
         """``data[name]``, created empty when missing.

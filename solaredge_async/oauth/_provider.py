@@ -26,6 +26,7 @@ The rules it keeps (reference §2: each refresh voids the refresh token it used)
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from typing import TYPE_CHECKING, Final
@@ -73,8 +74,11 @@ class RefreshingTokenProvider:
 
     Pass it as ``SolarEdgeClient(token_provider=...)``. The store is the source of
     truth: it is read before every refresh, and what it holds for ``grant`` wins over
-    ``refresh_token`` and ``tokens`` (used only until it holds something). After a new
-    consent, save the new tokens to the store (``await store.save(grant, tokens)``).
+    ``refresh_token`` and ``tokens`` (used only until it holds something), except that
+    when the server refuses the stored refresh token (``invalid_grant``), a different
+    ``refresh_token`` argument is tried and its result saved: after a new consent,
+    pass the new refresh token, or save the new tokens to the store
+    (``await store.save(grant, tokens)``).
 
     Args:
         oauth: The `OAuthClient` of the application.
@@ -85,7 +89,11 @@ class RefreshingTokenProvider:
             it must persist the tokens durably and raise if it could not (the
             callback form of a store).
         grant: The grant's name in the store and the lock (your own label, such as
-            ``"site-4815162"``; never a secret).
+            ``"site-4815162"``; never a secret). Name each grant when several share a
+            store. Default: with ``on_refresh``, ``"default"``; with ``store``, a name
+            derived one-way from ``refresh_token`` (or ``tokens``), so two grants on
+            one store never share a name, and a restart given the same seed finds
+            its saved tokens.
         tokens: A current `TokenSet`, if one is at hand (saves a refresh).
         lock: The `RefreshLock` (default: one `LocalRefreshLock` shared by every
             provider of the process; pass a lock shared across processes, such as a
@@ -97,7 +105,8 @@ class RefreshingTokenProvider:
 
     Raises:
         ConfigurationError: Neither or both of ``store`` and ``on_refresh``, a
-            malformed refresh token or grant name, a negative ``skew``, a
+            malformed refresh token or grant name, ``store`` without ``grant`` nor a
+            refresh token to name the grant by, a negative ``skew``, a
             ``refresh_timeout`` that is not positive.
 
     Use it bare, or enter it (``async with provider:``) so that a refresh whose caller
@@ -111,7 +120,7 @@ class RefreshingTokenProvider:
         *,
         store: TokenStore | None = None,
         on_refresh: Callable[[TokenSet], Awaitable[None]] | None = None,
-        grant: str = "default",
+        grant: str | None = None,
         tokens: TokenSet | None = None,
         lock: RefreshLock | None = None,
         skew: float = 300.0,
@@ -132,8 +141,10 @@ class RefreshingTokenProvider:
             raise ConfigurationError(f"skew must be seconds >= 0, got {skew!r}")
         self._oauth = oauth
         self._store: TokenStore = store
-        self._grant = check_grant(grant)
         self._seed = None if refresh_token is None else check_secret(refresh_token, "refresh_token")
+        self._grant = check_grant(
+            _default_grant(on_refresh is not None, self._seed, tokens) if grant is None else grant
+        )
         self._tokens = tokens
         self._lock: RefreshLock = lock if lock is not None else _PROCESS_LOCK
         self._skew = float(skew)
@@ -295,20 +306,44 @@ class RefreshingTokenProvider:
         except OAuthError as exc:
             if exc.error != "invalid_grant":
                 raise
-            # Another holder of the grant that shares the store but not the lock may
-            # have rotated the token: adopt what it saved, if anything new.
-            again = await self._load()
-            if again is None or again.refresh_token == refresh_token:
+            recovered = await self._recover(refresh_token)
+            if recovered is None:
                 raise
-            self._tokens = again
-            if self._usable(again):
-                return again.access_token
-            fresh = await self._oauth.refresh(again.refresh_token)
+            if recovered is self._tokens:  # adopted from the store, still usable
+                return recovered.access_token
+            fresh = recovered
         # No checkpoint between the response and this line: once read, the new
         # tokens are in memory whatever happens to the save.
         self._tokens = self._unsaved = fresh
         await self._save(fresh)
         return fresh.access_token
+
+    async def _recover(self, refused: str) -> TokenSet | None:
+        """After ``invalid_grant`` for ``refused``: new tokens, or None if nothing else to try.
+
+        Returns the adopted stored set itself (``self._tokens``) when it is usable as is.
+        """
+        # Another holder of the grant that shares the store but not the lock may
+        # have rotated the token: adopt what it saved, if anything new.
+        again = await self._load()
+        if again is not None and again.refresh_token != refused:
+            self._tokens = again
+            if self._usable(again):
+                return again
+            return await self._oauth.refresh(again.refresh_token)
+        seed = self._seed
+        if seed is None or seed == refused:
+            return None
+        # The owner consented again and the new refresh token was given as
+        # ``refresh_token``, while the store still holds the void set.
+        try:
+            fresh = await self._oauth.refresh(seed)
+        except OAuthError as exc:
+            if exc.error == "invalid_grant":
+                self._seed = None  # void too: never tried again
+            raise
+        self._seed = None  # rotated: void from now on
+        return fresh
 
     def _usable(self, tokens: TokenSet) -> bool:
         """Whether ``tokens``' access token is not refused and not near expiry."""
@@ -352,3 +387,21 @@ class RefreshingTokenProvider:
             "refresh_token or tokens were given; send the owner to authorize_url() and "
             "save the tokens of OAuthClient.exchange_code() to the store"
         )
+
+
+def _default_grant(callback: bool, seed: str | None, tokens: TokenSet | None) -> str:
+    """The grant name used when none is given (see `RefreshingTokenProvider`'s ``grant``).
+
+    Raises:
+        ConfigurationError: A shared store and nothing to name the grant by.
+    """
+    if callback:
+        return "default"  # the callback is this provider's own store
+    secret = seed if seed is not None else tokens.refresh_token if tokens is not None else None
+    if secret is None:
+        raise ConfigurationError(
+            "pass grant= (your own label, such as 'site-4815162') with store=: a store "
+            "may hold several grants, and without a name or a refresh_token to derive "
+            "one from, two grants would share one entry and swap tokens"
+        )
+    return "grant-" + hashlib.sha256(secret.encode()).hexdigest()[:16]

@@ -75,9 +75,44 @@ def test_help_documents_every_exit_status(command, capsys):
 
 def test_quota_gone_before_the_first_data_call_exits_3(tmp_path, capsys):
     """Credits gone after discovery: nothing could be spent, exit 3 (not 1)."""
-    assert _sweep(tmp_path / "q", "--sim-monthly-credits", "1") == 3
+    assert _sweep(tmp_path / "q", "--sim-monthly-credits", "1", "--allow-over-budget") == 3
     printed = capsys.readouterr().out
     assert "0 succeeded, 0 failed, 60 not attempted" in printed
+
+
+def test_a_plan_over_the_budget_is_refused_before_spending(tmp_path, capsys):
+    """The plan costs more than remains: exit 3 naming the budget, no data call made."""
+    assert _sweep(tmp_path / "q", "--sim-monthly-credits", "40") == 3
+    captured = capsys.readouterr()
+    assert "OVER BUDGET" in captured.out
+    assert "39 of 40 credits remain" in captured.err
+    assert "--allow-over-budget" in captured.err
+    assert not (tmp_path / "q" / "records.jsonl").exists()
+
+
+def test_an_over_budget_dry_run_exits_3_and_names_the_budget(tmp_path, capsys):
+    """`--dry-run` over the budget says so and exits 3, having spent only discovery."""
+    code = cli.main(
+        [
+            "sweep",
+            "--simulate",
+            "--sim-sites",
+            "12",
+            "--no-progress",
+            "--dry-run",
+            "--monthly-credits",
+            "30",
+            "--output",
+            "json",
+        ]
+    )
+    assert code == 3
+    captured = capsys.readouterr()
+    assert "29 of 30 credits remain" in captured.err
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["dry_run"] is True
+    assert summary["credits"] == 1
+    assert summary["planned_credits"] == 60
 
 
 def test_quota_gone_during_discovery_exits_3(tmp_path, capsys, monkeypatch):

@@ -6,6 +6,7 @@ clock (their spacing and counts), never about how long anything took.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import itertools
 import os
@@ -25,6 +26,7 @@ from solaredge_async.limits import (
     LimitWaitTooLongError,
     RedisLimits,
     SharedStateUnavailableError,
+    cycle_bounds,
 )
 from tests.limits._support import WallClock, utc
 
@@ -40,6 +42,28 @@ ROOT = Path(__file__).resolve().parents[2]
 def _prefix() -> str:
     """A key prefix of one test: tests never see each other's keys."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+async def _age_one_cycle(redis_url: str, key: str, *, billing_day: int) -> None:
+    """Move a ledger hash's cycle one back, as if the server's clock had passed the reset."""
+    import coredis
+
+    start, _ = cycle_bounds(dt.datetime.now(dt.UTC), billing_day)
+    before = cycle_bounds(start - dt.timedelta(seconds=1), billing_day)
+    client: coredis.Redis[str] = coredis.Redis.from_url(redis_url, decode_responses=True)
+    async with client:
+        await client.hset(
+            key,
+            {
+                "cycle_start": str(int(before[0].timestamp())),
+                "cycle_end": str(int(before[1].timestamp())),
+            },
+        )
+
+
+def _far_billing_day() -> int:
+    """A billing day far from today (UTC): no reset falls within a test."""
+    return (dt.datetime.now(dt.UTC).day + 13) % 28 + 1
 
 
 def _max_in_window(times: list[float], window: float) -> int:
@@ -166,7 +190,8 @@ async def test_the_ledger_is_charged_with_the_reservation(redis_url: str) -> Non
             await other.reserve()  # the quota breaker holds every process
         assert info.value.exhausted
         assert other.granted == 0
-        clock.now = utc(2026, 12, 15)  # the billing day: a fresh cycle
+        # The billing day came on the server's clock (the count's cycle is moved one back).
+        await _age_one_cycle(redis_url, shared.key("key#00000007", "ledger"), billing_day=15)
         state = await ledger.state("key#00000007")
         assert (state.spent, state.exhausted, state.remaining) == (0, False, 3)
         assert (await ledger.charge("key#00000007", 2)).spent == 2
@@ -185,9 +210,16 @@ async def test_keys_hold_fingerprints_never_secrets(redis_url: str) -> None:
         await limiter.reserve()
     client: coredis.Redis[str] = coredis.Redis.from_url(redis_url, decode_responses=True)
     async with client:
-        keys = sorted([key async for key in client.scan_iter(match=f"{prefix}:*")])
+        found = sorted([key async for key in client.scan_iter(match=f"{prefix}:*")])
+        ops = [key for key in found if ":op:" in key]
+        ttls = [await client.ttl(key) for key in ops]
+    assert ttls, "no replay record"
+    assert min(ttls) > 0  # replay records expire
+    keys = [key for key in found if ":op:" not in key]
     assert keys[0] == f"{prefix}:{{key#00000008}}:bucket"
-    assert keys[1].startswith(f"{prefix}:{{key#00000008}}:ledger:")
+    assert keys[1] == f"{prefix}:{{key#00000008}}:ledger"
+    assert len(ops) == 1
+    assert ops[0].startswith(f"{prefix}:{{key#00000008}}:bucket:op:")
 
 
 # coredis leaves the memory streams of a connection that died unclosed (their
@@ -288,3 +320,117 @@ def test_processes_acquiring_through_redis_are_paced(redis_url: str) -> None:
     assert len(times) == 40
     gaps = [b - a for a, b in zip(sorted(times), sorted(times)[1:], strict=False)]
     assert min(gaps) >= 60.5 / 60000 - 1e-5
+
+
+@pytest.mark.parametrize("script", ["acquire", "ledger"])
+async def test_a_reply_lost_after_a_script_ran_does_not_charge_twice(
+    redis_url: str, script: str
+) -> None:
+    """Redis ran the script, the reply was lost, the call is retried: one credit, one slot."""
+    import coredis
+
+    async with RedisLimits(redis_url, prefix=_prefix()) as shared:
+        ledger = shared.ledger(monthly_credits=100, billing_day=1)
+        limiter = shared.limiter("key#0000abcd", 6000, ledger=ledger)
+        real = shared._link._scripts[script]
+        lost = [True]
+
+        async def reply_lost_once(*args: object, **kwargs: object) -> object:
+            result = await real(*args, **kwargs)  # type: ignore[arg-type] # Redis ran it
+            if lost[0]:
+                lost[0] = False
+                raise coredis.exceptions.ConnectionError("connection reset by peer")
+            return result
+
+        shared._link._scripts[script] = reply_lost_once  # type: ignore[assignment]
+        if script == "acquire":
+            first = await limiter.reserve()
+            second = await limiter.reserve()
+            assert second.send_at > first.send_at  # the lost reply reserved one slot only
+        else:
+            assert (await ledger.charge("key#0000abcd")).spent == 1
+        state = await ledger.state("key#0000abcd")
+    assert not lost[0], "the reply was never lost"
+    assert state.spent == (2 if script == "acquire" else 1)
+
+
+async def test_the_ledger_cycle_follows_the_redis_servers_clock(redis_url: str) -> None:
+    """The host's clock is years off: the count, its cycle and its expiry follow the server."""
+    import coredis
+
+    day = _far_billing_day()
+    async with RedisLimits(redis_url, prefix=_prefix()) as shared:
+        ledger = shared.ledger(monthly_credits=5, billing_day=day, clock=WallClock(utc(1999, 1, 2)))
+        limiter = shared.limiter("key#00000011", 6000, ledger=ledger)
+        await limiter.reserve()
+        state = await ledger.charge("key#00000011")
+        key = shared.key("key#00000011", "ledger")
+    client: coredis.Redis[str] = coredis.Redis.from_url(redis_url, decode_responses=True)
+    async with client:
+        expires = await client.expiretime(key)
+    start, end = cycle_bounds(dt.datetime.now(dt.UTC), day)  # the server runs on this host
+    assert (state.spent, state.cycle_start, state.cycle_end) == (2, start, end)
+    assert expires == end + dt.timedelta(days=40)
+
+
+@pytest.mark.parametrize("day", [1, 15, 28])
+async def test_the_scripts_cycles_match_cycle_bounds(redis_url: str, day: int) -> None:
+    """The Lua calendar gives the same cycles as `cycle_bounds`, leap years and all."""
+    import coredis
+
+    from solaredge_async.limits._lua import _CYCLE
+
+    code = _CYCLE + "local s, e = cycle_of(tonumber(ARGV[1]), tonumber(ARGV[2]))\nreturn {s, e}"
+    instants = [
+        utc(1970, 1, 1),
+        utc(2000, 2, 29, 23, 59, 59),
+        utc(2026, 12, 31, 23),
+        utc(2028, 2, 28),
+        utc(2028, 2, 27, 23, 59, 59),
+        utc(2100, 3, 1),
+        *(utc(2026, month, d, 12) for month in range(1, 13) for d in (1, 14, 15, 27, 28)),
+    ]
+    client: coredis.Redis[str] = coredis.Redis.from_url(redis_url, decode_responses=True)
+    async with client:
+        for instant in instants:
+            got = await client.eval(code, keys=[], args=[str(int(instant.timestamp())), str(day)])
+            expected = cycle_bounds(instant, day)
+            assert [int(x) for x in got] == [int(b.timestamp()) for b in expected], instant  # type: ignore[union-attr]
+
+
+async def test_a_count_is_never_moved_back_a_cycle(redis_url: str) -> None:
+    """A count already in a later cycle (a server clock stepped back) stays there."""
+    import coredis
+
+    day = _far_billing_day()
+    async with RedisLimits(redis_url, prefix=_prefix()) as shared:
+        ledger = shared.ledger(monthly_credits=5, billing_day=day)
+        await ledger.charge("key#00000012", 2)
+        key = shared.key("key#00000012", "ledger")
+        start, _ = cycle_bounds(dt.datetime.now(dt.UTC), day)
+        later = cycle_bounds(start + dt.timedelta(days=40), day)
+        client: coredis.Redis[str] = coredis.Redis.from_url(redis_url, decode_responses=True)
+        async with client:
+            await client.hset(
+                key,
+                {
+                    "cycle_start": str(int(later[0].timestamp())),
+                    "cycle_end": str(int(later[1].timestamp())),
+                },
+            )
+        state = await ledger.charge("key#00000012")
+    assert (state.spent, state.cycle_start, state.cycle_end) == (3, *later)
+
+
+async def test_a_ledger_with_another_billing_day_is_refused(redis_url: str) -> None:
+    """Two billing days on one count would reset each other: ConfigurationError, nothing spent."""
+    async with RedisLimits(redis_url, prefix=_prefix()) as shared:
+        await shared.ledger(billing_day=1).charge("key#00000013", 4)
+        other = shared.ledger(billing_day=15)
+        with pytest.raises(ConfigurationError, match=r"day 1 .*billing_day=15"):
+            await other.charge("key#00000013")
+        limiter = shared.limiter("key#00000013", 6000, ledger=other)
+        with pytest.raises(ConfigurationError, match=r"day 1 .*billing_day=15"):
+            await limiter.reserve()
+        assert limiter.granted == 0
+        assert (await shared.ledger(billing_day=1).state("key#00000013")).spent == 4

@@ -43,9 +43,9 @@ async def test_an_entered_provider_completes_the_refresh_its_caller_left() -> No
             with anyio.move_on_after(3) as scope:
                 await provider()
             assert scope.cancelled_caught
-            assert await store.load("default") is None  # still in flight
+            assert await store.load(provider.grant) is None  # still in flight
         # Exiting waited for the flight: the rotated tokens are saved.
-        saved = await store.load("default")
+        saved = await store.load(provider.grant)
         assert saved is not None
         assert saved.refresh_token in server.valid_refresh
         assert await provider() == saved.access_token
@@ -70,7 +70,7 @@ async def test_callers_of_an_entered_provider_share_one_refresh() -> None:
         async with anyio.create_task_group() as tg:
             for i in range(10):
                 tg.start_soon(call, 3 if i % 2 else 30)
-    saved = await store.load("default")
+    saved = await store.load(provider.grant)
     assert saved is not None
     assert got == [saved.access_token] * 5
     assert (server.refreshes, server.refused) == (1, 0)

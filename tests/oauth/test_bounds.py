@@ -102,7 +102,7 @@ async def test_a_provider_refresh_ends_at_the_callers_deadline_and_recovers() ->
         with anyio.move_on_after(3) as scope:
             await provider()
         assert scope.cancelled_caught
-    assert await store.load("default") is None
+    assert await store.load(provider.grant) is None
     assert endpoint.calls == 2
 
 

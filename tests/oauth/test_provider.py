@@ -79,7 +79,7 @@ async def test_no_access_token_is_handed_out_while_the_save_keeps_failing() -> N
         for _ in range(3):
             with pytest.raises(TokenStoreError):
                 await provider()
-        assert await provider() == (await store.load("default")).access_token  # type: ignore[union-attr]
+        assert await provider() == (await store.load(provider.grant)).access_token  # type: ignore[union-attr]
     assert (server.refreshes, server.refused, store.saves) == (1, 0, 4)
 
 
@@ -122,7 +122,7 @@ async def test_a_cancelled_save_is_retried_not_refreshed_again() -> None:
         assert scope.cancelled_caught
         gate.set()
         access = await provider()
-    saved = await store.load("default")
+    saved = await store.load(provider.grant)
     assert saved is not None
     assert saved.access_token == access
     assert (server.refreshes, server.refused) == (1, 0)
@@ -263,7 +263,7 @@ async def test_waiting_for_the_lock_honours_the_callers_deadline() -> None:
             with anyio.move_on_after(2) as scope:
                 await provider()
         assert scope.cancelled_caught
-        assert results == [(await store.load("default")).access_token]  # type: ignore[union-attr]
+        assert results == [(await store.load(provider.grant)).access_token]  # type: ignore[union-attr]
     assert server.refreshes == 1
 
 
@@ -406,3 +406,29 @@ async def test_an_invalid_grant_with_nothing_newer_is_raised() -> None:
         provider = RefreshingTokenProvider(oauth, "R-void", store=MemoryTokenStore())
         with pytest.raises(OAuthError, match="invalid_grant"):
             await provider()
+
+
+async def test_two_grants_on_one_store_never_swap_tokens(tmp_path: Path) -> None:
+    """Two providers on one store, no ``grant=``: each keeps its own grant's tokens.
+
+    The default name is derived from each seed, so the second provider neither loads
+    the first grant's tokens nor rotates its refresh token behind its back.
+    """
+    server = TokenServer()
+    store = FileTokenStore(tmp_path / "tokens")
+    async with server.oauth() as oauth:
+        one = RefreshingTokenProvider(oauth, server.grant(), store=store)
+        two = RefreshingTokenProvider(oauth, server.grant(), store=store)
+        first = await one()
+        second = await two()
+        assert one.grant != two.grant
+        assert await one() == first
+    assert second != first, "the second grant was handed the first grant's access token"
+    assert server.refreshes == 2
+
+
+async def test_a_shared_store_without_a_grant_name_or_seed_is_refused() -> None:
+    """Nothing to name the grant by: ConfigurationError asking for ``grant=``."""
+    async with TokenServer().oauth() as oauth:
+        with pytest.raises(ConfigurationError, match="pass grant="):
+            RefreshingTokenProvider(oauth, store=MemoryTokenStore())

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from solaredge_async import AuthenticationError, SolarEdgeClient
 from solaredge_async.oauth import (
+    FileTokenStore,
     MemoryTokenStore,
     OAuthClient,
     RefreshingTokenProvider,
@@ -21,6 +23,9 @@ from solaredge_async.oauth import (
 )
 
 from ._support import CLIENT_ID, CLIENT_SECRET, TokenServer
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.anyio
 
@@ -111,3 +116,26 @@ async def test_a_401_with_a_fresh_token_is_not_retried_forever() -> None:
             with pytest.raises(AuthenticationError):
                 await client.get("/sites/1/overview")
     assert server.refreshes <= 1
+
+
+async def test_a_new_refresh_token_given_after_reconsent_is_used(tmp_path: Path) -> None:
+    """The store holds a void set; the new consent's refresh token is tried and saved."""
+    server = TokenServer()
+    store = FileTokenStore(tmp_path / "tokens")
+    async with server.oauth() as oauth:
+        old = RefreshingTokenProvider(oauth, server.grant(), store=store, grant="site-1")
+        await old()
+        server.valid_refresh.clear()  # the grant was lost (revoked, expired after 30 days)
+        server.valid_access.clear()
+        stale = await store.load("site-1")
+        assert stale is not None
+        fresh = RefreshingTokenProvider(oauth, server.grant(), store=store, grant="site-1")
+        fresh.invalidate(stale.access_token)  # the API answered 401 to the old token
+        access = await fresh()
+        saved = await store.load("site-1")
+        # A later provider given the (now void) seed again adopts the saved set.
+        again = RefreshingTokenProvider(oauth, "R-void", store=store, grant="site-1")
+        assert await again() == access
+    assert access in server.valid_access
+    assert saved is not None
+    assert saved.access_token == access
