@@ -470,6 +470,8 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
         budget = _budget_settings(
             args, default_credits=None, default_state=None if shared else default_state_dir()
         )
+        if len(keys) > 1 and "state_dir" in budget:
+            budget = _one_state_file(budget)
         # One client per key (each its own account: limiter, ledger); one key is a
         # pool of one, planned and run exactly as a plain client.
         pool = ClientPool.from_api_keys(
@@ -488,6 +490,27 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
 
     async with pool:
         yield Connection(client=pool.clients[0], pool=pool, now=now, label=label)
+
+
+def _one_state_file(budget: dict[str, Any]) -> dict[str, Any]:
+    """Budget settings that give every key's client one ledger and one caps store.
+
+    Each keeps its own account inside them; shared objects serialise their updates in
+    the process, so the clients never wait on each other for the state file's lock.
+    """
+    from solaredge_async._budget import state_file  # noqa: PLC0415
+    from solaredge_async.limits import FileCapStore, FileCreditLedger  # noqa: PLC0415
+
+    path = state_file(budget["state_dir"])
+    ledger_options = {
+        name: budget[name]
+        for name in ("monthly_credits", "billing_day")
+        if budget.get(name) is not None
+    }
+    return {
+        "ledger": FileCreditLedger(path, **ledger_options),
+        "cap_store": FileCapStore(path),
+    }
 
 
 def api_keys_of(args: argparse.Namespace) -> list[str]:
