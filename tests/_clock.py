@@ -10,6 +10,11 @@ clock jumps by that timeout instead. Use as a module-level fixture override::
     @pytest.fixture(params=["asyncio", "trio"])
     def anyio_backend(request):
         return virtual_backend(request.param)
+
+Both clocks jump while a task waits for a worker thread (``anyio.to_thread``), so a
+timer can fire before the thread's work is done. A test on a virtual clock that uses a
+store opens it with ``open_store(url, _inline=True)``: its calls then run on the event
+loop's thread and the clock cannot pass them.
 """
 
 from __future__ import annotations

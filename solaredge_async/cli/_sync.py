@@ -51,11 +51,13 @@ if TYPE_CHECKING:
 
 __all__ = ["SAMPLE_QUERY", "sqlite_path", "sync_command"]
 
-#: The query the summary runs on a SQLite store: energy per site and UTC day.
+#: The query the summary runs on a SQLite store: energy per site and UTC day (SQLite
+#: knows no time zones, so the column says UTC; a site's local days need its zone).
 SAMPLE_QUERY: Final = (
-    "SELECT site_id, substr(period_start, 1, 10) AS day, round(sum(value) / 1000, 1) AS kwh "
+    "SELECT site_id, substr(period_start, 1, 10) AS utc_day, "
+    "round(sum(value) / 1000, 1) AS kwh "
     "FROM measurements WHERE source = 'energy' AND metric = 'energy' "
-    "GROUP BY site_id, day ORDER BY site_id, day LIMIT 3"
+    "GROUP BY site_id, utc_day ORDER BY site_id, utc_day LIMIT 3"
 )
 _SQLITE: Final = "sqlite:///"
 
@@ -207,7 +209,8 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
     started = time.perf_counter()
     async with connect(args, options) as conn:
         try:
-            store_cm = open_store(args.db, exclusive=not args.dry_run)
+            # A dry run writes nothing: no file, no migration; a missing file is empty.
+            store_cm = open_store(args.db, exclusive=not args.dry_run, read_only=args.dry_run)
             async with store_cm as store:
                 if spec.sites is not None:
                     await check_site_ids(conn, spec.sites)

@@ -422,12 +422,14 @@ class FileCreditLedger(_LedgerBase):
             StateFileError: The file is damaged or cannot be used.
         """
         account, cost = check_account(account), check_cost(cost)
-        # The cycle is read under the lock: a charge that waited for another
-        # process over the reset counts in the cycle it is made in.
-        return await self._file.update(
-            lambda data: self._charge(
-                self._records(data), account, cost, enforce=enforce, bounds=self.cycle()
-            )
+        # The cycle is read under the lock (a charge that waited for another process
+        # over the reset counts in the cycle it is made in), on the event loop: a
+        # caller's clock may read the loop's time, which a worker thread cannot.
+        return await self._file.update_at(
+            self.cycle,
+            lambda data, bounds: self._charge(
+                self._records(data), account, cost, enforce=enforce, bounds=bounds
+            ),
         )
 
     async def refund(self, account: str, cost: int = 1) -> LedgerState:
@@ -437,8 +439,9 @@ class FileCreditLedger(_LedgerBase):
             StateFileError: The file is damaged or cannot be used.
         """
         account, cost = check_account(account), check_cost(cost)
+        bounds = self.cycle()
         return await self._file.update(
-            lambda data: self._refund(self._records(data), account, cost, self.cycle())
+            lambda data: self._refund(self._records(data), account, cost, bounds)
         )
 
     async def state(self, account: str) -> LedgerState:
@@ -448,8 +451,9 @@ class FileCreditLedger(_LedgerBase):
             StateFileError: The file is damaged or cannot be read.
         """
         account = check_account(account)
+        bounds = self.cycle()
         return await self._file.read(
-            lambda data: self._view(self._records(data, write=False), account, self.cycle())
+            lambda data: self._view(self._records(data, write=False), account, bounds)
         )
 
     async def mark_exhausted(self, account: str) -> LedgerState:
@@ -470,6 +474,7 @@ class FileCreditLedger(_LedgerBase):
 
     async def _set_flag(self, account: str, *, exhausted: bool) -> LedgerState:
         account = check_account(account)
+        bounds = self.cycle()
         return await self._file.update(
-            lambda data: self._flag(self._records(data), account, self.cycle(), exhausted=exhausted)
+            lambda data: self._flag(self._records(data), account, bounds, exhausted=exhausted)
         )

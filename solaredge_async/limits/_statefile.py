@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "StateFile"]
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 #: The ``format`` field every state file carries.
 FORMAT: Final = "solaredge-async state"
@@ -91,13 +92,29 @@ class StateFile:
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = check_seconds(lock_timeout, "lock_timeout")
         self._try_lock = try_lock
+        # Tasks of this process queue here, in order, so only one at a time polls the
+        # file lock: polling tasks of one process would otherwise starve each other.
+        self._queue: anyio.Lock | None = None
 
     def __repr__(self) -> str:
         return f"StateFile({str(self.path)!r})"
 
     @contextlib.asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
-        """Hold the exclusive lock: polled, cancellable, at most ``lock_timeout`` waited.
+        """Hold the exclusive lock: queued in process, then the OS lock (see `_os_locked`).
+
+        Raises:
+            StateFileError: The lock file cannot be opened or locked, or another
+                process held the lock for ``lock_timeout`` seconds.
+        """
+        if self._queue is None:
+            self._queue = anyio.Lock()
+        async with self._queue, self._os_locked():
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _os_locked(self) -> AsyncIterator[None]:
+        """Hold the OS lock: polled, cancellable, at most ``lock_timeout`` waited.
 
         Raises:
             StateFileError: The lock file cannot be opened or locked, or another
@@ -192,6 +209,24 @@ class StateFile:
             # a thread still writes.
             return await anyio.to_thread.run_sync(
                 lambda: self._update_sync(change, write=write), abandon_on_cancel=False
+            )
+
+    async def update_at(
+        self, prepare: Callable[[], P], change: Callable[[dict[str, Any], P], T]
+    ) -> T:
+        """As `update`, with ``prepare()`` called once the lock is held, on the event loop.
+
+        For what must be read under the lock but cannot be read in a worker thread (a
+        clock that reads the event loop's time); its result is passed to ``change``.
+
+        Raises:
+            StateFileError: As `update`.
+        """
+        async with self._locked():
+            context = prepare()
+            return await anyio.to_thread.run_sync(
+                lambda: self._update_sync(lambda data: change(data, context), write=True),
+                abandon_on_cancel=False,
             )
 
     async def update(self, change: Callable[[dict[str, Any]], T]) -> T:

@@ -110,6 +110,14 @@ class Backend(abc.ABC):
         """Take the store for exclusive use; raises `StoreLockedError` if another has it."""
 
     @abc.abstractmethod
+    def holds_exclusive(self) -> bool:
+        """Whether this connection holds the store for exclusive use."""
+
+    @abc.abstractmethod
+    def unlock_exclusive(self) -> None:
+        """Drop the exclusive lock, if held (idempotent)."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Close the connection (releasing any exclusive lock)."""
 
@@ -136,6 +144,24 @@ class Backend(abc.ABC):
         )
 
     # -- schema ------------------------------------------------------------------------
+
+    def check_current(self, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
+        """For a read-only open: the schema must be current, since nothing is migrated.
+
+        Raises:
+            SchemaVersionError: The schema is older or newer than this code's.
+        """
+        latest = latest_version(migrations)
+        try:
+            current = self.schema_version()
+        except StoreError:  # no schema_version table: never set up
+            current = 0
+        if current != latest:
+            raise SchemaVersionError(
+                f"the {self.dialect} database is at schema version {current}, not the "
+                f"{latest} this solaredge-async uses, and a read-only open migrates "
+                "nothing: open it writable once (e.g. a sync without --dry-run)"
+            )
 
     def migrate(self, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
         """Apply the migrations the database lacks, in one transaction; return the version.
@@ -406,6 +432,19 @@ class Backend(abc.ABC):
         states = [self._state(row) for row in got]
         states.sort(key=lambda s: (s.item.site_id, s.item.target, s.item.resolution))
         return tuple(states)
+
+    def renew(self, owner: str, ttl: float, now: datetime | None) -> int:
+        """Extend every lease ``owner`` holds to ``now + ttl``; return how many."""
+        if ttl <= 0:
+            raise InvalidRowError(f"ttl ({ttl} s) must be positive")
+        at = utc(now, "now").replace(microsecond=0) if now is not None else _now()
+        with self.transaction() as cur:
+            self._exec(
+                cur,
+                "UPDATE sync_state SET lease_expires = ? WHERE lease_owner = ?",
+                (self.to_db(at + timedelta(seconds=ttl)), owner),
+            )
+            return max(int(cur.rowcount), 0)
 
     def release(self, owner: str, items: Sequence[ItemKey] | None) -> int:
         """Drop ``owner``'s leases on ``items`` (all of its leases when `None`)."""

@@ -13,8 +13,9 @@ by the current schema.
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from solaredge_async.store._backend import Backend, StageRow
 from solaredge_async.store._errors import (
@@ -32,6 +33,7 @@ __all__ = ["PostgresBackend"]
 
 try:
     import psycopg
+    import psycopg.conninfo
 except ImportError:  # pragma: no cover - exercised without the extra
     psycopg = None  # type: ignore[assignment]
 
@@ -53,9 +55,26 @@ _MERGE = (
 _LOCK_KEY = "hashtext('solaredge_async:' || current_schema())"
 
 
-def _redact(message: str) -> str:
-    # libpq messages name host and port, never the password; keep the first line only.
-    return message.strip().splitlines()[0] if message.strip() else "no message"
+#: libpq TCP keepalives (seconds): a server or link that dies unseen is noticed within
+#: about a minute instead of the OS default of two hours. A setting in the URL wins.
+KEEPALIVES: Final = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+_SECRET_PARAM = re.compile(r"(?i)\b((?:ssl)?password)\s*=\s*('[^']*'|\S+)")
+_USERINFO = re.compile(r"://[^@\s]*@")
+
+
+def _redact(message: str, secrets: tuple[str, ...] = ()) -> str:
+    """The first line of a libpq message with passwords, URLs and user info scrubbed."""
+    text = message.strip().splitlines()[0] if message.strip() else "no message"
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _SECRET_PARAM.sub(r"\1=***", text)
+    return _USERINFO.sub("://***@", text)
 
 
 class PostgresBackend(Backend):
@@ -66,29 +85,67 @@ class PostgresBackend(Backend):
     row_lock: ClassVar[str] = " FOR UPDATE"
     json_param: ClassVar[str] = "%s::jsonb"
 
-    def __init__(self, url: str, *, connect_timeout: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float,
+        statement_timeout: float | None = None,
+        lock_timeout: float | None = None,
+        read_only: bool = False,
+    ) -> None:
         if psycopg is None:
             raise StoreURLError(
                 "postgresql:// stores need psycopg 3: pip install 'solaredge-async[postgres]'"
             )
+        # Errors are raised outside the ``except`` blocks: libpq's text quotes the URL,
+        # password included, and must not ride along as the ``__context__`` either.
         try:
+            params: dict[str, Any] | None = psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.Error:
+            params = None
+        if params is None:
+            raise StoreURLError(
+                "the PostgreSQL URL is malformed (libpq cannot parse it): check its "
+                "%-escapes, [IPv6] brackets and port; write "
+                "postgresql://user:password@host:port/dbname"
+            )
+        secrets: tuple[str, ...] = (
+            url,
+            str(params.get("password") or ""),
+            str(params.get("sslpassword") or ""),
+        )
+        extra = {k: v for k, v in KEEPALIVES.items() if k not in params}
+        failure = ""
+        try:
+            conninfo = psycopg.conninfo.make_conninfo(url, **extra)
+            secrets = (*secrets, conninfo)
             self._conn = psycopg.connect(
-                url, autocommit=True, connect_timeout=max(1, round(connect_timeout))
+                conninfo, autocommit=True, connect_timeout=max(1, round(connect_timeout))
             )
         except psycopg.Error as exc:
-            raise StoreUnavailableError(
-                f"cannot connect to PostgreSQL: {_redact(str(exc))}"
-            ) from exc
+            failure = _redact(str(exc), secrets)
+        if failure:
+            raise StoreUnavailableError(f"cannot connect to PostgreSQL: {failure}")
         self._exclusive = False
+        self._timeouts = (statement_timeout, lock_timeout)
         try:
             self._conn.execute("SET TIME ZONE 'UTC'")
+            if read_only:
+                self._conn.execute("SET default_transaction_read_only = on")
         except psycopg.Error as exc:  # pragma: no cover - a fresh session accepts this
             self._conn.close()
-            raise StoreUnavailableError(f"PostgreSQL refused the session: {exc}") from exc
+            raise StoreUnavailableError(
+                f"PostgreSQL refused the session: {_redact(str(exc), secrets)}"
+            ) from None
 
     def _map(self, exc: Exception) -> StoreError:
         assert psycopg is not None  # noqa: S101 - checked in __init__
         text = _redact(str(exc))
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            return StoreBusyError(
+                f"PostgreSQL cancelled a statement that ran past statement_timeout: {text}"
+            )
         if isinstance(exc, psycopg.errors.LockNotAvailable):
             return StoreBusyError(f"PostgreSQL lock not available: {text}")
         if isinstance(exc, psycopg.OperationalError):
@@ -151,12 +208,27 @@ class PostgresBackend(Backend):
         return int(inserted), int(written) - int(inserted)
 
     def after_migrate(self) -> None:
-        """Create this session's staging table (emptied at every commit)."""
+        """Bound the session's statements and lock waits; create its staging table.
+
+        The timeouts apply after the migrations (a migration may run long, once): a
+        server that stops answering or a lock held elsewhere then fails a call with
+        `StoreError` instead of holding it (and a SIGTERM waiting for it) forever.
+        """
+        self.set_timeouts()
         with self.reading() as cur:
             cur.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS _solaredge_stage "
                 "(LIKE measurements INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
+
+    def set_timeouts(self) -> None:
+        """Apply the session's statement and lock timeouts (`None`: left as they are)."""
+        statement, lock = self._timeouts
+        with self.reading() as cur:
+            if statement is not None:
+                cur.execute(f"SET statement_timeout = {max(1, round(statement * 1000))}")
+            if lock is not None:
+                cur.execute(f"SET lock_timeout = {max(1, round(lock * 1000))}")
 
     def migration_lock(self, cur: Any) -> None:  # noqa: ANN401
         """A transaction advisory lock: concurrent first opens migrate one at a time."""
@@ -173,11 +245,19 @@ class PostgresBackend(Backend):
             )
         self._exclusive = True
 
-    def close(self) -> None:
-        """Drop the exclusive lock now (the server would only when it notices), then close."""
+    def holds_exclusive(self) -> bool:
+        """Whether this session holds the schema's advisory lock."""
+        return self._exclusive
+
+    def unlock_exclusive(self) -> None:
+        """Drop the schema's advisory lock, if held."""
         assert psycopg is not None  # noqa: S101 - checked in __init__
         if self._exclusive:
             with contextlib.suppress(psycopg.Error):
                 self._conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY}, 1)")
             self._exclusive = False
+
+    def close(self) -> None:
+        """Drop the exclusive lock now (the server would only when it notices), then close."""
+        self.unlock_exclusive()
         self._conn.close()

@@ -48,19 +48,35 @@ class SQLiteBackend(Backend):
     dialect = "sqlite"
     claim_lock: ClassVar[str] = ""
 
-    def __init__(self, path: Path, *, busy_timeout: float) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float, read_only: bool = False) -> None:
         self._path = path
         self._lock_file: int | None = None
+        #: Read-only on a missing file: an empty database in memory (nothing on disk).
+        self.in_memory = read_only and not path.exists()
+        target: str | Path = path
+        if self.in_memory:
+            target = ":memory:"
+        elif read_only:
+            target = f"{path.resolve().as_uri().replace('file://', 'file:', 1)}?mode=ro"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
-                path,
+                target,
                 timeout=busy_timeout,
                 isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE
                 check_same_thread=False,  # one call at a time, from worker threads
+                uri=read_only and not self.in_memory,
             )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the SQLite database {path}: {exc}") from exc
+        if read_only and not self.in_memory:
+            try:
+                self._conn.execute("PRAGMA query_only=ON")
+            except sqlite3.Error as exc:  # pragma: no cover - any SQLite accepts it
+                self._conn.close()
+                raise StoreError(f"cannot open {path} read-only: {exc}") from exc
+            return
         try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt.
@@ -191,9 +207,17 @@ class SQLiteBackend(Backend):
             ) from exc
         self._lock_file = fd
 
-    def close(self) -> None:
-        """Close the connection and drop the exclusive lock."""
-        self._conn.close()
+    def holds_exclusive(self) -> bool:
+        """Whether this connection holds ``<database>.lock``."""
+        return self._lock_file is not None
+
+    def unlock_exclusive(self) -> None:
+        """Drop the lock on ``<database>.lock`` (closing it releases the OS lock)."""
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None
+
+    def close(self) -> None:
+        """Close the connection and drop the exclusive lock."""
+        self._conn.close()
+        self.unlock_exclusive()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 from solaredge_async.store._errors import StoreError, StoreURLError
@@ -42,16 +43,24 @@ __all__ = ["Store", "open_store", "redact_url"]
 _T = TypeVar("_T")
 
 
+_SECRET_PARAM = re.compile(r"(?i)([?&;\s](?:ssl)?password)=[^&#;\s]*")
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe for logs and messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """``url`` with any password replaced by ``***`` (safe for logs and messages).
+
+    Covers the user info (``user:password@``) and the ``password``/``sslpassword``
+    query parameters libpq reads; never raises, even on a malformed URL.
+    """
+    shown = _SECRET_PARAM.sub(r"\1=***", url)
+    scheme, sep, rest = shown.partition("://")
+    if not sep or "@" not in rest:
+        return shown
+    userinfo, _, tail = rest.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    if not colon:
+        return shown
+    return f"{scheme}://{user}:***@{tail}"
 
 
 def _sqlite_path(url: str) -> Path:
@@ -74,11 +83,12 @@ class Store:
     rolled back whole.
     """
 
-    def __init__(self, backend: Backend, url: str) -> None:
+    def __init__(self, backend: Backend, url: str, *, inline: bool = False) -> None:
         self._backend = backend
         self._url = redact_url(url)
         self._limiter = anyio.CapacityLimiter(1)
         self._closed = False
+        self._inline = inline
 
     def __repr__(self) -> str:
         return f"<Store {self._url}>"
@@ -96,6 +106,9 @@ class Store:
     async def _call(self, func: Callable[..., _T], /, *args: object, **kwargs: object) -> _T:
         if self._closed:
             raise StoreError(f"{self!r} is closed: open it again with open_store")
+        if self._inline:  # tests on a virtual clock: see open_store's ``_inline``
+            await anyio.lowlevel.checkpoint()
+            return func(*args, **kwargs)
         return await anyio.to_thread.run_sync(
             functools.partial(func, *args, **kwargs), limiter=self._limiter
         )
@@ -107,6 +120,28 @@ class Store:
         with anyio.CancelScope(shield=True):
             await self._call(self._backend.close)
         self._closed = True
+
+    # -- exclusive use -----------------------------------------------------------------
+
+    async def lock_exclusive(self) -> bool:
+        """Hold the store for this process alone, as ``open_store(exclusive=True)`` does.
+
+        Returns:
+            True when this call took the lock (drop it with `unlock_exclusive`); False
+            when the store already held it.
+
+        Raises:
+            StoreLockedError: Another process (or another `Store` on the same database)
+                holds it: wait for it to finish.
+        """
+        if self._backend.holds_exclusive():
+            return False
+        await self._call(self._backend.lock_exclusive)
+        return True
+
+    async def unlock_exclusive(self) -> None:
+        """Drop the exclusive lock taken by `lock_exclusive` (idempotent)."""
+        await self._call(self._backend.unlock_exclusive)
 
     # -- schema ------------------------------------------------------------------------
 
@@ -217,6 +252,17 @@ class Store:
             now=now,
         )
 
+    async def renew(self, owner: str, *, ttl: float, now: datetime | None = None) -> int:
+        """Extend every lease ``owner`` holds to ``now + ttl`` seconds; return how many.
+
+        A lease another worker took over (after it expired) is no longer ``owner``'s
+        and is left alone.
+
+        Raises:
+            InvalidRowError: ``ttl`` not positive or ``now`` naive.
+        """
+        return await self._call(self._backend.renew, owner, ttl, now)
+
     async def release(self, owner: str, items: Sequence[ItemKey] | None = None) -> int:
         """Drop ``owner``'s leases on ``items`` (all its leases when `None`); return how many."""
         return await self._call(
@@ -317,24 +363,41 @@ class Store:
         return await self._call(self._backend.sites)
 
 
-def _connect(url: str, *, busy_timeout: float, connect_timeout: float) -> Backend:
+def _connect(
+    url: str,
+    *,
+    busy_timeout: float,
+    connect_timeout: float,
+    statement_timeout: float | None,
+    lock_timeout: float | None,
+    read_only: bool,
+) -> Backend:
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         from solaredge_async.store._sqlite import SQLiteBackend  # noqa: PLC0415
 
-        return SQLiteBackend(_sqlite_path(url), busy_timeout=busy_timeout)
+        return SQLiteBackend(_sqlite_path(url), busy_timeout=busy_timeout, read_only=read_only)
     if scheme in {"postgresql", "postgres"}:
         from solaredge_async.store._postgres import PostgresBackend  # noqa: PLC0415
 
-        return PostgresBackend(url, connect_timeout=connect_timeout)
+        return PostgresBackend(
+            url,
+            connect_timeout=connect_timeout,
+            statement_timeout=statement_timeout,
+            lock_timeout=lock_timeout,
+            read_only=read_only,
+        )
     raise StoreURLError(
         f"unknown store URL scheme {scheme!r} in {redact_url(url)!r}: use "
         "sqlite:///path/to/file.db or postgresql://user@host/dbname"
     )
 
 
-def _prepare(backend: Backend, *, exclusive: bool) -> None:
+def _prepare(backend: Backend, *, exclusive: bool, read_only: bool) -> None:
     try:
+        if read_only:
+            _prepare_read_only(backend)
+            return
         if exclusive:
             backend.lock_exclusive()
         backend.migrate()
@@ -344,6 +407,18 @@ def _prepare(backend: Backend, *, exclusive: bool) -> None:
         raise
 
 
+def _prepare_read_only(backend: Backend) -> None:
+    from solaredge_async.store._postgres import PostgresBackend  # noqa: PLC0415
+    from solaredge_async.store._sqlite import SQLiteBackend  # noqa: PLC0415
+
+    if isinstance(backend, SQLiteBackend) and backend.in_memory:
+        backend.migrate()  # an empty database in memory: nothing on disk
+        return
+    backend.check_current()
+    if isinstance(backend, PostgresBackend):
+        backend.set_timeouts()
+
+
 @contextlib.asynccontextmanager
 async def open_store(
     url: str,
@@ -351,6 +426,10 @@ async def open_store(
     exclusive: bool = False,
     busy_timeout: float = 5.0,
     connect_timeout: float = 10.0,
+    statement_timeout: float | None = 60.0,
+    lock_timeout: float | None = 10.0,
+    read_only: bool = False,
+    _inline: bool = False,
 ) -> AsyncIterator[Store]:
     """Open (creating and migrating as needed) the store at ``url``.
 
@@ -364,20 +443,53 @@ async def open_store(
             beside a SQLite database, an advisory lock on PostgreSQL).
         busy_timeout: How long a SQLite writer waits for another, in seconds.
         connect_timeout: How long to wait for a PostgreSQL server, in seconds.
+        statement_timeout: PostgreSQL: the longest a statement may run, in seconds,
+            after the migrations (`None`: the URL's or server's setting). A call past
+            it fails with `StoreBusyError`, so a stuck server never holds a sync (or
+            its SIGTERM clean-up) for longer.
+        lock_timeout: PostgreSQL: the longest a statement waits for a row or table
+            lock, in seconds (`None`: the URL's or server's setting); past it
+            `StoreBusyError`. The connection also uses TCP keepalives (see
+            ``KEEPALIVES`` in ``solaredge_async.store._postgres``; the URL's
+            ``keepalives*`` parameters win), so a dead server is noticed in about a
+            minute.
+        read_only: Write nothing: no file or schema is created, nothing migrated, and
+            the session refuses writes (SQLite ``mode=ro``, PostgreSQL
+            ``default_transaction_read_only``). A missing SQLite file reads as an empty
+            store (in memory). For planning (``sync --dry-run``).
+        _inline: Private, for tests on a virtual clock only: run every database call
+            on the event loop's thread instead of a worker thread. A virtual clock
+            (trio's ``MockClock`` autojump, ``tests/_clock.py``) jumps whenever every
+            task waits, including while one waits for a worker thread, so timers would
+            fire before a store call returns. Inline calls block the loop: never in
+            production.
 
     Raises:
-        StoreURLError: An unknown scheme, no path, or psycopg missing.
+        StoreURLError: An unknown scheme, no path, a malformed PostgreSQL URL, or
+            psycopg missing.
         StoreLockedError: ``exclusive`` and another process holds the store.
-        SchemaVersionError: The database is newer than this code.
+        SchemaVersionError: The database is newer than this code (or, ``read_only``,
+            not at its schema version).
         StoreUnavailableError: The PostgreSQL server cannot be reached.
         StoreBusyError: Another SQLite writer held the database past ``busy_timeout``.
     """
-    backend = await anyio.to_thread.run_sync(
-        functools.partial(_connect, url, busy_timeout=busy_timeout, connect_timeout=connect_timeout)
+    connect = functools.partial(
+        _connect,
+        url,
+        busy_timeout=busy_timeout,
+        connect_timeout=connect_timeout,
+        statement_timeout=statement_timeout,
+        lock_timeout=lock_timeout,
+        read_only=read_only,
     )
-    with anyio.CancelScope(shield=True):
-        await anyio.to_thread.run_sync(functools.partial(_prepare, backend, exclusive=exclusive))
-    store = Store(backend, url)
+    backend = connect() if _inline else await anyio.to_thread.run_sync(connect)
+    prepare = functools.partial(_prepare, backend, exclusive=exclusive, read_only=read_only)
+    if _inline:
+        prepare()
+    else:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(prepare)
+    store = Store(backend, url, inline=_inline)
     try:
         yield store
     finally:

@@ -43,13 +43,13 @@ sqlite3 (standard library; days here are UTC days, SQLite knows no time zones)::
     import sqlite3
 
     db = sqlite3.connect("fleet.db")
-    for site, name, day, kwh in db.execute(
-        "SELECT m.site_id, s.name, substr(m.period_start, 1, 10) AS day, "
+    for site, name, utc_day, kwh in db.execute(
+        "SELECT m.site_id, s.name, substr(m.period_start, 1, 10) AS utc_day, "
         "sum(m.value) / 1000 FROM measurements m JOIN sites s USING (site_id) "
         "WHERE m.source = 'energy' AND m.unit = 'WH' "
-        "GROUP BY m.site_id, day ORDER BY m.site_id, day"
+        "GROUP BY m.site_id, utc_day ORDER BY m.site_id, utc_day"
     ):
-        print(site, name, day, round(kwh, 1))
+        print(site, name, utc_day, round(kwh, 1))
 
 DuckDB (reads the SQLite file directly; ``pip install duckdb``)::
 

@@ -132,9 +132,9 @@ def default_owner(store: Store) -> str:
     """The lease owner name `run_sync` uses by default.
 
     PostgreSQL: host, process id and a random suffix (unique per run, so a crashed
-    worker's leases are left to expire). SQLite has one writer at a time (open it with
-    ``exclusive=True``): a fixed name, so a rerun after a crash takes its items back at
-    once.
+    worker's leases are left to expire). SQLite has one sync at a time (`run_sync` holds
+    the file for exclusive use): a fixed name, so a rerun after a crash takes its items
+    back at once.
     """
     if store.dialect == "sqlite":
         return "local"
@@ -146,6 +146,7 @@ class _Fetched:
     key: ItemKey
     rows: list[MeasurementRow]
     advance: WatermarkAdvance | None
+    complete: bool = True  # False: only a prefix of the item's windows came back whole
 
 
 def _message(exc: BaseException) -> str:
@@ -155,15 +156,22 @@ def _message(exc: BaseException) -> str:
 
 def _rows(
     parts: Sequence[tuple[WorkItem, SweepRecord]],
-) -> tuple[list[MeasurementRow], datetime | None]:
-    """An item's rows to store (UTC, no null buckets) and the end of its last value."""
+) -> tuple[list[MeasurementRow], datetime | None, datetime | None]:
+    """An item's rows to store (UTC, no null buckets) and two ends.
+
+    The end of its last value, and the end of the last bucket received (null buckets
+    included).
+    """
     rows: list[MeasurementRow] = []
     last_value_end: datetime | None = None
+    last_bucket_end: datetime | None = None
     for work, record in parts:
         for b in series_buckets(ItemSucceeded(item=work, record=record), include_null=True):
+            end = b.end
+            if last_bucket_end is None or end > last_bucket_end:
+                last_bucket_end = end
             if b.value is None:
                 continue
-            end = b.end
             if last_value_end is None or end > last_value_end:
                 last_value_end = end
             rows.append(
@@ -179,7 +187,7 @@ def _rows(
                     unit=b.unit,
                 )
             )
-    return rows, last_value_end
+    return rows, last_value_end, last_bucket_end
 
 
 class _Runner:
@@ -293,29 +301,91 @@ class _Runner:
         floor = item.start if last_value_end is None else max(item.start, last_value_end)
         return max(floor, min(item.end, bucket_floor(cut, res, item.zone)))
 
-    async def fetch(self, item: SyncItem) -> _Fetched:
-        parts: list[tuple[WorkItem, SweepRecord] | None] = [None] * len(item.windows)
-        failure: list[BaseException] = []
+    async def fetch(self, item: SyncItem) -> tuple[_Fetched | None, BaseException | None]:
+        """Fetch the item's windows; keep the longest prefix fetched whole.
+
+        Returns what to commit (`None`: nothing) and the error of the first window that
+        failed (`None`: every window came back). A failure cancels the later windows
+        only: the earlier ones are committed and the watermark moves to their end, so
+        the next run pays from the failed window on, not for the whole backfill again.
+        The watermark never passes the last bucket the server sent (null ones
+        included): a window whose series stops short ends the prefix there.
+        """
+        parts, error = await self._fetch_windows(item)
+        rows, last_value_end, covered, whole = self._prefix(item, parts)
+        key = item.key
+        mark = self._watermark(item, last_value_end)
+        if not whole:
+            mark = min(mark, covered)
+        advance = None
+        if mark > (item.watermark or item.start) or (item.watermark is None and whole):
+            advance = WatermarkAdvance(item=key, complete_until=mark.astimezone(UTC))
+        if advance is None and not rows and error is not None:
+            return None, error
+        return _Fetched(key, rows, advance, complete=error is None), error
+
+    async def _fetch_windows(
+        self, item: SyncItem
+    ) -> tuple[list[tuple[WorkItem, SweepRecord] | None], BaseException | None]:
+        """Every window's result (`None`: failed or cancelled) and the first failure."""
+        windows = item.windows
+        parts: list[tuple[WorkItem, SweepRecord] | None] = [None] * len(windows)
+        failures: dict[int, BaseException] = {}
+        scopes = [anyio.CancelScope() for _ in windows]
 
         async def one(index: int, start: datetime, end: datetime) -> None:
-            try:
-                parts[index] = await self._call(item, start, end)
-            except Exception as exc:  # noqa: BLE001 - kept and raised below, group-free
-                failure.append(exc)
-                tg.cancel_scope.cancel()
+            with scopes[index]:
+                try:
+                    parts[index] = await self._call(item, start, end)
+                except Exception as exc:  # noqa: BLE001 - kept and returned, group-free
+                    failures[index] = exc
+                    for later in scopes[index + 1 :]:
+                        later.cancel()
 
         async with anyio.create_task_group() as tg:
-            for index, (start, end) in enumerate(item.windows):
+            for index, (start, end) in enumerate(windows):
                 tg.start_soon(one, index, start, end)
-        if failure:
-            raise failure[0]
-        key = item.key
-        rows, last_value_end = _rows([p for p in parts if p is not None])
-        mark = self._watermark(item, last_value_end)
-        advance = None
-        if item.watermark is None or mark > item.watermark:
-            advance = WatermarkAdvance(item=key, complete_until=mark.astimezone(UTC))
-        return _Fetched(key, rows, advance)
+        return parts, failures[min(failures)] if failures else None
+
+    def _prefix(
+        self, item: SyncItem, parts: Sequence[tuple[WorkItem, SweepRecord] | None]
+    ) -> tuple[list[MeasurementRow], datetime | None, datetime, bool]:
+        """The rows of the windows received whole, in order, and what they cover.
+
+        Returns the rows, the end of their last value, how far every bucket came back,
+        and whether that is every window.
+        """
+        rows: list[MeasurementRow] = []
+        last_value_end: datetime | None = None
+        covered = item.start  # every bucket before this came back
+        for (start, end), part in zip(item.windows, parts, strict=True):
+            if part is None:
+                return rows, last_value_end, covered, False
+            got, value_end, bucket_end = _rows([part])
+            rows.extend(got)
+            if value_end is not None and (last_value_end is None or value_end > last_value_end):
+                last_value_end = value_end
+            # No bucket at all (no device of the family): nothing is missing.
+            if bucket_end is not None and bucket_end < end:
+                if end <= self.plan.now:  # a closed window came back short (not the open tail)
+                    logger.warning(
+                        "sync: %s: the series of %s..%s stops at %s; the watermark stays there",
+                        item.key,
+                        start.isoformat(),
+                        end.isoformat(),
+                        bucket_end.isoformat(),
+                    )
+                return rows, last_value_end, max(covered, bucket_end), False
+            covered = max(covered, end)
+        return rows, last_value_end, covered, True
+
+    async def _fetch_into_pending(self, item: SyncItem) -> None:
+        """Queue what the item got for the next commit; raise its first failure."""
+        fetched, error = await self.fetch(item)
+        if fetched is not None:
+            self.pending.append(fetched)
+        if error is not None:
+            raise error
 
     async def run_item(self, item: SyncItem) -> None:
         if self.stop_reason is not None:
@@ -323,7 +393,7 @@ class _Runner:
             self.done += 1
             return
         try:
-            fetched = await self.fetch(item)
+            await self._fetch_into_pending(item)
         except errors.QuotaExhaustedError:
             self._stop("quota exhausted")
             self.not_attempted += 1
@@ -337,8 +407,6 @@ class _Runner:
             if not isinstance(exc, errors.SolarEdgeError):
                 logger.exception("sync: unexpected error on %s", item.key)
             self.fail(item.key, exc)
-        else:
-            self.pending.append(fetched)
         self.done += 1
         self.progress()
         if len(self.pending) >= self.batch_items:
@@ -352,15 +420,40 @@ class _Runner:
     # -- committing --------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Commit what was fetched, shielded: a cancellation waits for the commit."""
+        """Commit what was fetched, shielded: a cancellation waits for the commit.
+
+        The shield has a deadline (`SHUTDOWN_TIMEOUT` seconds, or the caller's sooner
+        deadline: a nested shield would otherwise void it), so a store that stopped
+        answering cannot hold a cancelled run forever. A commit cut off there fails its
+        items (their watermarks did not move: the next run fetches them again).
+        """
+        outer = anyio.current_effective_deadline()
+        bound = anyio.current_time() + SHUTDOWN_TIMEOUT
+        if anyio.current_time() < outer < bound:
+            bound = outer
         async with self.flush_lock:
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True, deadline=bound) as scope:
                 batch, self.pending = self.pending, []
+                committed = False
                 if batch:
                     await self._commit(batch)
+                committed = True
                 attempts, self.attempts = self.attempts, []
                 if attempts:
                     await self.store.record_attempts(attempts)
+            if scope.cancelled_caught and batch and not committed:
+                logger.error(
+                    "sync: a commit of %d items did not finish within %.0f s; they are "
+                    "fetched again by the next run",
+                    len(batch),
+                    SHUTDOWN_TIMEOUT,
+                )
+                cut = StoreError(
+                    f"the store did not commit within {SHUTDOWN_TIMEOUT:.0f} s: fetched again "
+                    "by the next run"
+                )
+                for fetched in batch:
+                    self.fail(fetched.key, cut)
 
     async def _commit(self, batch: Sequence[_Fetched]) -> None:
         rows = [row for f in batch for row in f.rows]
@@ -377,7 +470,7 @@ class _Runner:
             else:
                 self.fail(batch[0].key, exc)
             return
-        self.succeeded += len(batch)
+        self.succeeded += sum(f.complete for f in batch)
         self.inserted += result.inserted
         self.updated += result.updated
         self.unchanged += result.unchanged
@@ -386,6 +479,15 @@ class _Runner:
         while True:
             await anyio.sleep(self.batch_seconds)
             await self.flush()
+
+    async def renewer(self) -> None:
+        """Renew the held leases every third of their ttl, so none lapses mid-chunk."""
+        while True:
+            await anyio.sleep(self.lease_ttl / 3)
+            try:
+                await self.store.renew(self.owner, ttl=self.lease_ttl)
+            except StoreError as exc:  # the commit then finds out (LeaseLostError)
+                logger.warning("sync: renewing the leases of %s failed: %s", self.owner, exc)
 
     # -- driving ---------------------------------------------------------------------
 
@@ -528,7 +630,9 @@ async def run_sync(
 
     Args:
         client: The client that planned ``plan``.
-        store: The store (open SQLite with ``exclusive=True`` for a run).
+        store: The store. On SQLite the run holds it for exclusive use (unless it
+            was opened with ``exclusive=True``), so a second sync on the same file
+            fails with `StoreLockedError` before fetching anything.
         plan: From `plan_sync`.
         on_progress: Called with a `SyncProgress` after each item and at the end.
         owner: The lease owner name (default `default_owner`).
@@ -536,7 +640,8 @@ async def run_sync(
         batch_seconds: Seconds between commits at most.
         concurrency: Items fetched at once (default twice the client's
             ``max_concurrency``; the client still bounds requests in flight).
-        lease_ttl: Seconds an item's lease lasts (a crashed worker's items free up then).
+        lease_ttl: Seconds an item's lease lasts (a crashed worker's items free up then);
+            the run renews its leases every ``lease_ttl / 3`` seconds.
         claim_size: Items leased at a time (default ``4 * concurrency``).
 
     Returns:
@@ -544,15 +649,17 @@ async def run_sync(
 
     Raises:
         InvalidRequestError: A batch size, interval or concurrency out of range.
+        StoreLockedError: SQLite: another sync (or an exclusive store) holds the file.
         StoreError: The store failed (the batch in flight was rolled back whole).
     """
     if concurrency is None:
         concurrency = 2 * client.max_concurrency
     good_interval = batch_seconds > 0 and math.isfinite(batch_seconds)
+    good_interval = good_interval and lease_ttl > 0 and math.isfinite(lease_ttl)
     if concurrency < 1 or batch_items < 1 or not good_interval:
         raise errors.InvalidRequestError(
-            "concurrency and batch_items must be >= 1 and batch_seconds a positive number; got "
-            f"{concurrency!r}, {batch_items!r}, {batch_seconds!r}"
+            "concurrency and batch_items must be >= 1, batch_seconds and lease_ttl positive "
+            f"numbers; got {concurrency!r}, {batch_items!r}, {batch_seconds!r}, {lease_ttl!r}"
         )
     runner = _Runner(
         client,
@@ -565,15 +672,24 @@ async def run_sync(
         concurrency=concurrency,
         lease_ttl=lease_ttl,
     )
-    if plan.site_records:
-        await store.upsert_sites(plan.site_records)
-    await store.ensure_items(plan.keys)
-    run_id = await store.start_run()
+    # SQLite: one sync at a time per file (all its runs lease as one owner name).
+    took = store.dialect == "sqlite" and await store.lock_exclusive()
+    try:
+        if plan.site_records:
+            await store.upsert_sites(plan.site_records)
+        await store.ensure_items(plan.keys)
+        run_id = await store.start_run()
+    except BaseException:
+        if took:
+            with anyio.CancelScope(shield=True):
+                await store.unlock_exclusive()
+        raise
     outcome = "failed"
     raising = True
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(runner.timer)
+            tg.start_soon(runner.renewer)
             await runner.drive(claim_size or 4 * concurrency)
             tg.cancel_scope.cancel()
         outcome = runner.outcome()
@@ -585,8 +701,13 @@ async def run_sync(
         outcome = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         raise
     finally:
-        with anyio.CancelScope(shield=True) as scope:
-            scope.deadline = anyio.current_time() + SHUTDOWN_TIMEOUT
-            await _wind_up(runner, run_id, outcome, raising=raising)
+        try:
+            with anyio.CancelScope(shield=True) as scope:
+                scope.deadline = anyio.current_time() + SHUTDOWN_TIMEOUT
+                await _wind_up(runner, run_id, outcome, raising=raising)
+        finally:
+            if took:
+                with anyio.CancelScope(shield=True):
+                    await store.unlock_exclusive()
     runner.progress()
     return runner.report(run_id, outcome)

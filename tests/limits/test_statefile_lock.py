@@ -157,3 +157,18 @@ async def test_a_file_kept_with_another_billing_day_is_refused(tmp_path: Path) -
     with pytest.raises(ConfigurationError, match=r"day 1 .*billing_day=15"):
         await other.state(ACCOUNT)
     assert (await FileCreditLedger(path, billing_day=1).state(ACCOUNT)).spent == 5
+
+
+async def test_many_tasks_of_one_process_charge_one_file_without_starving(tmp_path) -> None:
+    """Concurrent charges in one process queue for the file: none times out, none is lost.
+
+    Before the in-process queue, tasks polled the OS lock against each other and some
+    gave up after ``lock_timeout`` although no other process held the file.
+    """
+    from solaredge_async.limits import FileCreditLedger
+
+    ledger = FileCreditLedger(tmp_path / "state.json", monthly_credits=0, lock_timeout=0.05)
+    async with anyio.create_task_group() as tg:
+        for _ in range(40):
+            tg.start_soon(ledger.charge, "key#00000001")
+    assert (await ledger.state("key#00000001")).spent == 40

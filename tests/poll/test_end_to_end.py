@@ -2,6 +2,8 @@
 
 The simulator's `SimClock` ticks on anyio's (virtual) clock and the poller follows it
 (`FollowClock`), so both agree on "now" and a simulated day runs in seconds.
+The store is opened with ``_inline=True``: its calls run on the loop's thread, since a
+virtual clock would jump ahead while a task waits for a worker thread.
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ async def _world(db: Path, *, sites: int = 3, start: datetime = START) -> AsyncI
         requests_per_minute=None,
         on_request=tally,
     )
-    async with client, open_store(f"sqlite:///{db}") as store:
+    async with client, open_store(f"sqlite:///{db}", _inline=True) as store:
         coordinates = {
             s: (sim.fleet.site(s).latitude, sim.fleet.site(s).longitude)
             for s in sim.fleet.sites_for(sim.api_key)

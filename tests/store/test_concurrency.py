@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from solaredge_async.store import (
+    InvalidRowError,
     ItemKey,
     LeaseLostError,
     StoreBusyError,
@@ -216,3 +217,21 @@ def test_watermark_clock_is_utc():
     """The fixtures' instants are aware UTC (a guard for the arithmetic above)."""
     assert T0.tzinfo is UTC
     assert datetime(2026, 6, 2, tzinfo=UTC) == UNTIL
+
+
+async def test_renewing_keeps_a_lease_past_its_first_ttl(store_url):
+    """`renew` moves every lease of its owner to now + ttl; others' leases stay."""
+    async with open_store(store_url) as store:
+        await store.ensure_items(ITEMS[:3])
+        await store.claim("a", until=UNTIL, limit=2, ttl=60, now=T0)
+        await store.claim("b", until=UNTIL, limit=1, ttl=60, now=T0)
+        assert await store.renew("a", ttl=60, now=T0 + timedelta(seconds=40)) == 2
+        later = T0 + timedelta(seconds=90)  # past the first ttl, inside the renewed one
+        stolen = await store.claim("c", until=UNTIL, ttl=60, now=later)
+        assert [s.item for s in stolen] == ITEMS[2:3]  # b's lease lapsed; a's was renewed
+        states = {s.item: s for s in await store.watermarks()}
+        assert [states[i].lease_owner for i in ITEMS[:3]] == ["a", "a", "c"]
+        assert states[ITEMS[0]].lease_expires == T0 + timedelta(seconds=100)
+        assert await store.renew("nobody", ttl=60) == 0
+        with pytest.raises(InvalidRowError):
+            await store.renew("a", ttl=0)

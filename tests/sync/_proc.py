@@ -3,7 +3,7 @@
 ``hang N``: sync the standard fleet into URL, committing every 2 items; after N items
 print ``ready`` and block (the parent kills the process with SIGKILL).
 ``worker OWNER``: sync the standard fleet into URL with lease owner OWNER and print the
-report as one JSON line.
+report as one JSON line, with every data window it requested (path, from, to).
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import json
 import sys
 
 import anyio
+import httpx
 
+from solaredge_async import SolarEdgeClient
 from solaredge_async.store import open_store
 from solaredge_async.sync import SyncProgress, SyncSpec, plan_sync, run_sync
 from tests.fleet._support import NOW, make_client, make_sim
@@ -37,9 +39,34 @@ async def _hang(url: str, after: int) -> None:
         await run_sync(client, store, plan, on_progress=progress, batch_items=2, concurrency=1)
 
 
+class _Recording(httpx.AsyncBaseTransport):
+    """The simulator's transport, keeping each data window requested (path, from, to)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.windows: list[list[str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        if "from" in params:
+            self.windows.append([request.url.path, params["from"], params.get("to", "")])
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 async def _worker(url: str, owner: str) -> None:
     sim = make_sim(SITES)
-    async with make_client(sim) as client, open_store(url, busy_timeout=30.0) as store:
+    recording = _Recording(sim.transport())
+    client = SolarEdgeClient(
+        api_key=sim.api_key,
+        transport=recording,
+        base_url=sim.base_url,
+        requests_per_minute=None,
+        max_concurrency=8,
+    )
+    async with client, open_store(url, busy_timeout=30.0) as store:
         plan = await plan_sync(client, store, SPEC, now=NOW)
         report = await run_sync(client, store, plan, owner=owner, claim_size=3, concurrency=2)
     line = {
@@ -47,6 +74,7 @@ async def _worker(url: str, owner: str) -> None:
         "succeeded": report.succeeded,
         "failed": report.failed,
         "held_elsewhere": report.held_elsewhere,
+        "windows": recording.windows,
     }
     sys.stdout.write(json.dumps(line) + "\n")
 

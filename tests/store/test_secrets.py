@@ -1,6 +1,6 @@
-"""Review findings on the stores and the sync command, each a test that fails on the code reviewed.
+"""No database password in errors, their causes, the CLI's output or redacted URLs.
 
-Run: PYTHONPATH=$PWD python -m pytest tests/review_store.py -q
+Also: PostgreSQL sessions are bounded (statement and lock timeouts, TCP keepalives).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from solaredge_async import cli
-from solaredge_async.store import StoreError, open_store
+from solaredge_async.store import StoreError, StoreURLError, open_store
 
 pytest.importorskip("psycopg")
 
@@ -33,7 +33,7 @@ def _chain(exc: BaseException) -> str:
 @pytest.mark.anyio
 @pytest.mark.parametrize("url", BAD_URLS)
 async def test_a_malformed_postgresql_url_never_shows_its_password(url):
-    """store/_postgres.py:56-81: `_redact` keeps libpq's first line, which may quote the URL.
+    """Libpq's parse errors quote the URL: the store says what is wrong without it.
 
     The password must not be in the error message nor in its cause chain (tracebacks,
     logs and the CLI's ``error:`` line print them).
@@ -80,7 +80,7 @@ def test_the_sync_command_never_prints_a_database_password(url, capsys):
     ],
 )
 def test_redact_url_hides_a_password_given_as_a_query_parameter(url):
-    """store/_store.py:45-54: only the netloc's password is redacted.
+    """Libpq also takes a password from the query.
 
     The CLI prints ``Store: <redact_url(--db)>`` in every plan and puts it in the JSON
     summary's ``db`` field, so a libpq URL with ``?password=`` is shown whole.
@@ -98,7 +98,7 @@ def test_redact_url_hides_a_password_given_as_a_query_parameter(url):
     ],
 )
 def test_redact_url_never_raises_a_raw_error(url):
-    """store/_store.py:47,51: ``urlsplit``/``.port`` raise ValueError on malformed URLs.
+    """A malformed URL is redacted too, never a raw ValueError.
 
     `redact_url` runs first thing in ``sync`` (and in `StoreURLError` messages), so a
     typo in ``--db`` ends in a ValueError traceback instead of a usage error; it must
@@ -108,3 +108,38 @@ def test_redact_url_never_raises_a_raw_error(url):
 
     shown = redact_url(url)
     assert "s3cret" not in shown
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("url", BAD_URLS)
+async def test_a_malformed_postgresql_url_is_a_store_url_error(url):
+    """A URL libpq cannot parse is a configuration error, not an unreachable server."""
+    with pytest.raises(StoreURLError, match="malformed"):
+        async with open_store(url):
+            pass
+
+
+@pytest.mark.anyio
+async def test_postgresql_sessions_have_timeouts_and_keepalives(postgres_url):
+    """statement_timeout and lock_timeout are set on the session; keepalives on the socket."""
+    async with open_store(postgres_url, statement_timeout=12.5, lock_timeout=3.0) as store:
+        conn = store._backend._conn
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == "12500ms"
+        assert conn.execute("SHOW lock_timeout").fetchone()[0] == "3s"
+        params = conn.info.get_parameters()
+        assert params.get("keepalives") == "1"
+        assert params.get("keepalives_idle") == "30"
+
+
+@pytest.mark.anyio
+async def test_a_statement_past_its_timeout_fails_with_a_store_error(postgres_url):
+    """A server that does not answer in time fails the call instead of holding it."""
+    async with open_store(postgres_url, statement_timeout=0.2) as store:
+        backend = store._backend
+
+        def stuck() -> None:
+            with backend.reading() as cur:
+                cur.execute("SELECT pg_sleep(30)")
+
+        with pytest.raises(StoreError, match="statement_timeout"):
+            await store._call(stuck)
