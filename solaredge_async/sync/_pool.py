@@ -317,6 +317,7 @@ async def run_pool_sync(
         InvalidRequestError: A share for a credential not in the pool, or a setting
             out of range.
         StoreError: The store failed (the other shares are cancelled).
+        StoreLockedError: SQLite: another sync (or an exclusive store) holds the file.
     """
     for part in plan.parts:
         pool.client(part.credential)  # raises for a credential not in the pool
@@ -365,8 +366,16 @@ async def run_pool_sync(
                 lease_ttl=lease_ttl,
             )
 
-    async with anyio.create_task_group() as tg:
-        for part in plan.parts:
-            tg.start_soon(run_one, part)
+    # SQLite: one sync at a time per file. The pool's shares are one sync: the lock is
+    # taken once for all of them (each share's run_sync then finds it held).
+    took = store.dialect == "sqlite" and await store.lock_exclusive()
+    try:
+        async with anyio.create_task_group() as tg:
+            for part in plan.parts:
+                tg.start_soon(run_one, part)
+    finally:
+        if took:
+            with anyio.CancelScope(shield=True):
+                await store.unlock_exclusive()
     report_progress()
     return _merge(plan, reports)
