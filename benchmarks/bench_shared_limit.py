@@ -12,6 +12,18 @@ them for a short run. Reported per N:
 * ``acquire_ms_N`` / ``acquire_p99_ms_N``: the median and 99th percentile of one
   reservation's round trip to Redis (the script alone, not the pacing wait).
 
+Then the command line as an operator runs it (issue 14's "done when"): three
+``solaredge-async sweep`` processes on one key, ``--shared-state`` on one Redis,
+``--requests-per-minute 120``, against ONE simulator enforcing 120 calls a minute, each
+sweeping the same sites' ``overview`` (overlapping cron jobs). Reported:
+
+* ``cli3_calls``: calls made by the three (each: the site list and one per site);
+* ``cli3_ideal_s``: those calls at exactly 120 a minute (``calls / 2`` seconds);
+* ``cli3_seconds``: from the first launch to the last exit (start-up included);
+* ``cli3_ratio``: ``cli3_seconds / cli3_ideal_s`` (the target: at most 1.3);
+* ``cli3_429s``: per-minute 429s the server counted, ``cli3_429s_seen`` the ones the
+  processes reported in ``--output json`` (the target: 0).
+
 Redis: ``$SOLAREDGE_BENCH_REDIS_URL``, else a private ``redis-server`` on a free
 loopback port. Run: ``python benchmarks/bench_shared_limit.py [--quick]``.
 """
@@ -167,13 +179,88 @@ def _round(redis_url: str, server: SimServer, processes: int, duration: float) -
     }
 
 
-def run(*, quick: bool = False) -> dict[str, float]:
+CLI_RATE = 120
+CLI_PROCESSES = 3
+#: The day every CLI process sweeps (the simulator's yesterday: whole and published).
+CLI_DAY = "2026-05-11"
+
+
+def _cli_round(redis_url: str, sites: int) -> dict[str, float]:
+    """Three CLI sweeps of ``sites`` sites on one key through Redis, 120 calls a minute."""
+    prefix_env = {**os.environ, "PYTHONPATH": str(HERE.parent), "SOLAREDGE_API_KEY": API_KEY}
+    prefix_env.pop("SOLAREDGE_SHARED_STATE", None)
+    with (
+        SimServer(sites=sites, rate=CLI_RATE) as server,
+        tempfile.TemporaryDirectory() as out,
+    ):
+        before = server.usage()
+        started = time.perf_counter()
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "solaredge_async.cli",
+                    "sweep",
+                    "--base-url",
+                    server.base_url,
+                    "--shared-state",
+                    redis_url,
+                    "--requests-per-minute",
+                    str(CLI_RATE),
+                    "--what",
+                    "overview",
+                    "--start",
+                    CLI_DAY,
+                    "--end",
+                    CLI_DAY,
+                    "--out",
+                    str(Path(out) / f"run{i}"),
+                    "--no-progress",
+                    "--output",
+                    "json",
+                    "--backend",
+                    ("asyncio", "trio")[i % 2],
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=prefix_env,
+            )
+            for i in range(CLI_PROCESSES)
+        ]
+        summaries = []
+        for worker in workers:
+            stdout, stderr = worker.communicate(timeout=1800)
+            if worker.returncode != 0:
+                raise SystemExit(f"a sweep process failed ({worker.returncode}): {stderr}")
+            summaries.append(json.loads(stdout.splitlines()[-1]))
+        seconds = time.perf_counter() - started
+        after = server.usage()
+    calls = float(int(after["calls"]) - int(before["calls"]))  # type: ignore[call-overload]
+    ideal = calls * 60.0 / CLI_RATE
+    return {
+        "cli3_calls": calls,
+        "cli3_ideal_s": round(ideal, 1),
+        "cli3_seconds": round(seconds, 1),
+        "cli3_ratio": round(seconds / ideal, 3),
+        "cli3_429s": float(int(after["minute_429s"]) - int(before["minute_429s"])),  # type: ignore[call-overload]
+        "cli3_429s_seen": float(sum(int(s["rate_limited"]) for s in summaries)),
+    }
+
+
+def run(*, quick: bool = False, cli_only: bool = False) -> dict[str, float]:
     """Every round; figures keyed by name (see the module docstring)."""
     duration = 6.0 if quick else 20.0
     results: dict[str, float] = {}
-    with _Redis() as redis, SimServer(sites=10, rate=RATE) as server:
-        for processes in PROCESSES:
-            results.update(_round(redis.url, server, processes, duration))
+    with _Redis() as redis:
+        if not cli_only:
+            with SimServer(sites=10, rate=RATE) as server:
+                for processes in PROCESSES:
+                    results.update(_round(redis.url, server, processes, duration))
+        # Quick: 3 x 11 calls (about 17 s); full: 3 x 41 (about a minute: a fixed
+        # minute of the server is filled, so a missed share would show as 429s).
+        results.update(_cli_round(redis.url, 10 if quick else 40))
     return results
 
 
@@ -183,8 +270,11 @@ if __name__ == "__main__":
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="6 s rounds instead of 20 s")
+    parser.add_argument(
+        "--cli-only", action="store_true", help="only the three CLI processes at 120/min"
+    )
     options = parser.parse_args()
-    figures = run(quick=options.quick)
+    figures = run(quick=options.quick, cli_only=options.cli_only)
     width = max(map(len, figures))
     for name, value in figures.items():
         print(f"{name:<{width}}  {value:g}")

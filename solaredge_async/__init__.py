@@ -124,6 +124,9 @@ if TYPE_CHECKING:
         YESTERDAY as YESTERDAY,
     )
     from solaredge_async.fleet import (
+        ClientPool as ClientPool,
+    )
+    from solaredge_async.fleet import (
         ItemFailed as ItemFailed,
     )
     from solaredge_async.fleet import (
@@ -133,10 +136,19 @@ if TYPE_CHECKING:
         ItemSucceeded as ItemSucceeded,
     )
     from solaredge_async.fleet import (
+        PoolSite as PoolSite,
+    )
+    from solaredge_async.fleet import (
+        PoolSweepPlan as PoolSweepPlan,
+    )
+    from solaredge_async.fleet import (
         Row as Row,
     )
     from solaredge_async.fleet import (
         SiteDay as SiteDay,
+    )
+    from solaredge_async.fleet import (
+        SiteNotInPoolError as SiteNotInPoolError,
     )
     from solaredge_async.fleet import (
         SweepPlan as SweepPlan,
@@ -154,7 +166,13 @@ if TYPE_CHECKING:
         flat_rows as flat_rows,
     )
     from solaredge_async.fleet import (
+        plan_pool_sweep as plan_pool_sweep,
+    )
+    from solaredge_async.fleet import (
         plan_sweep as plan_sweep,
+    )
+    from solaredge_async.fleet import (
+        pool_sweep as pool_sweep,
     )
     from solaredge_async.fleet import (
         sweep as sweep,
@@ -276,10 +294,14 @@ _EXPORTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "solaredge_async.errors": tuple(errors.__all__),  # every error class
     "solaredge_async.fleet": (
+        "ClientPool",
         "ItemFailed",
         "ItemNotAttempted",
         "ItemSucceeded",
+        "PoolSite",
+        "PoolSweepPlan",
         "Row",
+        "SiteNotInPoolError",
         "SiteDay",
         "SweepPlan",
         "SweepProgress",
@@ -288,7 +310,9 @@ _EXPORTS: Final[dict[str, tuple[str, ...]]] = {
         "WorkItem",
         "YESTERDAY",
         "flat_rows",
+        "plan_pool_sweep",
         "plan_sweep",
+        "pool_sweep",
         "sweep",
     ),
     "solaredge_async.limits._bucket": ("RateLimiter",),

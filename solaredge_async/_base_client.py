@@ -16,7 +16,7 @@ import anyio
 import attrs
 import httpx
 
-from solaredge_async import _budget, _checks, _windows, errors
+from solaredge_async import _budget, _checks, _shared_state, _windows, errors
 from solaredge_async._adaptive import AdaptiveCaps, CapChoice, cap_family
 from solaredge_async._checks import DEFAULT_BASE_URL, check_base_url
 from solaredge_async._credentials import (
@@ -223,6 +223,7 @@ class BaseClient:
         probe_caps: bool = True,
         cap_store: CapStore | None = None,
         reprobe_after: timedelta = DEFAULT_REPROBE_AFTER,
+        shared_state: str | None = None,
     ) -> None:
         credential = _credential(api_key, account_key, token_provider)
         self._credential = credential
@@ -251,6 +252,14 @@ class BaseClient:
             rate_limiter, requests_per_minute, burst, self._credit_ledger, self._account
         )
         self._limiter = limiter
+        self._shared = _shared_state.configure(
+            shared_state,
+            account=self._account,
+            requests_per_minute=requests_per_minute,
+            burst=burst,
+            ledger=self._credit_ledger,
+            conflicts={"rate_limiter": rate_limiter, "ledger": ledger, "state_dir": state_dir},
+        )
         if not isinstance(timeout, httpx.Timeout):
             _checks.check_timeout(timeout)
         for name, value, choices in (
@@ -325,6 +334,9 @@ class BaseClient:
         )
 
     async def __aenter__(self) -> Self:
+        if self._shared is not None and not self._closed:
+            # Fails closed (SharedStateUnavailableError) when Redis cannot be reached.
+            self._limiter, self._engine.limiter, self._credit_ledger = await self._shared.open()
         self._check_open()
         return self
 
@@ -344,6 +356,8 @@ class BaseClient:
         if self._closed:
             return
         self._closed = True
+        if self._shared is not None:
+            await self._shared.aclose()
         if self._owns_http:
             with anyio.CancelScope(shield=True):
                 await self._http.aclose()
@@ -359,6 +373,8 @@ class BaseClient:
                 "this SolarEdgeClient is closed; create a new one (or use it inside "
                 "`async with SolarEdgeClient(...) as client:`)"
             )
+        if self._shared is not None and not self._shared.is_open:
+            raise self._shared.not_open_error()
 
     # -- state -------------------------------------------------------------------
 
@@ -406,6 +422,8 @@ class BaseClient:
         Raises:
             StateFileError: A file-backed ledger is damaged or cannot be read.
         """
+        if self._shared is not None and not self._shared.is_open:
+            raise self._shared.not_open_error()
         await self._sync_quota()
         return await self._credit_ledger.state(self._account)
 

@@ -143,11 +143,20 @@ class SolarEdgeClient(BaseClient):
         cap_store: Where learned caps are kept (`solaredge_async.limits.CapStore`);
             by default in memory, in ``state_dir``, or in a file-backed ledger's file.
         reprobe_after: How long a learned cap is trusted before it is probed again.
+        shared_state: ``redis://host:port/db`` (default ``$SOLAREDGE_SHARED_STATE``):
+            share the per-minute bucket, the ``Retry-After`` pause, the adopted limit,
+            the monthly ledger and the quota breaker with every process of the account
+            through Redis (extra ``redis``). Connected on ``async with`` (calls outside
+            it are refused), closed on exit; an unreachable Redis raises
+            `SharedStateUnavailableError` after a bounded wait, never an unshared
+            fallback. Not with ``rate_limiter``, ``ledger`` or ``state_dir``.
 
     Raises:
         ConfigurationError: Missing or malformed credentials, both ``api_key`` and
             ``token_provider``, both ``transport`` and ``http_client``, an unsafe
-            ``base_url``, a limit out of range, or an unknown scale.
+            ``base_url``, a limit out of range, an unknown scale, or a malformed or
+            conflicting ``shared_state``.
+        SharedStateUnavailableError: (on ``async with``) Redis is unreachable.
     """
 
     async def get(

@@ -12,7 +12,9 @@
     solaredge-async simulate --port 8080                    # the loopback simulator
 
 The API key comes from ``--api-key`` or the ``SOLAREDGE_API_KEY`` environment
-variable and is never printed or written to a file; it is sent only to the base URL
+variable (several keys: ``--api-key`` repeated, or comma-separated in the variable;
+each site is fetched with a key that sees it, each account at its own rate) and is
+never printed or written to a file; it is sent only to the base URL
 given by ``--base-url`` or ``SOLAREDGE_BASE_URL`` (default: the real API), never to
 one read from an output directory unless ``--trust-manifest-url`` says so.
 
@@ -73,8 +75,20 @@ def _connection_options() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--api-key",
-        help="the API key (default: $SOLAREDGE_API_KEY; prefer the variable: a flag is "
-        "visible in the process list). Never printed",
+        action="append",
+        metavar="KEY",
+        help="an API key; repeat it for the keys of several accounts, each site is then "
+        "fetched with a key that sees it (default: $SOLAREDGE_API_KEY, several "
+        "comma-separated; prefer the variable: a flag is visible in the process list). "
+        "Never printed",
+    )
+    g.add_argument(
+        "--shared-state",
+        metavar="URL",
+        help="redis://host:port/db: share each account's rate limit, Retry-After pauses, "
+        "monthly credit ledger and quota breaker with every other process through Redis "
+        "(default: $SOLAREDGE_SHARED_STATE; needs the redis extra). Fails, never falls "
+        "back to an unshared limit, when Redis is unreachable",
     )
     g.add_argument(
         "--requests-per-minute",
@@ -301,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     si = sub.add_parser(
         "sites",
         parents=[conn],
-        help="list the sites the API key sees",
+        help="list the sites the API keys see, with the key(s) that see each",
         description="List sites.",
         epilog=EXIT_STATUSES,
         formatter_class=formatter,

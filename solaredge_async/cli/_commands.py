@@ -22,12 +22,14 @@ import attrs
 from solaredge_async import errors
 from solaredge_async.cli._defaults import (
     DEFAULT_WHAT,
+    EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
     EXIT_OK,
 )
 from solaredge_async.cli._output import OutputError
 from solaredge_async.client import DEFAULT_BASE_URL, SolarEdgeClient
-from solaredge_async.fleet import SiteDay, SweepBound, SweepSpec
+from solaredge_async.fleet import ClientPool, SiteDay, SweepBound, SweepSpec
+from solaredge_async.models import Site
 
 if TYPE_CHECKING:
     import argparse
@@ -40,6 +42,7 @@ __all__ = ["ENV_BASE_URL", "RefusedError", "Stop", "UsageError", "fail"]
 #: The environment variable that may name the base URL (as ``--base-url`` does).
 ENV_BASE_URL: Final = "SOLAREDGE_BASE_URL"
 _ENV_API_KEY: Final = "SOLAREDGE_API_KEY"
+_ENV_SHARED_STATE: Final = "SOLAREDGE_SHARED_STATE"
 _ENV_STATE_DIR: Final = "SOLAREDGE_STATE_DIR"
 
 # The demo's simulator: a few hundred sites, a generous enforced limit, some latency.
@@ -337,9 +340,14 @@ def sweep_spec(options: Options) -> SweepSpec:
 
 @attrs.frozen
 class Connection:
-    """A connected client, the clock of its server (the simulator's, or UTC now), a label."""
+    """The connected clients, the clock of their server (the simulator's, or UTC now), a label.
+
+    ``pool`` holds one client per API key; ``client`` is its first (the only one
+    with a single key).
+    """
 
     client: SolarEdgeClient
+    pool: ClientPool
     now: Callable[[], datetime]
     label: str
 
@@ -433,15 +441,20 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
         # A simulated account's budget is the simulator's, kept in memory (a demo must
         # not spend the real account's ledger); its caps are the documented ones.
         budget = _budget_settings(args, default_credits=monthly, default_state=None)
-        client = SolarEdgeClient(
-            api_key=sim.api_key,
-            transport=sim.transport(),
-            base_url=sim.base_url,
-            requests_per_minute=rpm or None,
-            burst=_burst(rpm),
-            max_concurrency=args.concurrency or SIM_CONCURRENCY,
-            probe_caps=False,
-            **budget,
+        pool = ClientPool(
+            [
+                SolarEdgeClient(
+                    api_key=sim.api_key,
+                    transport=sim.transport(),
+                    base_url=sim.base_url,
+                    requests_per_minute=rpm or None,
+                    burst=_burst(rpm),
+                    max_concurrency=args.concurrency or SIM_CONCURRENCY,
+                    probe_caps=False,
+                    shared_state=args.shared_state,
+                    **budget,
+                )
+            ]
         )
         limit = f"limit {sim_rpm:,} calls/min" if sim_rpm else "no limit"
         label = (
@@ -450,40 +463,95 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
         )
         now = sim.now
     else:
-        if args.api_key is None and not os.environ.get(_ENV_API_KEY):
-            raise UsageError(
-                f"no API key: pass --api-key KEY or set the {_ENV_API_KEY} environment "
-                "variable (or try --simulate: no key needed)"
-            )
+        keys = api_keys_of(args)
         rpm = rpm_flag if rpm_flag is not None else API_REQUESTS_PER_MINUTE
-        budget = _budget_settings(args, default_credits=None, default_state=default_state_dir())
-        client = SolarEdgeClient(
-            api_key=args.api_key,
+        # With shared state the ledger is Redis's: no default state directory then.
+        shared = args.shared_state or os.environ.get(_ENV_SHARED_STATE) or None
+        budget = _budget_settings(
+            args, default_credits=None, default_state=None if shared else default_state_dir()
+        )
+        if len(keys) > 1 and "state_dir" in budget:
+            budget = _one_state_file(budget)
+        # One client per key (each its own account: limiter, ledger); one key is a
+        # pool of one, planned and run exactly as a plain client.
+        pool = ClientPool.from_api_keys(
+            keys,
             base_url=options.base_url or base_url_of(args),
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             max_concurrency=args.concurrency or API_CONCURRENCY,
+            shared_state=args.shared_state,
             **budget,
         )
-        label = client.base_url
+        label = pool.clients[0].base_url + (f" ({len(keys)} API keys)" if len(keys) > 1 else "")
 
         def now() -> datetime:
             return datetime.now(UTC)
 
-    async with client:
-        yield Connection(client=client, now=now, label=label)
+    async with pool:
+        yield Connection(client=pool.clients[0], pool=pool, now=now, label=label)
 
 
-async def check_site_ids(client: SolarEdgeClient, site_ids: tuple[int, ...]) -> None:
-    """Check ``--sites`` against the one site listing, so unknown ids cost no lookups.
+def _one_state_file(budget: dict[str, Any]) -> dict[str, Any]:
+    """Budget settings that give every key's client one ledger and one caps store.
 
-    The listing (one credit per 1,000 sites) also teaches the client every site's zone.
-    It stops once every id was seen, and is skipped for a single id (one lookup is
-    cheaper); a bearer token, which cannot list, leaves the ids to the planner.
+    Each keeps its own account inside them; shared objects serialise their updates in
+    the process, so the clients never wait on each other for the state file's lock.
+    """
+    from solaredge_async._budget import state_file  # noqa: PLC0415
+    from solaredge_async.limits import FileCapStore, FileCreditLedger  # noqa: PLC0415
+
+    path = state_file(budget["state_dir"])
+    ledger_options = {
+        name: budget[name]
+        for name in ("monthly_credits", "billing_day")
+        if budget.get(name) is not None
+    }
+    return {
+        "ledger": FileCreditLedger(path, **ledger_options),
+        "cap_store": FileCapStore(path),
+    }
+
+
+def api_keys_of(args: argparse.Namespace) -> list[str]:
+    """The API keys: every ``--api-key``, else ``$SOLAREDGE_API_KEY`` split at commas.
+
+    Repeats are dropped (the first one is kept), and so are empty items of the
+    variable (a trailing comma); an empty ``--api-key`` is refused by the client.
 
     Raises:
-        UsageError: Some ids are not in the fleet the key sees.
+        UsageError: No key at all.
     """
+    keys: list[str] = list(dict.fromkeys(args.api_key or []))
+    if not keys:
+        given = [k.strip() for k in os.environ.get(_ENV_API_KEY, "").split(",")]
+        keys = list(dict.fromkeys(k for k in given if k))
+    if not keys:
+        raise UsageError(
+            f"no API key: pass --api-key KEY (repeat it for several accounts) or set the "
+            f"{_ENV_API_KEY} environment variable (several keys comma-separated), or try "
+            "--simulate: no key needed"
+        )
+    return keys
+
+
+async def check_site_ids(conn: Connection, site_ids: tuple[int, ...]) -> None:
+    """Check ``--sites`` against the site listing, so unknown ids cost no lookups.
+
+    One key: the listing (one credit per 1,000 sites) also teaches the client every
+    site's zone; it stops once every id was seen, and is skipped for a single id (one
+    lookup is cheaper); a bearer token, which cannot list, leaves the ids to the
+    planner. Several keys: the pool's listing (every key's sites, once).
+
+    Raises:
+        UsageError: Some ids are not in the fleet the keys see.
+    """
+    if len(conn.pool) > 1:
+        _shares, unseen = await conn.pool.shares(site_ids)
+        if unseen:
+            _refuse_unknown(sorted(unseen), "the API keys see")
+        return
+    client = conn.client
     wanted = {s for s in site_ids if client.known_site_timezone(s) is None}
     if len(wanted) <= 1:
         return
@@ -496,12 +564,33 @@ async def check_site_ids(client: SolarEdgeClient, site_ids: tuple[int, ...]) -> 
                     return
     except errors.InvalidRequestError:  # a bearer token cannot list the fleet
         return
-    unknown = sorted(wanted)
+    _refuse_unknown(sorted(wanted), "the API key sees")
+
+
+def _refuse_unknown(unknown: list[int], who: str) -> None:
     shown = ", ".join(map(str, unknown[:SHOW_FAILURES]))
     more = f" and {len(unknown) - SHOW_FAILURES:,} more" if len(unknown) > SHOW_FAILURES else ""
     raise UsageError(
-        f"{len(unknown):,} of the --sites ids are not in the fleet the API key sees: {shown}{more}"
+        f"{len(unknown):,} of the --sites ids are not in the fleet {who}: {shown}{more}"
     )
+
+
+def report_listing_errors(pool: ClientPool) -> bool:
+    """Print each key whose site listing failed (by fingerprint) on stderr; True if any.
+
+    Raises:
+        SolarEdgeError: Every key's listing failed (the first key's error).
+    """
+    failures = pool.listing_errors
+    if failures and len(failures) == len(pool):
+        raise next(iter(failures.values()))
+    for credential, exc in failures.items():
+        print(
+            f"warning: listing the sites of {credential} failed ({type(exc).__name__}: {exc}); "
+            "its sites are left out",
+            file=sys.stderr,
+        )
+    return bool(failures)
 
 
 # -- sites --------------------------------------------------------------------------
@@ -514,11 +603,31 @@ _SITE_COLUMNS: Final = (
     "country",
     "status",
     "installed",
+    "credentials",
 )
 
 
+def _site_row(site: Site, credentials: tuple[str, ...]) -> tuple[object, ...]:
+    loc = site.location
+    installed = site.installation_date
+    return (
+        site.site_id,
+        site.name,
+        site.peak_power,
+        loc.timezone if loc is not None else None,
+        loc.country if loc is not None else None,
+        None if site.activation_status is None else str(site.activation_status),
+        None if installed is None else installed.date().isoformat(),
+        credentials,
+    )
+
+
 async def sites_command(args: argparse.Namespace, stop: Stop) -> int:
-    """``sites``: list the fleet as a table, JSONL or CSV on stdout."""
+    """``sites``: list the fleet as a table, JSONL or CSV on stdout.
+
+    With several keys, the union of their sites, each once; the last column names
+    the key(s) that see each site, by fingerprint (``key#1a2b3c4d``), never the key.
+    """
     del stop
     options = options_from_args(args)
     check_sim_flags(args, options)
@@ -527,29 +636,31 @@ async def sites_command(args: argparse.Namespace, stop: Stop) -> int:
     writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None
     if writer is not None:
         writer.writerow(_SITE_COLUMNS)
+
+    def emit(row: tuple[object, ...]) -> None:
+        if args.format == "jsonl":
+            print(json.dumps(dict(zip(_SITE_COLUMNS, row, strict=True))), file=out)
+            return
+        flat = (*row[:-1], " ".join(cast("tuple[str, ...]", row[-1])))
+        if writer is not None:
+            writer.writerow(flat)
+        else:
+            rows.append(flat)
+
+    failed = False
     async with connect(args, options) as conn:
-        async for site in conn.client.sites():
-            loc = site.location
-            row = (
-                site.site_id,
-                site.name,
-                site.peak_power,
-                loc.timezone if loc is not None else None,
-                loc.country if loc is not None else None,
-                None if site.activation_status is None else str(site.activation_status),
-                None
-                if site.installation_date is None
-                else site.installation_date.date().isoformat(),
-            )
-            if args.format == "jsonl":
-                print(json.dumps(dict(zip(_SITE_COLUMNS, row, strict=True))), file=out)
-            elif writer is not None:
-                writer.writerow(row)
-            else:
-                rows.append(row)
+        if len(conn.pool) == 1:  # streamed, as listed
+            credentials = (conn.client.credential_id,)
+            async for site in conn.client.sites():
+                emit(_site_row(site, credentials))
+        else:
+            for pooled in await conn.pool.sites():
+                site = pooled.site if pooled.site is not None else Site(site_id=pooled.site_id)
+                emit(_site_row(site, pooled.credentials))
+            failed = report_listing_errors(conn.pool)
     if args.format == "table":
         _print_table(rows, out)
-    return 0
+    return EXIT_INCOMPLETE if failed else EXIT_OK
 
 
 def _print_table(rows: list[tuple[object, ...]], out: TextIO) -> None:

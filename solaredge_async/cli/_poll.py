@@ -192,6 +192,12 @@ def _check(args: argparse.Namespace) -> None:
         given = [flag for flag, value in sim_only.items() if value is not None]
         if given:
             raise _UsageError(f"{', '.join(given)} need --simulate")
+        _api_key(args)  # one key at most
+    if args.shared_state is not None and (args.simulate or args.ledger):
+        raise _UsageError(
+            "--shared-state keeps the credit ledger in Redis and paces on the real clock: "
+            "not with --ledger or --simulate"
+        )
     if not 1 <= args.billing_day <= 31:  # noqa: PLR2004 - days of a month
         raise _UsageError(f"--billing-day must be within 1..31, got {args.billing_day}")
     if args.monthly_credits is not None and args.monthly_credits < 1:
@@ -230,6 +236,23 @@ class _World:
         self.per_minute: float = _FREE_TIER_RPM
 
 
+def _api_key(args: argparse.Namespace) -> str | None:
+    """The one key ``poll`` runs on (``--api-key`` is repeatable for the other commands).
+
+    `None`: the client reads ``SOLAREDGE_API_KEY`` (and names it when it is missing).
+    """
+    import os  # noqa: PLC0415
+
+    keys = list(dict.fromkeys(args.api_key or []))
+    if not keys:
+        keys = [k.strip() for k in os.environ.get("SOLAREDGE_API_KEY", "").split(",") if k.strip()]
+    if len(keys) > 1:
+        raise _UsageError(
+            "poll runs on one API key: give one --api-key (or one in SOLAREDGE_API_KEY)"
+        )
+    return keys[0] if keys else None
+
+
 def _world(
     args: argparse.Namespace,
     hook: Callable[[RequestEvent], object],
@@ -243,13 +266,14 @@ def _world(
     if not args.simulate:
         rpm = _FREE_TIER_RPM if rpm_flag is None else rpm_flag
         client = SolarEdgeClient(
-            api_key=args.api_key,
+            api_key=_api_key(args),
             base_url=base_url_of(args),  # --base-url, else $SOLAREDGE_BASE_URL, else the API
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             rate_limiter=limiter(rpm) if rpm else None,
             max_concurrency=args.concurrency or 3,
             on_request=hook,
+            shared_state=args.shared_state,
         )
         world = _World(client, ScaledClock(), 1.0, client.base_url)
         world.per_minute = rpm or float(_UNREACHABLE)
@@ -380,11 +404,9 @@ async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one l
 
     account = "simulated"
     if ledger_box and not args.simulate:
-        import os  # noqa: PLC0415
-
         from solaredge_async._credentials import fingerprint  # noqa: PLC0415
 
-        key = args.api_key or os.environ.get("SOLAREDGE_API_KEY")
+        key = _api_key(args)
         account = fingerprint("key", key) if key else "unknown"
 
     def limiter(rpm: float) -> RateLimiter | None:

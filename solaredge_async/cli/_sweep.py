@@ -41,9 +41,9 @@ from solaredge_async.fleet import (
     ROW_FIELDS,
     ItemFailed,
     ItemSucceeded,
-    SweepPlan,
-    plan_sweep,
-    sweep,
+    PoolSweepPlan,
+    plan_pool_sweep,
+    pool_sweep,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMMIT_SECONDS",
     "dry_run_json",
+    "print_failed_credentials",
     "print_failed_sites",
     "results_or_ticks",
     "summary_json",
@@ -70,6 +71,16 @@ COMMIT_SECONDS: Final = 10.0
 def summary_json(**fields: object) -> str:
     """The one-line JSON summary of ``--output json`` (keys in the order given)."""
     return json.dumps(fields, separators=(",", ":"), default=str)
+
+
+def print_failed_credentials(failed: Mapping[str, BaseException]) -> None:
+    """Name the keys (by fingerprint) whose sites are left out of a plan, on stderr."""
+    for credential, exc in failed.items():
+        print(
+            f"warning: {credential} could not be used ({type(exc).__name__}: {exc}); "
+            "its sites are left out",
+            file=sys.stderr,
+        )
 
 
 def print_failed_sites(failed: Mapping[int, BaseException]) -> None:
@@ -159,7 +170,7 @@ def _check_format(fmt: str) -> None:
         ) from None
 
 
-def _print_plan(plan: SweepPlan, out: TextIO, label: str) -> None:
+def _print_plan(plan: PoolSweepPlan, out: TextIO, label: str) -> None:
     kinds = ", ".join(f"{k} {n:,}" for k, n in plan.breakdown().items())
     price = f"{plan.credits:,}" if plan.exact else f"at least {plan.credits:,}"
     print(f"Source: {label}", file=out)
@@ -179,10 +190,11 @@ def _print_plan(plan: SweepPlan, out: TextIO, label: str) -> None:
         file=out,
     )
     print(f"Budget: {plan.describe()}", file=out)
+    print_failed_credentials(plan.failed_credentials)
     print_failed_sites(plan.failed_sites)
 
 
-def _manifest(options: Options, plan: SweepPlan, store: OutputStore) -> dict[str, Any]:
+def _manifest(options: Options, plan: PoolSweepPlan, store: OutputStore) -> dict[str, Any]:
     import attrs  # noqa: PLC0415
 
     from solaredge_async._version import __version__  # noqa: PLC0415
@@ -273,11 +285,11 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
     out = sys.stderr if json_out else sys.stdout
     spec = sweep_spec(options)
     async with connect(args, options) as conn:
-        client = conn.client
+        pool = conn.pool
         if options.sites is not None:
-            await check_site_ids(client, options.sites)
+            await check_site_ids(conn, options.sites)
         now = datetime.fromisoformat(options.now) if options.now else conn.now()
-        plan = await plan_sweep(client, spec, now=now)
+        plan = await plan_pool_sweep(pool, spec, now=now)
         _print_plan(plan, out, conn.label)
         refused = plan.over_budget and not args.allow_over_budget
         if args.dry_run or directory is None or refused:
@@ -327,7 +339,7 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
 
         bar = ProgressBar(sys.stderr, enabled=not args.no_progress)
         shown: list[str] = []
-        spent_before = client.usage.credits
+        spent_before = pool.usage.credits
         started = time.perf_counter()
         counts = {"succeeded": 0, "failed": 0, "not_attempted": 0}
         stopped: str | None = None
@@ -335,8 +347,8 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
         errors_file: IO[str] | None = None
         try:
             errors_file = (directory / ERRORS).open("a", encoding="utf-8")
-            async with sweep(
-                client, todo, on_progress=bar, allow_over_budget=args.allow_over_budget
+            async with pool_sweep(
+                pool, todo, on_progress=bar, allow_over_budget=args.allow_over_budget
             ) as results:
                 async for result in results_or_ticks(results, COMMIT_SECONDS):
                     if result is None:  # COMMIT_SECONDS without a result
@@ -369,7 +381,7 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
         finally:
             bar.close()
             elapsed = time.perf_counter() - started
-            usage = client.usage
+            usage = pool.usage
             with contextlib.suppress(OutputError):
                 store.close()  # commits what is queued (never after a failed write)
             if errors_file is not None:
@@ -391,7 +403,11 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
                 run_info["error"] = str(write_error)
             elif run_info["status"] == "running":
                 run_info["status"] = "interrupted"
-            manifest["complete"] = run_info["status"] == "complete" and not plan.failed_sites
+            manifest["complete"] = (
+                run_info["status"] == "complete"
+                and not plan.failed_sites
+                and not plan.failed_credentials
+            )
             write_manifest(directory, manifest)
 
     if write_error is not None:
@@ -426,7 +442,12 @@ async def _run_sweep(  # noqa: C901, PLR0912, PLR0915
             f"{counts['not_attempted'] + counts['failed']:,} remaining items.",
             file=out,
         )
-    ok = counts["failed"] == 0 and counts["not_attempted"] == 0 and not plan.failed_sites
+    ok = (
+        counts["failed"] == 0
+        and counts["not_attempted"] == 0
+        and not plan.failed_sites
+        and not plan.failed_credentials
+    )
     status = EXIT_OK if ok else EXIT_INCOMPLETE
     if counts["succeeded"] == counts["failed"] == 0 and stopped:
         status = EXIT_REFUSED  # nothing could be spent: the credits were already gone

@@ -34,14 +34,20 @@ from solaredge_async.cli._defaults import (
     SYNC_WHAT,
 )
 from solaredge_async.cli._progress import ProgressBar, format_duration
-from solaredge_async.cli._sweep import dry_run_json, print_failed_sites, summary_json
+from solaredge_async.cli._sweep import (
+    dry_run_json,
+    print_failed_credentials,
+    print_failed_sites,
+    summary_json,
+)
 
 if TYPE_CHECKING:
     import argparse
     from typing import TextIO
 
     from solaredge_async.client import SolarEdgeClient
-    from solaredge_async.sync import SyncPlan, SyncProgress, SyncReport
+    from solaredge_async.fleet import ClientPool
+    from solaredge_async.sync import PoolSyncPlan, PoolSyncReport, SyncProgress
 
 __all__ = ["SAMPLE_QUERY", "sqlite_path", "sync_command"]
 
@@ -101,7 +107,7 @@ class _SyncBar:
         self._bar.close()
 
 
-def _print_plan(plan: SyncPlan, out: TextIO, label: str, db: str) -> None:
+def _print_plan(plan: PoolSyncPlan, out: TextIO, label: str, db: str) -> None:
     kinds = ", ".join(f"{k} {n:,}" for k, n in plan.breakdown().items())
     print(f"Source: {label}", file=out)
     print(f"Store: {db}", file=out)
@@ -111,6 +117,7 @@ def _print_plan(plan: SyncPlan, out: TextIO, label: str, db: str) -> None:
         f"{plan.discovery_credits:,}",
         file=out,
     )
+    print_failed_credentials(plan.failed_credentials)
     print_failed_sites(plan.failed_sites)
 
 
@@ -125,7 +132,7 @@ def _sample(path: Path) -> tuple[int, int, list[tuple[Any, ...]]]:
         db.close()
 
 
-def _status(report: SyncReport) -> int:
+def _status(report: PoolSyncReport) -> int:
     if report.complete:
         return EXIT_OK
     if report.succeeded == report.failed == 0 and report.not_attempted:
@@ -133,8 +140,19 @@ def _status(report: SyncReport) -> int:
     return EXIT_INCOMPLETE
 
 
+async def _check_budgets(
+    pool: ClientPool, plan: PoolSyncPlan, args: argparse.Namespace, out: TextIO
+) -> None:
+    """Each key's share against its own account's budget (see `_check_budget`)."""
+    several = len(plan.parts) > 1
+    for part in plan.parts:
+        client = pool.client(part.credential)
+        label = f"{part.credential}: " if several else ""
+        await _check_budget(client, part.plan.credits, args, out, label=label)
+
+
 async def _check_budget(
-    client: SolarEdgeClient, price: int, args: argparse.Namespace, out: TextIO
+    client: SolarEdgeClient, price: int, args: argparse.Namespace, out: TextIO, *, label: str = ""
 ) -> None:
     """Print what remains this cycle; refuse (exit 3) a sync that costs more.
 
@@ -145,11 +163,11 @@ async def _check_budget(
     remaining, total = budget.remaining, budget.monthly_credits
     left = "unlimited" if remaining is None else f"{remaining:,} of {total:,}"
     reset = f"{budget.cycle_end:%Y-%m-%d %H:%M} UTC"
-    print(f"Budget: {left} credits remain this cycle (resets {reset})", file=out)
+    print(f"Budget: {label}{left} credits remain this cycle (resets {reset})", file=out)
     over = remaining is not None and (budget.exhausted or price > remaining)
     if over and not args.allow_over_budget:
         raise RefusedError(
-            f"the sync costs {price:,} credits but {left} remain this cycle (monthly budget "
+            f"{label}the sync costs {price:,} credits but {left} remain this cycle (monthly budget "
             f"{budget.monthly_credits:,}, resets {reset}); nothing was fetched beyond "
             "discovery. Pass --allow-over-budget to run it anyway, --monthly-credits N if the "
             "account has more, or --since/--sites to sync less"
@@ -159,7 +177,12 @@ async def _check_budget(
 async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C901, PLR0915
     """``sync``: bring ``--db`` up to date (see the module docstring)."""
     from solaredge_async.store import StoreLockedError, open_store, redact_url  # noqa: PLC0415
-    from solaredge_async.sync import DEFAULT_SETTLE, SyncSpec, plan_sync, run_sync  # noqa: PLC0415
+    from solaredge_async.sync import (  # noqa: PLC0415
+        DEFAULT_SETTLE,
+        SyncSpec,
+        plan_pool_sync,
+        run_pool_sync,
+    )
 
     json_out = args.output == "json"
     out = sys.stderr if json_out else sys.stdout
@@ -185,16 +208,15 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
             raise UsageError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
     started = time.perf_counter()
     async with connect(args, options) as conn:
-        client = conn.client
         try:
             # A dry run writes nothing: no file, no migration; a missing file is empty.
             store_cm = open_store(args.db, exclusive=not args.dry_run, read_only=args.dry_run)
             async with store_cm as store:
                 if spec.sites is not None:
-                    await check_site_ids(client, spec.sites)
-                plan = await plan_sync(client, store, spec, now=conn.now())
+                    await check_site_ids(conn, spec.sites)
+                plan = await plan_pool_sync(conn.pool, store, spec, now=conn.now())
                 _print_plan(plan, out, conn.label, shown_db)
-                await _check_budget(client, plan.credits, args, out)
+                await _check_budgets(conn.pool, plan, args, out)
                 if args.dry_run:
                     print("Dry run: nothing fetched beyond discovery.", file=out)
                     if json_out:
@@ -210,7 +232,7 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
                 stop.note = "what was fetched is committed; run the same sync again to continue"
                 bar = _SyncBar(ProgressBar(sys.stderr, enabled=not args.no_progress), plan.credits)
                 try:
-                    report = await run_sync(client, store, plan, on_progress=bar)
+                    report = await run_pool_sync(conn.pool, store, plan, on_progress=bar)
                 finally:
                     bar.close()
         except StoreLockedError as exc:

@@ -22,11 +22,24 @@ client's caps and priced exactly; `sweep` runs them behind the client's rate lim
 and concurrency bound and streams one `SweepResult` per item through a bounded
 buffer, so memory stays flat for any fleet size. `flat_rows` turns results into flat
 rows for a table load (the CLI's output format).
+
+Several credentials (API keys of several accounts, per-site OAuth grants) form a
+`ClientPool`; `plan_pool_sweep` and `pool_sweep` run one sweep over all of them,
+each site fetched with a credential that sees it, each account at its own rate.
 """
 
 from solaredge_async._endpoints import BULK_TARGETS, SITE_TARGETS, TARGETS, Target
 from solaredge_async.fleet._budget import PlanOverBudgetError, check_budget
 from solaredge_async.fleet._plan import SweepPlan, WorkItem, plan_sweep
+from solaredge_async.fleet._pool import ClientPool, PoolSite, SiteNotInPoolError
+from solaredge_async.fleet._pool_sweep import (
+    PoolPart,
+    PoolSweep,
+    PoolSweepPlan,
+    PoolSweepResults,
+    plan_pool_sweep,
+    pool_sweep,
+)
 from solaredge_async.fleet._rows import ROW_FIELDS, Row, flat_rows, source_of
 from solaredge_async.fleet._run import (
     AUTHENTICATION_FAILED,
@@ -62,12 +75,19 @@ __all__ = [
     "TODAY",
     "YESTERDAY",
     "BudgetExceededError",
+    "ClientPool",
     "ItemFailed",
     "ItemNotAttempted",
     "ItemSucceeded",
     "PlanOverBudgetError",
+    "PoolPart",
+    "PoolSite",
+    "PoolSweep",
+    "PoolSweepPlan",
+    "PoolSweepResults",
     "Row",
     "SiteDay",
+    "SiteNotInPoolError",
     "Sweep",
     "SweepBound",
     "SweepPlan",
@@ -80,7 +100,9 @@ __all__ = [
     "WorkItem",
     "check_budget",
     "flat_rows",
+    "plan_pool_sweep",
     "plan_sweep",
+    "pool_sweep",
     "source_of",
     "sweep",
 ]

@@ -15,6 +15,11 @@ Plan from the store's watermarks, then run::
         report = await run_sync(client, store, plan)
         print(report.rows, report.credits, report.complete)
 
+Over several credentials (API keys of several accounts, per-site OAuth grants), with
+a `solaredge_async.fleet.ClientPool`: `plan_pool_sync` and `run_pool_sync` split the
+sites over the credentials that see them and run each share on its own client, into
+the same store.
+
 Each item (site, target, resolution) has a watermark, ``complete_until``: every bucket
 before it is stored whole. A run fetches from the watermark (from ``since`` the first
 time) to the end of the last closed bucket, commits rows and the watermark advance in
@@ -87,11 +92,21 @@ from solaredge_async.sync._plan import (
     bucket_floor,
     plan_sync,
 )
+from solaredge_async.sync._pool import (
+    PoolSyncPart,
+    PoolSyncPlan,
+    PoolSyncReport,
+    plan_pool_sync,
+    run_pool_sync,
+)
 from solaredge_async.sync._run import SyncProgress, SyncReport, default_owner, run_sync
 
 __all__ = [
     "DEFAULT_SETTLE",
     "SYNC_TARGETS",
+    "PoolSyncPart",
+    "PoolSyncPlan",
+    "PoolSyncReport",
     "SyncItem",
     "SyncPlan",
     "SyncProgress",
@@ -99,6 +114,8 @@ __all__ = [
     "SyncSpec",
     "bucket_floor",
     "default_owner",
+    "plan_pool_sync",
     "plan_sync",
+    "run_pool_sync",
     "run_sync",
 ]

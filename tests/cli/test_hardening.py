@@ -123,7 +123,7 @@ def test_quota_gone_during_discovery_exits_3(tmp_path, capsys, monkeypatch):
     async def refuse(*args: object, **kwargs: object) -> None:
         raise errors.QuotaExhaustedError(status_code=429, method="GET", path="/sites")
 
-    monkeypatch.setattr(sweep_module, "plan_sweep", refuse)
+    monkeypatch.setattr(sweep_module, "plan_pool_sweep", refuse)
     assert _sweep(tmp_path / "q") == 3
     assert "refused: the monthly credits ran out" in capsys.readouterr().err
 

@@ -36,6 +36,7 @@ FLOORS: dict[str, int] = {
     "solaredge_async._series": 2,
     "solaredge_async._adaptive": 4,
     "solaredge_async._budget": 4,
+    "solaredge_async._shared_state": 4,
     "solaredge_async._base_client": 4,
     "solaredge_async.client": 4,
     "solaredge_async.oauth": 4,
