@@ -52,8 +52,8 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 #: Every Python version the classifiers declare; nox skips those not installed.
 PYTHONS = nox.project.python_versions(PYPROJECT)
-#: The branch coverage the suite must keep (percent): the measured figure, rounded down.
-COVERAGE_GATE = 90
+#: The branch coverage the suite must keep (percent): the measured figure (93.7 %), rounded down.
+COVERAGE_GATE = 93
 
 
 def _groups(*names: str) -> list[str]:
