@@ -108,6 +108,7 @@ def _client(
         base_url=server.base_url,
         requests_per_minute=None,
         monthly_credits=0,  # no budget: limits off, as for the bare clients
+        probe_caps=False,  # the documented caps: every contender sends the same calls
         max_concurrency=concurrency,
         transport=transport,  # type: ignore[arg-type]
         site_timezones=None,
