@@ -14,8 +14,10 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -67,12 +69,50 @@ def _finish(child: subprocess.Popen[str]) -> None:
             pipe.close()
 
 
-def _wait_for(predicate, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
+class _Watch:
+    """A child's stdout and stderr, read as they come (threads).
+
+    A test waits on what the child said (its request log) instead of sleeping.
+    """
+
+    def __init__(self, child: subprocess.Popen[str]) -> None:
+        self.child = child
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._said = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
+            for stream, lines in ((child.stdout, self.out), (child.stderr, self.err))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _pump(self, stream: IO[str] | None, lines: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            with self._said:
+                lines.append(line)
+                self._said.notify_all()
+        with self._said:
+            self._said.notify_all()
+
+    def until_data_calls(self, count: int, timeout: float = 60.0) -> None:
+        """Wait until the child logged ``count`` data calls answered 200 (not /sites)."""
+
+        def enough() -> bool:
+            calls = [x for x in self.err if "-> 200" in x and "GET /sites ->" not in x]
+            return len(calls) >= count or self.child.poll() is not None
+
+        with self._said:
+            if not self._said.wait_for(enough, timeout=timeout):
+                pytest.fail(f"the child made fewer than {count} data calls in {timeout:g} s")
+
+    def finish(self, timeout: float = 60.0) -> tuple[str, str]:
+        """Wait for the child to exit; its whole stdout and stderr."""
+        self.child.wait(timeout=timeout)
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        return "".join(self.out), "".join(self.err)
 
 
 def _running(out: Path) -> bool:
@@ -100,10 +140,11 @@ def test_a_signal_mid_sweep_commits_and_marks_the_run_interrupted(
     out = tmp_path / "out"
     child = _start([*SLOW, "--backend", backend, "--out", str(out)], tmp_path)
     try:
-        _wait_for(lambda: _running(out), "the run to start")
-        time.sleep(1.0)  # a few items arrive (5 calls/s); the sweep takes 24 s in all
+        watch = _Watch(child)
+        watch.until_data_calls(6)  # a few items done (the sweep makes 240 calls in all)
+        assert _running(out)
         child.send_signal(signum)
-        stdout, stderr = child.communicate(timeout=60)
+        stdout, stderr = watch.finish()
     finally:
         _finish(child)
     assert child.returncode == status, stderr
@@ -171,10 +212,10 @@ def test_a_signal_mid_sync_commits_and_records_the_run_interrupted(
     child = _start(argv, tmp_path)
     try:
         assert child.stderr is not None
-        _wait_for(db.exists, "the database")
-        time.sleep(2.0)  # a few items arrive (5 calls/s, 2-3 calls an item)
+        watch = _Watch(child)
+        watch.until_data_calls(8)  # a few items done (2-3 calls an item)
         child.send_signal(signum)
-        _, stderr = child.communicate(timeout=60)
+        _, stderr = watch.finish()
     finally:
         _finish(child)
     assert child.returncode == status, stderr
