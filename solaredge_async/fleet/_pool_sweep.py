@@ -31,6 +31,7 @@ from solaredge_async.fleet._run import (
     ItemFailed,
     ItemNotAttempted,
     ItemSucceeded,
+    StreamedRun,
     SweepProgress,
     SweepResult,
     SweepResults,
@@ -40,9 +41,7 @@ from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator, Mapping
-    from types import TracebackType
 
-    from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from solaredge_async.fleet._plan import WorkItem
@@ -554,7 +553,7 @@ class PoolSweepResults:
         return dict(self._run.stop_reasons)
 
 
-class PoolSweep:
+class PoolSweep(StreamedRun["_PoolRun"]):
     """The async context manager `pool_sweep` returns; entering it starts the sweep.
 
     Leaving the block (normally, by ``break``, by an exception or by cancellation)
@@ -563,41 +562,8 @@ class PoolSweep:
     block propagates unchanged.
     """
 
-    def __init__(self, start: Callable[[], _PoolRun], buffer_size: int) -> None:
-        self._start = start
-        self._buffer_size = buffer_size
-        self._tg: TaskGroup | None = None
-        self._receive: MemoryObjectReceiveStream[SweepResult] | None = None
-
     async def __aenter__(self) -> PoolSweepResults:
-        if self._tg is not None:
-            raise RuntimeError("a PoolSweep can be entered only once")
-        run = self._start()
-        send, receive = anyio.create_memory_object_stream[SweepResult](self._buffer_size)
-        self._receive = receive
-        tg = self._tg = anyio.create_task_group()
-        await tg.__aenter__()
-        tg.start_soon(run.drive, send)
-        return PoolSweepResults(run, receive)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        tg = self._tg
-        if tg is None:  # pragma: no cover - __aenter__ always sets it
-            return None
-        tg.cancel_scope.cancel()
-        try:
-            if exc is None or isinstance(exc, Exception):
-                await tg.__aexit__(None, None, None)
-                return None
-            return await tg.__aexit__(exc_type, exc, tb)
-        finally:
-            if self._receive is not None:
-                self._receive.close()
+        return PoolSweepResults(*await self._open())
 
 
 def _check_count(value: int | None, name: str, minimum: int) -> None:

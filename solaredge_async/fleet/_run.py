@@ -22,7 +22,7 @@ import functools
 import logging
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Final, Self, TypeAlias, cast
+from typing import TYPE_CHECKING, Final, Generic, Protocol, Self, TypeAlias, TypeVar, cast
 
 import anyio
 import attrs
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from solaredge_async._endpoints import DeviceFamily, DeviceMetric, ResolutionName
     from solaredge_async.client import SolarEdgeClient
     from solaredge_async.fleet._plan import SweepPlan, WorkItem
+
+_D = TypeVar("_D", bound="_Driven")
 
 __all__ = [
     "ItemFailed",
@@ -436,7 +438,62 @@ class SweepResults:
         return self._run.stop_reason
 
 
-class Sweep:
+class _Driven(Protocol):
+    """A run that feeds a result stream (a sweep's, or a pool's)."""
+
+    async def drive(self, send: MemoryObjectSendStream[SweepResult]) -> None: ...
+
+
+class StreamedRun(Generic[_D]):
+    """Starts a run in a task group on entering, and on leaving cancels and waits for it.
+
+    Leaving the block (normally, by ``break``, by an exception or by cancellation)
+    cancels whatever is still running and waits for it: no task, rate-limiter token,
+    concurrency slot or connection outlives the block. An exception raised in the
+    block propagates unchanged (not wrapped in an exception group).
+    """
+
+    def __init__(self, start: Callable[[], _D], buffer_size: int) -> None:
+        self._start = start
+        self._buffer_size = buffer_size
+        self._tg: TaskGroup | None = None
+        self._receive: MemoryObjectReceiveStream[SweepResult] | None = None
+
+    async def _open(self) -> tuple[_D, MemoryObjectReceiveStream[SweepResult]]:
+        if self._tg is not None:
+            raise RuntimeError(f"a {type(self).__name__} can be entered only once")
+        run = self._start()
+        send, receive = anyio.create_memory_object_stream[SweepResult](self._buffer_size)
+        self._receive = receive
+        tg = self._tg = anyio.create_task_group()
+        await tg.__aenter__()
+        tg.start_soon(run.drive, send)
+        return run, receive
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        tg = self._tg
+        if tg is None:  # pragma: no cover - entering always sets it
+            return None
+        tg.cancel_scope.cancel()
+        try:
+            if exc is None or isinstance(exc, Exception):
+                # Let the block's own exception propagate as it is: the task group
+                # only has cancelled tasks to wait for.
+                await tg.__aexit__(None, None, None)
+                return None
+            # Cancellation and KeyboardInterrupt go through the task group as usual.
+            return await tg.__aexit__(exc_type, exc, tb)
+        finally:
+            if self._receive is not None:
+                self._receive.close()
+
+
+class Sweep(StreamedRun["_Run"]):
     """The async context manager `sweep` returns; entering it starts the sweep.
 
     Leaving the block (normally, by ``break``, by an exception or by cancellation)
@@ -452,46 +509,15 @@ class Sweep:
         buffer_size: int,
         precheck: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
-        self._start = start
-        self._buffer_size = buffer_size
+        super().__init__(start, buffer_size)
         self._precheck = precheck
-        self._tg: TaskGroup | None = None
-        self._receive: MemoryObjectReceiveStream[SweepResult] | None = None
 
     async def __aenter__(self) -> SweepResults:
         if self._tg is not None:
             raise RuntimeError("a Sweep can be entered only once")
         if self._precheck is not None:
             await self._precheck()
-        run = self._start()
-        send, receive = anyio.create_memory_object_stream[SweepResult](self._buffer_size)
-        self._receive = receive
-        tg = self._tg = anyio.create_task_group()
-        await tg.__aenter__()
-        tg.start_soon(run.drive, send)
-        return SweepResults(run, receive)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        tg = self._tg
-        if tg is None:  # pragma: no cover - __aenter__ always sets it
-            return None
-        tg.cancel_scope.cancel()
-        try:
-            if exc is None or isinstance(exc, Exception):
-                # Let the block's own exception propagate as it is: the task group
-                # only has cancelled tasks to wait for.
-                await tg.__aexit__(None, None, None)
-                return None
-            # Cancellation and KeyboardInterrupt go through the task group as usual.
-            return await tg.__aexit__(exc_type, exc, tb)
-        finally:
-            if self._receive is not None:
-                self._receive.close()
+        return SweepResults(*await self._open())
 
 
 def sweep(
