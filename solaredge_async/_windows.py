@@ -679,8 +679,23 @@ def trim_series(
         The kept ``(timestamps, values)``, or `None` when nothing is dropped (the
         usual case: no copy is made).
     """
-    lo, hi = _to_utc(start), _to_utc(end)
+    if not timestamps:
+        return None
     calendar = (resolution or "QUARTER_HOUR") in CALENDAR_RESOLUTIONS
+    # The usual case, cheaply: strictly ascending stamps whose first and last are
+    # inside hold nothing outside (aware comparisons are by instant). A naive stamp
+    # makes a comparison fail, and the full pass below names it.
+    try:
+        first, last = timestamps[0], timestamps[-1]
+        if stamps_end and not calendar:
+            edges = start < first and last <= end
+        else:
+            edges = (calendar or start <= first) and last < end
+        if edges and all(map(operator.lt, timestamps, itertools.islice(timestamps, 1, None))):
+            return None
+    except TypeError:
+        pass
+    lo, hi = _to_utc(start), _to_utc(end)
 
     def inside(stamp: datetime) -> bool:
         offset = stamp.utcoffset()
@@ -692,17 +707,6 @@ def trim_series(
             return lo < instant <= hi
         return (calendar or instant >= lo) and instant < hi
 
-    if not timestamps:
-        return None
-    # The usual case, cheaply: strictly ascending stamps whose first and last are
-    # inside hold nothing outside (aware comparisons are by instant). A naive stamp
-    # makes a comparison fail, and the full pass below names it.
-    try:
-        ascending = all(a < b for a, b in itertools.pairwise(timestamps))
-    except TypeError:
-        ascending = False
-    if ascending and inside(timestamps[0]) and inside(timestamps[-1]):
-        return None
     keep = [inside(stamp) for stamp in timestamps]
     if all(keep):
         return None

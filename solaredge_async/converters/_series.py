@@ -9,8 +9,9 @@ every bad point.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Final, TypeVar
+from datetime import datetime, tzinfo
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from solaredge_async.converters._errors import (
     Fields,
@@ -41,12 +42,34 @@ _SERIES_KEYS: Final = frozenset({"unit", "resolution", "values"})
 _RESOLUTION: Final = Resolution | str | None
 
 _fromisoformat = datetime.fromisoformat
+_TIMESTAMP_OF: Final = itemgetter("timestamp")
+_VALUE_OF: Final = itemgetter("value")
+_TZINFO_OF: Final = attrgetter("tzinfo")
+_FLOAT_OR_NULL: Final = frozenset({float, type(None)})
 
 #: Parsed timestamps by their text. The series of one day carry the same stamps in
 #: every metric of a body and in every response of a sweep, so most are parsed once;
 #: the records then share the (immutable) datetime objects, which also saves memory.
 _STAMPS: dict[str, datetime] = {}
 _STAMPS_MAX: Final = 4096
+#: One `tzinfo` object per UTC offset, so that comparing two parsed stamps of the
+#: same offset is a plain comparison (different objects make Python ask both for
+#: their offsets).
+_ZONES: dict[tzinfo, tzinfo] = {}
+
+
+def _parse_stamp(text: str) -> datetime:
+    """An ISO 8601 stamp, through the cache (raises `ValueError`/`TypeError` if bad)."""
+    stamp = _fromisoformat(text)
+    zone = stamp.tzinfo
+    if zone is not None:
+        shared = _ZONES.setdefault(zone, zone)
+        if shared is not zone:
+            stamp = stamp.replace(tzinfo=shared)
+    if len(_STAMPS) >= _STAMPS_MAX:
+        _STAMPS.clear()
+    _STAMPS[text] = stamp
+    return stamp
 
 
 class SeriesParser:
@@ -66,34 +89,36 @@ class SeriesParser:
         self._timestamp = make_datetime_hook(strict)
 
     def __call__(self, points: object, _: object = None) -> _Columns:
-        if points.__class__ is not list:
-            return self.careful(points)
-        to_float = self._float
-        cache = _STAMPS
-        cached = cache.get
-        stamps: list[datetime] = []
-        values: list[float | None] = []
-        add_stamp = stamps.append
-        add_value = values.append
+        columns = self._fast(points) if points.__class__ is list else None
+        return self.careful(points) if columns is None else columns
+
+    def _fast(self, points: list[Any]) -> _Columns | None:
+        """Column by column with C-level maps (a few µs for a day of quarter hours).
+
+        `None` for anything unusual (not an object, a missing key, an unhashable or
+        unparsable stamp, a value that is not a finite float or null, and in strict
+        mode an extra key or a naive stamp): the careful pass then decides.
+        """
         try:
-            for point in points:
-                text = point["timestamp"]
-                stamp = cached(text)
-                if stamp is None:
-                    stamp = _fromisoformat(text)
-                    if len(cache) >= _STAMPS_MAX:
-                        cache.clear()
-                    cache[text] = stamp
-                value = point["value"]
-                if value is not None and (value.__class__ is not float or value - value):
-                    value = to_float(value, float)
-                if self._strict and (stamp.tzinfo is None or len(point) != 2):  # noqa: PLR2004
-                    raise ValueError  # noqa: TRY301 - start over carefully
-                add_stamp(stamp)
-                add_value(value)
+            if self._strict and any(len(point) != 2 for point in points):  # noqa: PLR2004
+                return None
+            stamps: list[Any] = list(map(_STAMPS.get, map(_TIMESTAMP_OF, points)))
+            values = list(map(_VALUE_OF, points))
+            if not all(stamps):  # a stamp not parsed before (datetimes are all true)
+                stamps = [
+                    _parse_stamp(point["timestamp"]) if stamp is None else stamp
+                    for point, stamp in zip(points, stamps, strict=True)
+                ]
+            if self._strict and None in map(_TZINFO_OF, stamps):
+                return None
+            if _FLOAT_OR_NULL.issuperset(map(type, values)):
+                total = sum(filter(None, values))
+                if total - total == 0.0:  # false when a value is nan or inf
+                    return tuple(stamps), tuple(values)
+            to_float = self._float
+            return tuple(stamps), tuple(None if v is None else to_float(v, float) for v in values)
         except Exception:  # noqa: BLE001 - any surprise is diagnosed by the careful pass
-            return self.careful(points)
-        return tuple(stamps), tuple(values)
+            return None
 
     def careful(self, points: object, _: object = None) -> _Columns:
         """Parse point by point, collecting every problem with its index.

@@ -2,11 +2,11 @@
 
 The shape is aiometer's ``amap``: an async context manager that owns a task group and
 hands out the receiving end of a bounded memory stream. A driver task walks the plan
-lazily and starts an item's task only once one of ``concurrency`` slots is free; each
-task makes its call through the client (its rate limiter and concurrency bound) and
-sends one result into the stream, holding its slot until the result is taken. A slow
-consumer therefore stops the sweep instead of growing memory: at most ``concurrency``
-tasks and ``buffer_size`` results exist at any time, whatever the fleet size.
+lazily with ``concurrency`` workers: a worker takes the next item only when it is
+free, makes its call through the client (its rate limiter and concurrency bound) and
+sends one result into the stream, waiting until the result is taken. A slow consumer
+therefore stops the sweep instead of growing memory: at most ``concurrency`` items in
+progress and ``buffer_size`` results exist at any time, whatever the fleet size.
 
 Every item ends as exactly one result: `ItemSucceeded`, `ItemFailed` or
 `ItemNotAttempted`. A failure is captured as a result and never cancels the others.
@@ -41,7 +41,7 @@ from solaredge_async.models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Iterator, Mapping
     from types import TracebackType
 
     from anyio.abc import TaskGroup
@@ -216,7 +216,6 @@ class _Run:
         self.concurrency = concurrency
         self.on_progress = on_progress
         self.progress_interval = progress_interval
-        self.slots = anyio.Semaphore(concurrency, fast_acquire=True)
         self.succeeded = 0
         self.failed = 0
         self.not_attempted = 0
@@ -233,30 +232,25 @@ class _Run:
     # -- driving -----------------------------------------------------------------
 
     async def drive(self, send: MemoryObjectSendStream[SweepResult]) -> None:
+        # ``concurrency`` long-lived workers share one lazy walk of the plan: a worker
+        # takes the next item only once it is free (its last result was taken), so
+        # no item is held in advance, and no task is started per item.
+        items = iter(self.plan)
         async with send, anyio.create_task_group() as tg:
-            for item in self.plan:
-                reason = self.stop_reason
-                if reason is None:
-                    # Lazy spawning: a task starts only once a slot is free, and the
-                    # stop flag is read again after the wait.
-                    await self.slots.acquire()
-                    reason = self.stopped()
-                    if reason is None:
-                        tg.start_soon(self._one, item, send)
-                        continue
-                    self.slots.release()
-                await self._send(send, ItemNotAttempted(item=item, reason=reason))
+            for _ in range(min(self.concurrency, self.total)):
+                tg.start_soon(self._worker, items, send)
 
-    def stopped(self) -> str | None:
-        """Why nothing new is launched, or `None` (read afresh after every wait)."""
-        return self.stop_reason
-
-    async def _one(self, item: WorkItem, send: MemoryObjectSendStream[SweepResult]) -> None:
-        try:
-            result = await self._execute(item)
+    async def _worker(
+        self, items: Iterator[WorkItem], send: MemoryObjectSendStream[SweepResult]
+    ) -> None:
+        for item in items:
+            reason = self.stop_reason
+            result = (
+                await self._execute(item)
+                if reason is None
+                else ItemNotAttempted(item=item, reason=reason)
+            )
             await self._send(send, result)
-        finally:
-            self.slots.release()
 
     async def _send(self, send: MemoryObjectSendStream[SweepResult], result: SweepResult) -> None:
         if isinstance(result, ItemSucceeded):

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 import anyio
 import anyio.abc
 import httpx
+import sniffio
 from anyio.streams.tls import TLSStream
 
 from solaredge_async.errors import ConfigurationError
@@ -136,6 +137,7 @@ class _Connection:
         "length_known",
         "origin",
         "parser",
+        "pending",
         "reason",
         "sock",
         "status",
@@ -153,7 +155,13 @@ class _Connection:
         self.stream = stream
         self.origin = origin
         self.parser = parser_class(self)
-        self.sock: socket.socket | None = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)  # noqa: S610 - anyio
+        #: Whether data or the end waits unread, from the stream itself when it can tell.
+        self.pending: Callable[[], bool] | None = getattr(stream, "pending", None)
+        self.sock: socket.socket | None = (
+            None
+            if self.pending is not None
+            else stream.extra(anyio.abc.SocketAttribute.raw_socket, None)  # noqa: S610 - anyio
+        )
         self.writer = _direct_writer(stream)
         self.expires = 0.0
         self.used = False
@@ -264,6 +272,8 @@ class _Connection:
 
     def readable(self) -> bool:
         """True when an idle connection has data or EOF waiting: the server closed it."""
+        if self.pending is not None:
+            return self.pending()
         sock = self.sock
         if sock is None:
             return False
@@ -593,6 +603,13 @@ class FastTransport(httpx.AsyncBaseTransport):
         scheme, host, port = origin
         try:
             with anyio.fail_after(limit):
+                if sniffio.current_async_library() == "asyncio":
+                    # Reading stays on, no loop turn per receive (see the module).
+                    from solaredge_async.transports import _asyncio_stream  # noqa: PLC0415
+
+                    context = self._context() if scheme == "https" else None
+                    native = await _asyncio_stream.connect(host, port, context)
+                    return _Connection(native, origin, self._parser_class)
                 stream: anyio.abc.ByteStream = await anyio.connect_tcp(host, port)
                 if scheme == "https":
                     try:
@@ -714,6 +731,9 @@ def _direct_writer(stream: object) -> Callable[[bytes], bool] | None:
     costs time. The writer hands bytes to asyncio's transport when it is open and not
     paused, and returns False otherwise (then ``send`` is used, with its flow control).
     """
+    write_nowait: Callable[[bytes], bool] | None = getattr(stream, "write_nowait", None)
+    if write_nowait is not None:
+        return write_nowait
     transport = getattr(stream, "_transport", None)
     protocol = getattr(stream, "_protocol", None)
     event = getattr(protocol, "write_event", None)
