@@ -19,10 +19,17 @@ import httpx
 from solaredge_async import _budget, _checks, _shared_state, _windows, errors
 from solaredge_async._adaptive import AdaptiveCaps, CapChoice, cap_family
 from solaredge_async._checks import DEFAULT_BASE_URL, check_base_url
+from solaredge_async._client_setup import (
+    account_of,
+    http_client_for,
+    ledger_of,
+    limiters,
+    make_credential,
+    resolution_table,
+)
 from solaredge_async._credentials import (
     ApiKeyCredential,
     BearerCredential,
-    Credential,
     TokenProvider,
 )
 from solaredge_async._endpoints import ENDPOINTS, Endpoint
@@ -31,7 +38,6 @@ from solaredge_async._retry import RetryPolicy
 from solaredge_async._series import merge_measurements, trim_measurements
 from solaredge_async._usage import Ledger, RequestEvent, Usage
 from solaredge_async.converters import ResponseParser, decode_json
-from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN, RateLimiter
 from solaredge_async.limits._caps import DEFAULT_REPROBE_AFTER
 from solaredge_async.limits._errors import BudgetExceededError
 from solaredge_async.models import (
@@ -49,6 +55,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from zoneinfo import ZoneInfo
 
+    from solaredge_async.limits._bucket import RateLimiter
     from solaredge_async.limits._caps import CapStore
     from solaredge_async.limits._ledger import CreditLedger, LedgerState
 
@@ -76,98 +83,6 @@ _KEY_ONLY_PATHS: Final = frozenset(e.path for e in ENDPOINTS.values() if e.key_o
 
 T = TypeVar("T")
 _S = TypeVar("_S", Measurements, TelemetrySeries)
-
-
-def _credential(
-    api_key: str | None, account_key: str | None, token_provider: TokenProvider | None
-) -> Credential:
-    if token_provider is None:
-        return ApiKeyCredential(api_key, account_key)
-    if api_key is not None or account_key is not None:
-        raise errors.ConfigurationError(
-            "pass either api_key (with account_key) or token_provider, not both"
-        )
-    return BearerCredential(token_provider)
-
-
-def _limiter(
-    rate_limiter: RateLimiter | None,
-    requests_per_minute: float | None,
-    burst: int,
-    ledger: CreditLedger,
-    account: str,
-) -> tuple[RateLimiter | None, RateLimiter]:
-    """The limiter the caller sees, and the one the engine takes a token from per attempt.
-
-    The engine's limiter charges ``ledger`` for each attempt it lets through.
-    """
-    if rate_limiter is not None:
-        if rate_limiter.ledger is not None:
-            return rate_limiter, rate_limiter  # the caller's limiter charges its own ledger
-        return rate_limiter, _budget.LedgerGate(ledger, account, rate_limiter)
-    if requests_per_minute is None:
-        return None, _budget.LedgerGate(ledger, account, None)
-    limiter = RateLimiter(
-        requests_per_minute,
-        burst=burst,
-        safety_margin=DEFAULT_SAFETY_MARGIN,
-        ledger=ledger,
-        account=account,
-    )
-    return limiter, limiter
-
-
-def _ledger_of(rate_limiter: RateLimiter | None) -> CreditLedger | None:
-    return rate_limiter.ledger if rate_limiter is not None else None
-
-
-def _account_of(rate_limiter: RateLimiter | None, default: str) -> str:
-    """The ledger account: a caller's limiter with a ledger charges under its own."""
-    if rate_limiter is None or rate_limiter.ledger is None:
-        return default
-    account = getattr(rate_limiter, "account", None) or rate_limiter._account  # noqa: SLF001
-    return str(account) or default
-
-
-def _http_client(
-    transport: httpx.AsyncBaseTransport,
-    timeout: float | httpx.Timeout,
-    max_concurrency: int,
-) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=transport,
-        timeout=timeout,
-        # max_keepalive == max_connections: httpcore compares the keep-alive
-        # bound with the total count, so a smaller one churns connections.
-        limits=httpx.Limits(
-            max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-        ),
-        headers={"User-Agent": _user_agent(), "Accept": "application/json"},
-        follow_redirects=False,
-        trust_env=False,
-    )
-
-
-def _resolution_table(
-    overrides: Mapping[str, Collection[str]] | None,
-) -> dict[str, frozenset[str]]:
-    """Each operation's accepted resolutions: the table's, with the caller's overrides."""
-    table = {e.name: e.resolutions for e in ENDPOINTS.values() if e.resolutions}
-    all_names = frozenset(Resolution)
-    for name, allowed in (overrides or {}).items():
-        if name not in table:
-            raise errors.ConfigurationError(
-                f"resolutions has an unknown operation {name!r}; known: {', '.join(table)}"
-            )
-        values = frozenset(str(r) for r in allowed)
-        unknown = values - all_names
-        if unknown or isinstance(allowed, str) or not values:
-            raise errors.ConfigurationError(
-                f"resolutions[{name!r}] must be a collection of resolutions among "
-                f"{', '.join(sorted(all_names))}; got {sorted(unknown)}"
-            )
-        table[name] = values
-    return table
 
 
 @attrs.frozen(kw_only=True)
@@ -225,15 +140,15 @@ class BaseClient:
         reprobe_after: timedelta = DEFAULT_REPROBE_AFTER,
         shared_state: str | None = None,
     ) -> None:
-        credential = _credential(api_key, account_key, token_provider)
+        credential = make_credential(api_key, account_key, token_provider)
         self._credential = credential
         self._credit_ledger = _budget.make_ledger(
-            ledger=ledger if ledger is not None else _ledger_of(rate_limiter),
+            ledger=ledger if ledger is not None else ledger_of(rate_limiter),
             monthly_credits=monthly_credits,
             billing_day=billing_day,
             state_dir=state_dir,
         )
-        self._account = _account_of(rate_limiter, credential.id)
+        self._account = account_of(rate_limiter, credential.id)
         self._clear_exhausted = False
         self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         if transport is not None and http_client is not None:
@@ -248,7 +163,7 @@ class BaseClient:
             raise errors.ConfigurationError(
                 "rate_limiter charges another ledger than ledger=; pass one of them"
             )
-        limiter, engine_limiter = _limiter(
+        limiter, engine_limiter = limiters(
             rate_limiter, requests_per_minute, burst, self._credit_ledger, self._account
         )
         self._limiter = limiter
@@ -288,7 +203,7 @@ class BaseClient:
         self._settings = _Settings(
             caps=caps,
             split=split_windows,
-            resolutions=_resolution_table(resolutions),
+            resolutions=resolution_table(resolutions),
             soe_scale=state_of_energy,
             soe_input=state_of_energy_input,
         )
@@ -305,7 +220,7 @@ class BaseClient:
                 from solaredge_async.transports import default_transport  # noqa: PLC0415
 
                 transport = default_transport(max_concurrency)
-            http_client = _http_client(transport, timeout, max_concurrency)
+            http_client = http_client_for(transport, timeout, max_concurrency)
         self._http = http_client
         self._ledger = Ledger(credential=credential.id)
         self._engine = Engine(
@@ -788,9 +703,3 @@ def _one_error(group: BaseExceptionGroup[BaseException]) -> errors.SolarEdgeErro
             leaves.append(exc)
     quota = [e for e in leaves if isinstance(e, errors.QuotaExhaustedError)]
     return (quota or leaves or [None])[0]
-
-
-def _user_agent() -> str:
-    from solaredge_async._version import __version__  # noqa: PLC0415
-
-    return f"solaredge-async/{__version__} httpx/{httpx.__version__}"

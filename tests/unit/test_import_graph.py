@@ -37,6 +37,7 @@ FLOORS: dict[str, int] = {
     "solaredge_async._adaptive": 4,
     "solaredge_async._budget": 4,
     "solaredge_async._shared_state": 4,
+    "solaredge_async._client_setup": 4,
     "solaredge_async._base_client": 4,
     "solaredge_async.client": 4,
     "solaredge_async.oauth": 4,
