@@ -7,6 +7,7 @@ call is checked, windowed, sent, gathered and stitched here).
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Generic, Literal, Self, TypeAlias, TypeVar
@@ -501,6 +502,11 @@ class BaseClient:
             for a, b in windows
         ]
 
+    async def _get_parsed(
+        self, path: str, params: QueryParams, parse: Callable[[JSONValue], T]
+    ) -> T:
+        return parse(await self._get(path, params))
+
     async def _gather(self, calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
         """Run calls concurrently (bounded by the client's slots); results in order."""
         if len(calls) == 1:
@@ -552,14 +558,26 @@ class BaseClient:
             return [one], _windows.resolve_window(start, end, await self.site_timezone(site_id))
         _checks.check_time_inputs(start, end)
         zone = await self.site_timezone(site_id)
+        family = cap_family(op)
+        caps = self._caps
+        choice = await caps.choose(family, res)
+        if not choice.goes_alone:
+            planned = _windows.planned_windows(start, end, zone, res, choice.caps)  # type: ignore[arg-type]
+            if not choice.is_probe(planned.longest):
+                # The usual case, on a plan made once per window and zone: no piece is
+                # longer than the documented cap, so none needs the caps' bookkeeping.
+                calls: list[Callable[[], Awaitable[T]]] = [
+                    functools.partial(
+                        self._get_parsed, path, [("from", a), ("to", b), *base], parse
+                    )
+                    for a, b in planned.queries
+                ]
+                return await self._gather(calls), planned.window
         window = _windows.resolve_window(start, end, zone)
         if window is None:  # pragma: no cover - both are given (checked above)
             raise errors.InvalidRequestError("pass both start and end, or neither")
         lo, hi = window
-        family = cap_family(op)
         sender = _Pieces(self, family, path, zone, res, base, parse)
-        caps = self._caps
-        choice = await caps.choose(family, res)
         pieces = _windows.split_window(lo, hi, res, choice.caps, zone)
         parts: list[T] = []
         if choice.goes_alone and choice.is_probe(_span(*pieces[0])):

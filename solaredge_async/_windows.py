@@ -542,6 +542,67 @@ def split_window(
     return list(itertools.pairwise(local))
 
 
+#: Windows planned already (`planned_windows`), by everything that decides them.
+_PLANNED: dict[tuple[object, ...], PlannedWindows] = {}
+_PLANNED_MAX: Final = 4096
+
+
+@attrs.frozen
+class PlannedWindows:
+    """A caller's window resolved in the site's zone, and its request pieces.
+
+    Attributes:
+        window: ``(start, end)``, aware, in the site's zone (`resolve_window`).
+        queries: Each piece's ``from`` and ``to`` as the API reads them.
+        longest: The longest piece (elapsed time).
+    """
+
+    window: tuple[datetime, datetime]
+    queries: tuple[tuple[str, str], ...]
+    longest: timedelta
+
+
+def _bound_key(value: object) -> tuple[object, ...]:
+    # Equal datetimes can differ in zone or fold and so resolve differently; a date
+    # never equals a datetime.
+    if isinstance(value, datetime):
+        return (value, value.tzinfo, value.fold)
+    return (value, type(value))
+
+
+def planned_windows(
+    start: WindowBound, end: WindowBound, tz: ZoneInfo, resolution: str, caps: WindowCaps
+) -> PlannedWindows:
+    """`resolve_window`, `split_window` and `format_api_time` in one, remembered.
+
+    A sweep asks for the same window of thousands of sites in a handful of zones, so
+    the same plan is made over and over; it is kept (a bounded table) by the bounds as
+    given, the zone, the resolution and the caps.
+
+    Raises:
+        InvalidRequestError: As `resolve_window` and `split_window`.
+    """
+    key: tuple[object, ...] | None = (_bound_key(start), _bound_key(end), tz, resolution, caps)
+    try:
+        hit = _PLANNED.get(key)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable tzinfo: planned each time
+        key, hit = None, None
+    if hit is not None:
+        return hit
+    window = resolve_window(start, end, tz)
+    pieces = split_window(*window, resolution, caps, tz)
+    plan = PlannedWindows(
+        window,
+        tuple((format_api_time(a, tz), format_api_time(b, tz)) for a, b in pieces),
+        max(b.astimezone(UTC) - a.astimezone(UTC) for a, b in pieces),
+    )
+    if key is not None:
+        if len(_PLANNED) >= _PLANNED_MAX:
+            _PLANNED.clear()
+        _PLANNED[key] = plan
+    return plan
+
+
 def check_span(
     start: datetime, end: datetime, resolution: str, caps: WindowCaps, tz: ZoneInfo
 ) -> None:
