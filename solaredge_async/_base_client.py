@@ -518,8 +518,9 @@ class BaseClient:
 
         try:
             async with anyio.create_task_group() as tg:
-                for index, call in enumerate(calls):
+                for index, call in enumerate(calls[1:], 1):
                     tg.start_soon(run, index, call)
+                await run(0, calls[0])  # in this task: one task fewer to start
         except BaseExceptionGroup as group:
             # Callers get one library error, as from an unsplit call, not a group.
             error = _one_error(group)

@@ -84,6 +84,7 @@ _SECOND: Final = timedelta(seconds=1)
 _QUARTER: Final = timedelta(minutes=15)
 _HOUR: Final = timedelta(hours=1)
 _DAY: Final = timedelta(days=1)
+_TZINFO_OF: Final = operator.attrgetter("tzinfo")
 _WEEK: Final = timedelta(days=7)
 
 
@@ -670,7 +671,8 @@ def merge_series(
     # Fast path, the usual case: seams on the bucket grid, so the chunks are already in
     # order without repeats. Fixed-offset stamps (as parsed) compare exactly by instant;
     # stamps sharing a ZoneInfo compare by wall clock, so those take the slow path.
-    if {type(stamp.tzinfo) for stamp in all_stamps} <= {timezone} and all(
+    zones = set(map(_TZINFO_OF, all_stamps))
+    if all(type(zone) is timezone for zone in zones) and all(
         map(operator.lt, all_stamps, itertools.islice(all_stamps, 1, None))
     ):
         return tuple(all_stamps), tuple(all_values)

@@ -34,12 +34,16 @@ __all__ = ["SeriesParser", "make_devices_hook", "make_series_hooks"]
 T = TypeVar("T")
 
 _Columns = tuple[tuple[datetime, ...], tuple[float | None, ...]]
+#: A series record's fields: period, unit, resolution, columns, unknown members.
+_RecordFields = tuple[object, object, object, _Columns, FrozenDict[str, Any]]
 
 _POINT_KEYS: Final = frozenset({"timestamp", "value"})
 _MEASUREMENTS_KEYS: Final = frozenset({"period", "unit", "resolution", "values"})
 _SERIES_KEYS: Final = frozenset({"unit", "resolution", "values"})
 
 _RESOLUTION: Final = Resolution | str | None
+_UNIT: Final = Unit | str | None
+_PERIOD: Final = Period | None
 
 _fromisoformat = datetime.fromisoformat
 _TIMESTAMP_OF: Final = itemgetter("timestamp")
@@ -163,14 +167,10 @@ def make_series_hooks(
         all_known = known.issuperset
 
         def structure_series_record(value: object, _: object = None) -> T:
-            fields = Fields(as_object(value))
-            extra = EMPTY_OBJECT if all_known(fields.obj) else fields.unknown(known, strict=strict)
-            period = fields.get("period", period_hook, Period | None) if with_period else None
-            unit = fields.get("unit", unit_hook, Unit | str | None)
-            resolution = fields.get("resolution", resolution_hook, _RESOLUTION)
-            columns = fields.get("values", series, list, required=strict)
-            fields.done()
-            stamps, values = columns or ((), ())
+            fields = fast(value) if value.__class__ is dict else None
+            if fields is None:
+                fields = careful(value)
+            period, unit, resolution, (stamps, values), extra = fields
             if with_period:
                 return cl(
                     period=period,
@@ -183,6 +183,32 @@ def make_series_hooks(
             return cl(
                 unit=unit, resolution=resolution, timestamps=stamps, values=values, extra=extra
             )
+
+        def fast(value: dict[str, Any]) -> _RecordFields | None:
+            """The usual body (no unknown key) at once; `None` to go field by field."""
+            if not all_known(value) or (strict and "values" not in value):
+                return None
+            try:
+                get = value.get
+                return (
+                    period_hook(get("period"), _PERIOD) if with_period else None,
+                    unit_hook(get("unit"), _UNIT),
+                    resolution_hook(get("resolution"), _RESOLUTION),
+                    series(get("values")) if "values" in value else ((), ()),
+                    EMPTY_OBJECT,
+                )
+            except Exception:  # noqa: BLE001 - the careful pass names what failed
+                return None
+
+        def careful(value: object) -> _RecordFields:
+            fields = Fields(as_object(value))
+            extra = EMPTY_OBJECT if all_known(fields.obj) else fields.unknown(known, strict=strict)
+            period = fields.get("period", period_hook, _PERIOD) if with_period else None
+            unit = fields.get("unit", unit_hook, _UNIT)
+            resolution = fields.get("resolution", resolution_hook, _RESOLUTION)
+            columns = fields.get("values", series, list, required=strict)
+            fields.done()
+            return period, unit, resolution, columns or ((), ()), extra
 
         return structure_series_record
 
