@@ -173,34 +173,29 @@ class AdaptiveCaps:
         """
         documented = self.documented.cap_for(resolution)
         plausible = self.plausible.cap_for(resolution)
-        store = self.store
-        if store is None or not self.worth_probing(resolution):
+
+        def choice(caps: _windows.WindowCaps, *, probing: bool, verify: bool = False) -> CapChoice:
             return CapChoice(
-                caps=self.documented,
+                caps=caps,
                 documented=documented,
                 plausible=plausible,
-                probing=False,
-                known=True,
+                probing=probing,
+                known=not probing,
+                verify=verify,
             )
+
+        if self.store is None or not self.worth_probing(resolution):
+            return choice(self.documented, probing=False)
         learned, stale = await self._finding(family, resolution)
         if learned is not None and not stale:
             accepted = documented is None or learned.span > documented
             cap = plausible if accepted else documented
-            return CapChoice(
-                caps=_windows.with_cap(self.documented, resolution, cap),
-                documented=documented,
-                plausible=plausible,
+            return choice(
+                _windows.with_cap(self.documented, resolution, cap),
                 probing=False,
-                known=True,
                 verify=accepted and (family, resolution) not in self._confirmed,
             )
-        return CapChoice(
-            caps=_windows.with_cap(self.documented, resolution, plausible),
-            documented=documented,
-            plausible=plausible,
-            probing=True,
-            known=False,
-        )
+        return choice(_windows.with_cap(self.documented, resolution, plausible), probing=True)
 
     async def accepted(self, family: str, resolution: str, span: timedelta) -> None:
         """Record that the server answered a window of ``span`` (longer than documented).

@@ -1,11 +1,24 @@
-"""`AsyncClosing`: the async context manager whose exit is `aclose`, as httpx's clients."""
+"""Bases for objects used in ``async with``.
+
+`AsyncClosing`: the exit is `aclose`, as httpx's clients. `TaskGroupHolder`: the
+object runs tasks of its own while the block is open.
+"""
 
 from __future__ import annotations
 
 import abc
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-__all__ = ["AsyncClosing"]
+import anyio
+
+from solaredge_async.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from anyio.abc import TaskGroup
+
+__all__ = ["AsyncClosing", "TaskGroupHolder"]
 
 
 class AsyncClosing(abc.ABC):
@@ -24,3 +37,39 @@ class AsyncClosing(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Release what the object holds; calling it again does nothing."""
+
+
+class TaskGroupHolder:
+    """A base for objects that run tasks of their own while ``async with obj:`` is open.
+
+    Entering opens a task group (``_task_group``, `None` outside the block) that the
+    subclass starts its tasks in; leaving waits for them, and then the object works
+    without one again (it may be entered again later).
+    """
+
+    _task_group: TaskGroup | None = None
+
+    async def __aenter__(self) -> Self:
+        """Open the task group.
+
+        Raises:
+            ConfigurationError: The object is entered already.
+        """
+        if self._task_group is not None:
+            raise ConfigurationError(f"this {type(self).__name__} is entered already")
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        """Wait for the tasks started in the block, then close the task group."""
+        task_group, self._task_group = self._task_group, None
+        if task_group is None:
+            return None
+        return await task_group.__aexit__(exc_type, exc, tb)

@@ -108,7 +108,7 @@ _SUB_DAILY: Final = frozenset({"QUARTER_HOUR", "HOUR"})
 _ENERGY_UNITS: Final = frozenset({Unit.WH, Unit.KWH, Unit.MWH, Unit.GWH})
 _POWER_UNITS: Final = frozenset({Unit.W, Unit.KW, Unit.MW})
 _SHARE_UNITS: Final = frozenset({Unit.PERCENTAGE, Unit.PERCENTAGE_100})
-_UNITS: Final[Mapping[str, frozenset[str]]] = {
+_UNITS: Final[Mapping[Quantity | None, frozenset[str]]] = {
     "energy": _ENERGY_UNITS,
     "power": _POWER_UNITS,
     "state_of_energy": _SHARE_UNITS,
@@ -258,54 +258,77 @@ _DEVICE_METRIC_ROWS: Final[tuple[tuple[str, DeviceFamily, str, Quantity], ...]] 
 )
 
 
-def _device_metric(name: str, family: DeviceFamily, segment: str, quantity: Quantity) -> Endpoint:
+_SITE: Final = "/sites/{site_id}"
+#: Quantities whose series stamp the end of each bucket (the others stamp its start).
+_END_STAMPED: Final = frozenset({"voltage", "frequency"})
+
+
+def _series(
+    name: str,
+    *segments: str,
+    level: Level = "site",
+    family: DeviceFamily | None = None,
+    quantity: Quantity | None = None,
+    resolutions: frozenset[str] = _NO_TOTAL,
+    record: type[object] = models.Measurements,
+) -> Endpoint:
+    """A series over a window split at the resolution's cap: a sweep target.
+
+    Its path is ``/sites/{site_id}/`` and the ``segments``; a device metric's
+    ``metric`` (its name inside bulk telemetry), units and stamps follow from its
+    name and quantity. Bulk telemetry has no quantity: per metric, its voltage and
+    frequency series mark the end (see `DEVICE_METRICS`).
+    """
+    device_family = FAMILIES[family] if family is not None and level == "device" else None
     return Endpoint(
         name=name,
-        path=f"/sites/{{site_id}}/{family}/{{serial}}/{segment}",
-        level="device",
+        path="/".join((_SITE, *segments)),
+        level=level,
         family=family,
         quantity=quantity,
-        metric=_camel(name.removeprefix(FAMILIES[family].prefix)),
-        resolutions=_NO_TOTAL,
+        metric=None if device_family is None else _camel(name.removeprefix(device_family.prefix)),
+        resolutions=resolutions,
         units=_UNITS.get(quantity, frozenset()),
         window="capped",
-        record=models.Measurements,
-        stamps="end" if quantity in {"voltage", "frequency"} else "start",
+        record=record,
+        stamps="end" if quantity in _END_STAMPED else "start",
         target=True,
     )
 
 
-def _telemetry(family: DeviceFamily) -> Endpoint:
+def _alerts(level: Literal["fleet", "site"]) -> Endpoint:
+    """``/alerts`` of the whole fleet (API keys only) or of one site (a sweep target)."""
+    fleet = level == "fleet"
     return Endpoint(
-        name=FAMILIES[family].telemetry,
-        path=f"/sites/{{site_id}}/{family}/telemetry",
-        level="site",
-        family=family,
-        resolutions=_NO_TOTAL,
-        window="capped",
-        record=models.Telemetry,
-        # Per metric: voltage and frequency series mark the end (see DEVICE_METRICS).
-        stamps="start",
-        target=True,
+        name="fleet_alerts" if fleet else "alerts",
+        path="/alerts" if fleet else f"{_SITE}/alerts",
+        level=level,
+        page_size_param="alerts-in-page",
+        page_max=100,
+        key_only=fleet,
+        record=models.Alert,
+        many=True,
+        target=not fleet,
     )
 
 
-_SITE: Final = "/sites/{site_id}"
-
-
-def _site_series(quantity: Literal["energy", "power"], resolutions: frozenset[str]) -> Endpoint:
-    """``/energy`` (bucket totals) or ``/power`` (bucket averages) of a whole site."""
+def _site_call(
+    segment: str,
+    record: type[object],
+    *,
+    window: WindowRule | None = None,
+    many: bool = False,
+    target: bool = False,
+) -> Endpoint:
+    """A call below ``/sites/{site_id}/``, named after its path (``power-flow``: ``power_flow``)."""
     return Endpoint(
-        name=quantity,
-        path=f"{_SITE}/{quantity}",
+        name=segment.replace("-", "_").replace("/", "_"),
+        path=f"{_SITE}/{segment}",
         level="site",
-        quantity=quantity,
-        resolutions=resolutions,
-        units=_UNITS[quantity],
-        window="capped",
-        record=models.Measurements,
-        stamps="start",
-        target=True,
+        window=window,
+        record=record,
+        many=many,
+        target=target,
     )
 
 
@@ -319,61 +342,25 @@ _TABLE: Final[tuple[Endpoint, ...]] = (
         key_only=True,
         record=models.SitesPage,
     ),
-    Endpoint(
-        name="fleet_alerts",
-        path="/alerts",
-        level="fleet",
-        page_size_param="alerts-in-page",
-        page_max=100,
-        key_only=True,
-        record=models.Alert,
-        many=True,
-    ),
+    _alerts("fleet"),
     Endpoint(name="site", path=_SITE, level="site", record=models.Site),
-    Endpoint(
-        name="overview",
-        path=f"{_SITE}/overview",
-        level="site",
-        window="uncapped",
-        record=models.SiteOverview,
-        target=True,
+    _site_call("overview", models.SiteOverview, window="uncapped", target=True),
+    # /energy (bucket totals) and /power (bucket averages) of a whole site.
+    _series("energy", "energy", quantity="energy", resolutions=_ALL),
+    _series("power", "power", quantity="power", resolutions=_SUB_DAILY),
+    _site_call("devices", models.Device, many=True, target=True),
+    _alerts("site"),
+    _site_call("environmental-benefits", models.EnvironmentalBenefits),
+    _site_call("overview/performance", models.OverviewPerformance, window="uncapped"),
+    _site_call("power-flow", models.PowerFlow),
+    *(
+        _series(f.telemetry, f.name, "telemetry", family=f.name, record=models.Telemetry)
+        for f in FAMILIES.values()
     ),
-    _site_series("energy", _ALL),
-    _site_series("power", _SUB_DAILY),
-    Endpoint(
-        name="devices",
-        path=f"{_SITE}/devices",
-        level="site",
-        record=models.Device,
-        many=True,
-        target=True,
+    *(
+        _series(name, family, "{serial}", segment, level="device", family=family, quantity=quantity)
+        for name, family, segment, quantity in _DEVICE_METRIC_ROWS
     ),
-    Endpoint(
-        name="alerts",
-        path=f"{_SITE}/alerts",
-        level="site",
-        page_size_param="alerts-in-page",
-        page_max=100,
-        record=models.Alert,
-        many=True,
-        target=True,
-    ),
-    Endpoint(
-        name="environmental_benefits",
-        path=f"{_SITE}/environmental-benefits",
-        level="site",
-        record=models.EnvironmentalBenefits,
-    ),
-    Endpoint(
-        name="overview_performance",
-        path=f"{_SITE}/overview/performance",
-        level="site",
-        window="uncapped",
-        record=models.OverviewPerformance,
-    ),
-    Endpoint(name="power_flow", path=f"{_SITE}/power-flow", level="site", record=models.PowerFlow),
-    *(_telemetry(f.name) for f in FAMILIES.values()),
-    *(_device_metric(*row) for row in _DEVICE_METRIC_ROWS),
 )
 
 #: Every operation, by name, in the table's order.

@@ -25,7 +25,7 @@ caller's deadline fails at once (`LimitWaitTooLongError`) instead of parking.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import anyio
 
@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_SAFETY_MARGIN",
     "MAX_PAUSE",
     "LimiterGauges",
+    "PaceOptions",
     "RateLimiter",
     "check_wait",
     "valid_limit",
@@ -86,15 +87,31 @@ def check_wait(wait: float, *, paused: bool, max_wait: float | None) -> None:
         raise LimitWaitTooLongError(wait=wait, allowed=max(allowed, 0.0), paused=paused)
 
 
+class PaceOptions(TypedDict, total=False):
+    """The keyword settings of a limiter's pace, for limiters built on `RateLimiter`'s.
+
+    Each has `RateLimiter`'s meaning, default and checks: ``burst`` (calls),
+    ``safety_margin`` (seconds), ``adopt_server_limit``, ``ceiling`` (calls per
+    minute) and ``max_wait`` (seconds).
+    """
+
+    burst: int
+    safety_margin: float
+    adopt_server_limit: bool
+    ceiling: float | None
+    max_wait: float | None
+
+
 class LimiterGauges:
     """The read-only figures every rate limiter shows (in-process and shared).
 
-    A subclass sets ``_rate``, ``_ceiling``, ``_burst`` and ``_granted``.
+    A subclass sets ``_rate``, ``_ceiling``, ``_burst``, ``_margin`` and ``_granted``.
     """
 
     _rate: float
     _ceiling: float
     _burst: int
+    _margin: float
     _granted: int
 
     @property
@@ -111,6 +128,11 @@ class LimiterGauges:
     def burst(self) -> int:
         """The most calls that may go at once after an idle spell (tokens in the bucket)."""
         return self._burst
+
+    @property
+    def safety_margin(self) -> float:
+        """Seconds added to each 60 s window (the pace is the rate per ``60 + margin``)."""
+        return self._margin
 
     @property
     def granted(self) -> int:
@@ -197,7 +219,7 @@ class RateLimiter(LimiterGauges):
         self.ledger = ledger
         self._account = check_account(account) if account is not None else ""
         self._burst = burst
-        self._margin = safety_margin
+        self._margin = float(safety_margin)
         self.adopt_server_limit = adopt_server_limit
         self._interval = (60.0 + safety_margin) / self._rate
         self._capacity = self._capacity_for(self._interval)

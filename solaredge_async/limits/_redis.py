@@ -39,16 +39,17 @@ import datetime as dt
 import logging
 import math
 import secrets
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, Unpack
 
 import anyio
 import attrs
 
 from solaredge_async.errors import ConfigurationError
 from solaredge_async.limits._bucket import (
-    DEFAULT_SAFETY_MARGIN,
     MAX_PAUSE,
     LimiterGauges,
+    PaceOptions,
+    RateLimiter,
     valid_limit,
 )
 from solaredge_async.limits._cycle import (
@@ -219,25 +220,11 @@ class RedisLimits(RedisLinkHolder):
         account: str,
         requests_per_minute: float = 10,
         *,
-        burst: int = 1,
-        safety_margin: float = DEFAULT_SAFETY_MARGIN,
-        adopt_server_limit: bool = True,
-        ceiling: float | None = None,
-        max_wait: float | None = None,
         ledger: RedisCreditLedger | None = None,
+        **pace: Unpack[PaceOptions],
     ) -> RedisRateLimiter:
         """A rate limiter for one account on this Redis (see `RedisRateLimiter`)."""
-        return RedisRateLimiter(
-            self,
-            account,
-            requests_per_minute,
-            burst=burst,
-            safety_margin=safety_margin,
-            adopt_server_limit=adopt_server_limit,
-            ceiling=ceiling,
-            max_wait=max_wait,
-            ledger=ledger,
-        )
+        return RedisRateLimiter(self, account, requests_per_minute, ledger=ledger, **pace)
 
 
 class RedisCreditLedger(BudgetSettings):
@@ -392,33 +379,20 @@ class RedisRateLimiter(LimiterGauges):
         account: str,
         requests_per_minute: float = 10,
         *,
-        burst: int = 1,
-        safety_margin: float = DEFAULT_SAFETY_MARGIN,
-        adopt_server_limit: bool = True,
-        ceiling: float | None = None,
-        max_wait: float | None = None,
         ledger: RedisCreditLedger | None = None,
+        **pace: Unpack[PaceOptions],
     ) -> None:
-        from solaredge_async.limits._bucket import RateLimiter  # noqa: PLC0415
-
-        # The same validation as the in-process limiter, with the same messages.
-        local = RateLimiter(
-            requests_per_minute,
-            burst=burst,
-            safety_margin=safety_margin,
-            ceiling=ceiling,
-            max_wait=max_wait,
-        )
+        # The in-process limiter's defaults and checks (with the same messages).
+        local = RateLimiter(requests_per_minute, **pace)
         self._shared = shared
         self.account = check_account(account)
-        self._start_rate = local.requests_per_minute
-        self._rate = local.requests_per_minute
-        self._ceiling = local.ceiling
-        self._burst = burst
-        self._margin = float(safety_margin)
-        self.max_wait = max_wait
-        self.adopt_server_limit = adopt_server_limit
         self.ledger = ledger
+        self._start_rate = self._rate = local.requests_per_minute
+        self._ceiling = local.ceiling
+        self._burst = local.burst
+        self._margin = local.safety_margin
+        self.max_wait = local.max_wait
+        self.adopt_server_limit = local.adopt_server_limit
         self._granted = 0
         self._pending_limit: int | None = None
         self._pending_drain = False
@@ -530,11 +504,9 @@ class RedisRateLimiter(LimiterGauges):
         safe) and gets its credit back.
 
         Raises:
-            LimitWaitTooLongError: The wait would exceed ``max_wait``, or a shared
-                pause would end after the caller's deadline; nothing is reserved.
-            BudgetExceededError: The ledger refuses the charge; nothing is reserved.
-            ConfigurationError: The ledger's count on Redis follows another billing
-                day; nothing is reserved.
+            LimitWaitTooLongError: As from `reserve` (the wait is too long).
+            BudgetExceededError: As from `reserve` (the ledger refuses the charge).
+            ConfigurationError: As from `reserve` (another billing day on Redis).
             SharedStateUnavailableError: Redis unreachable (fail closed).
         """
         reservation = await self.reserve(cost)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Final
 import anyio
 import attrs
 
+from solaredge_async._closing import TaskGroupHolder
 from solaredge_async._credentials import check_secret
 from solaredge_async.errors import ConfigurationError, OAuthError, RequestTimeoutError
 from solaredge_async.oauth._flow import check_positive
@@ -43,10 +44,6 @@ from solaredge_async.oauth._tokens import is_number
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-    from types import TracebackType
-    from typing import Self
-
-    from anyio.abc import TaskGroup
 
     from solaredge_async.oauth._flow import OAuthClient
     from solaredge_async.oauth._locks import RefreshLock
@@ -69,7 +66,7 @@ class _Flight:
     error: Exception | None = None
 
 
-class RefreshingTokenProvider:
+class RefreshingTokenProvider(TaskGroupHolder):
     """A ``token_provider`` that refreshes the access token before it expires.
 
     Pass it as ``SolarEdgeClient(token_provider=...)``. The store is the source of
@@ -110,7 +107,10 @@ class RefreshingTokenProvider:
             ``refresh_timeout`` that is not positive.
 
     Use it bare, or enter it (``async with provider:``) so that a refresh whose caller
-    was cancelled still completes and is saved (module docstring, rule 5).
+    was cancelled still completes and is saved (module docstring, rule 5): refreshes
+    then run in the provider's own task, and leaving the block waits for one in
+    flight (at most ``refresh_timeout``). Entering it while it is entered raises
+    `ConfigurationError`.
     """
 
     def __init__(
@@ -150,7 +150,6 @@ class RefreshingTokenProvider:
         self._skew = float(skew)
         self._refresh_timeout = check_positive(refresh_timeout, "refresh_timeout")
         self._clock = clock
-        self._task_group: TaskGroup | None = None
         self._flight: _Flight | None = None
         #: Tokens refreshed but not yet saved: saved before anything else is done.
         self._unsaved: TokenSet | None = None
@@ -169,31 +168,6 @@ class RefreshingTokenProvider:
     def grant(self) -> str:
         """The grant's name in the store and the lock."""
         return self._grant
-
-    async def __aenter__(self) -> Self:
-        """Run refreshes in the provider's own task from now on (see the class docstring).
-
-        Raises:
-            ConfigurationError: The provider is entered already.
-        """
-        if self._task_group is not None:
-            raise ConfigurationError("this RefreshingTokenProvider is entered already")
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        """Wait for a refresh in flight (at most ``refresh_timeout``), then run bare again."""
-        task_group, self._task_group = self._task_group, None
-        if task_group is None:
-            return None
-        return await task_group.__aexit__(exc_type, exc, tb)
 
     async def __call__(self) -> str:
         """The same as `token`: what ``SolarEdgeClient(token_provider=...)`` awaits."""
