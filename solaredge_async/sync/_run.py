@@ -28,8 +28,7 @@ import attrs
 
 from solaredge_async import errors
 from solaredge_async._endpoints import ENDPOINTS, FAMILIES
-from solaredge_async.fleet import ItemSucceeded, WorkItem
-from solaredge_async.fleet._rows import series_buckets
+from solaredge_async.fleet import WorkItem
 from solaredge_async.store import (
     Attempt,
     InvalidRowError,
@@ -40,6 +39,7 @@ from solaredge_async.store import (
     WatermarkAdvance,
 )
 from solaredge_async.sync._plan import bucket_floor
+from solaredge_async.sync._rows import item_rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -152,42 +152,6 @@ class _Fetched:
 def _message(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:500]
-
-
-def _rows(
-    parts: Sequence[tuple[WorkItem, SweepRecord]],
-) -> tuple[list[MeasurementRow], datetime | None, datetime | None]:
-    """An item's rows to store (UTC, no null buckets) and two ends.
-
-    The end of its last value, and the end of the last bucket received (null buckets
-    included).
-    """
-    rows: list[MeasurementRow] = []
-    last_value_end: datetime | None = None
-    last_bucket_end: datetime | None = None
-    for work, record in parts:
-        for b in series_buckets(ItemSucceeded(item=work, record=record), include_null=True):
-            end = b.end
-            if last_bucket_end is None or end > last_bucket_end:
-                last_bucket_end = end
-            if b.value is None:
-                continue
-            if last_value_end is None or end > last_value_end:
-                last_value_end = end
-            rows.append(
-                MeasurementRow(
-                    site_id=b.site_id,
-                    device_serial=b.device_serial,
-                    source=b.source,
-                    metric=b.metric,
-                    resolution=b.resolution,
-                    period_start=b.start.astimezone(UTC),
-                    period_end=end.astimezone(UTC),
-                    value=b.value,
-                    unit=b.unit,
-                )
-            )
-    return rows, last_value_end, last_bucket_end
 
 
 class _Runner:
@@ -361,7 +325,7 @@ class _Runner:
         for (start, end), part in zip(item.windows, parts, strict=True):
             if part is None:
                 return rows, last_value_end, covered, False
-            got, value_end, bucket_end = _rows([part])
+            got, value_end, bucket_end = item_rows([part])
             rows.extend(got)
             if value_end is not None and (last_value_end is None or value_end > last_value_end):
                 last_value_end = value_end
