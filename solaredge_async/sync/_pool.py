@@ -24,6 +24,7 @@ from solaredge_async.sync._plan import SyncItem, SyncPlan, plan_sync
 from solaredge_async.sync._run import (
     DEFAULT_BATCH_ITEMS,
     DEFAULT_BATCH_SECONDS,
+    DEFAULT_LEASE_TTL,
     SyncProgress,
     SyncReport,
     run_sync,
@@ -298,7 +299,7 @@ async def run_pool_sync(
     batch_items: int = DEFAULT_BATCH_ITEMS,
     batch_seconds: float = DEFAULT_BATCH_SECONDS,
     concurrency: int | None = None,
-    lease_ttl: float = 300.0,
+    lease_ttl: float = DEFAULT_LEASE_TTL,
     parallel: int | None = None,
 ) -> PoolSyncReport:
     """Run every share of ``plan`` with `run_sync` on its own client, into one store.
