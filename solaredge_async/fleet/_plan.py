@@ -16,6 +16,7 @@ about 10 bytes per site rather than a few hundred bytes per item.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from array import array
 from collections import Counter
@@ -275,24 +276,26 @@ class SweepPlan:
         layout = self._layout
         yield from layout.fleet_items
         templates = layout.templates
-        device_windows = layout.device_windows
         devices = layout.devices
-        res = layout.resolution
         for site_id, zone in zip(layout.site_ids, layout.zone_of, strict=True):
             for kind, start, end, resolution in templates[zone]:
                 yield WorkItem(
                     kind=kind, site_id=site_id, start=start, end=end, resolution=resolution
                 )
-            for key, serial in devices.get(site_id, ()):
-                for start, end in device_windows[zone]:
-                    yield WorkItem(
-                        kind=key,
-                        site_id=site_id,
-                        start=start,
-                        end=end,
-                        resolution=res,
-                        serial=serial,
-                    )
+            site_devices = devices.get(site_id)
+            if site_devices:
+                yield from self._device_items(site_id, site_devices, layout.device_windows[zone])
+
+    def _device_items(
+        self, site_id: int, devices: tuple[tuple[str, str], ...], windows: tuple[_Window, ...]
+    ) -> Iterator[WorkItem]:
+        """A site's single device metric calls: each (kind, serial) over each window."""
+        res = self._layout.resolution
+        for kind, serial in devices:
+            for start, end in windows:
+                yield WorkItem(
+                    kind=kind, site_id=site_id, start=start, end=end, resolution=res, serial=serial
+                )
 
     def __iter__(self) -> Iterator[WorkItem]:
         """Every item, in a stable order, generated on the fly."""
@@ -376,19 +379,11 @@ class SweepPlan:
     # -- filtered copies ---------------------------------------------------------------
 
     def _copy(self, only: frozenset[str] | None, skip: frozenset[str] | None) -> SweepPlan:
-        return SweepPlan(
-            spec=self.spec,
-            now=self.now,
-            layout=self._layout,
-            discovery_credits=self.discovery_credits,
-            failed_sites=self.failed_sites,
-            telemetry_metrics=self.telemetry_metrics,
-            window_caps=self.window_caps,
-            requests_per_minute=self.requests_per_minute,
-            budget=self.budget,
-            only=only,
-            skip=skip,
-        )
+        """This plan with other filters: the same layout, its counts made afresh."""
+        plan = copy.copy(self)  # every attribute carried over, whatever is added later
+        plan._only, plan._skip = only, skip  # noqa: SLF001 - a plan of this very class
+        plan._counts = plan._extra = None  # noqa: SLF001
+        return plan
 
     def only(self, ids: Collection[str]) -> SweepPlan:
         """A plan of just the items whose `WorkItem.id` is in ``ids``.

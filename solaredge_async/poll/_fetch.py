@@ -47,6 +47,7 @@ from solaredge_async.store import (
     StoreError,
     WatermarkAdvance,
 )
+from solaredge_async.sync._rows import stored_row
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -319,19 +320,7 @@ class StoreFetcher:
             last_value_end = end if last_value_end is None else max(last_value_end, end)
             if bucket.value > 0:
                 producing.append(start)
-            rows.append(
-                MeasurementRow(
-                    site_id=site_id,
-                    device_serial=bucket.device_serial,
-                    source=bucket.source,
-                    metric=bucket.metric,
-                    resolution=bucket.resolution,
-                    period_start=start,
-                    period_end=end,
-                    value=bucket.value,
-                    unit=bucket.unit,
-                )
-            )
+            rows.append(stored_row(bucket))
         # The scheduler hands out only published buckets, and a published null is
         # final (nights, an inverter offline). One shape is suspicious: data that stop
         # at the newest bucket (a value, then nulls to the end) in a window that just
@@ -400,15 +389,6 @@ class StoreFetcher:
                 if alerts:
                     return await self._alerts(item, cell)
                 return await self._bucketed(item, cell)
-        except errors.QuotaExhaustedError as exc:
-            failed = FetchOutcome(
-                item=item,
-                succeeded=False,
-                credits=cell.credits,
-                rate_limited=cell.rate_limited,
-                error=_message(exc),
-            )
-            return _Fetched(outcome=failed, quota=exc)
         except Exception as exc:  # noqa: BLE001 - a bad body or a refused call fails its own item only
             if not isinstance(exc, errors.SolarEdgeError):
                 _log.exception("poll: unexpected error on %s %s", item.site_id, item.target)
@@ -419,7 +399,8 @@ class StoreFetcher:
                 rate_limited=cell.rate_limited,
                 error=_message(exc),
             )
-            return _Fetched(outcome=failed)
+            quota = exc if isinstance(exc, errors.QuotaExhaustedError) else None
+            return _Fetched(outcome=failed, quota=quota)
         finally:
             _CURRENT.reset(token)
 

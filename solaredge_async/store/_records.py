@@ -71,7 +71,7 @@ class WatermarkAdvance:
     """Move an item's watermark forward, in the same transaction as its rows.
 
     Attributes:
-        item: Which site, target and resolution.
+        item: The item whose watermark moves.
         complete_until: Every bucket before this instant (aware) is stored whole.
             A value behind the stored watermark leaves it where it is.
     """
@@ -85,7 +85,7 @@ class Attempt:
     """The outcome of one attempt at an item, recorded outside any data batch.
 
     Attributes:
-        item: Which site, target and resolution.
+        item: The item attempted.
         at: When the attempt ended (aware).
         error: `None` on success, else a short description of what failed (no secrets).
     """

@@ -11,6 +11,7 @@ as `plan_sync` and `run_sync`.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
@@ -23,17 +24,18 @@ from solaredge_async.sync._plan import SyncItem, SyncPlan, plan_sync
 from solaredge_async.sync._run import (
     DEFAULT_BATCH_ITEMS,
     DEFAULT_BATCH_SECONDS,
+    DEFAULT_LEASE_TTL,
     SyncProgress,
     SyncReport,
     run_sync,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from solaredge_async.fleet import ClientPool
     from solaredge_async.models import Site
-    from solaredge_async.store import ItemKey, Store
+    from solaredge_async.store import Store
     from solaredge_async.sync._plan import SyncSpec
 
 __all__ = [
@@ -51,6 +53,22 @@ _MIN_PARALLEL: Final = 8
 #: The outcomes of the shares' runs, best first: the pool's is the worst one.
 _OUTCOMES: Final = ("ok", "partial", "interrupted", "failed")
 _MAX_ERRORS: Final = 100
+#: The counters of `SyncReport` a pool's report sums over its shares.
+_SUMMED: Final = (
+    "credits",
+    "rows",
+    "rows_inserted",
+    "rows_updated",
+    "rows_unchanged",
+    "succeeded",
+    "failed",
+    "not_attempted",
+    "rate_limited",
+    "sites",
+    "held_elsewhere",
+)
+#: The fields of `SyncProgress`, every one a count the pool's progress sums.
+_PROGRESS_FIELDS: Final = tuple(field.name for field in attrs.fields(SyncProgress))
 
 
 @attrs.frozen(kw_only=True)
@@ -104,21 +122,19 @@ class PoolSyncPlan:
         """The data calls the plan costs when nothing is retried (discovery excluded)."""
         return sum(part.plan.credits for part in self.parts)
 
+    def breakdown(self) -> dict[str, int]:
+        """Credits by target, all credentials together."""
+        total = sum((Counter(part.plan.breakdown()) for part in self.parts), Counter[str]())
+        return dict(sorted(total.items()))
+
     @property
     def discovery_credits(self) -> int:
         """Credits spent planning: the site listing plus each share's discovery."""
         return self.listing_credits + sum(part.plan.discovery_credits for part in self.parts)
 
-    def breakdown(self) -> dict[str, int]:
-        """Credits by target, all credentials together."""
-        total: Counter[str] = Counter()
-        for part in self.parts:
-            total.update(part.plan.breakdown())
-        return dict(sorted(total.items()))
-
 
 @attrs.frozen(kw_only=True)
-class PoolSyncReport:
+class PoolSyncReport(SyncReport):
     """What a pool sync did: the shares' reports summed (fields as `SyncReport`).
 
     Attributes:
@@ -143,21 +159,6 @@ class PoolSyncReport:
         parts: Every share's report, by credential fingerprint.
     """
 
-    credits: int
-    rows: int
-    rows_inserted: int
-    rows_updated: int
-    rows_unchanged: int
-    succeeded: int
-    failed: int
-    not_attempted: int
-    rate_limited: int
-    run_id: int
-    sites: int
-    complete: bool
-    held_elsewhere: int = 0
-    outcome: str = "ok"
-    errors: tuple[tuple[ItemKey, str], ...] = ()
     run_ids: Mapping[str, int] = attrs.field(factory=dict)
     parts: Mapping[str, SyncReport] = attrs.field(factory=dict)
 
@@ -181,6 +182,35 @@ def _utc_now(now: datetime | None) -> datetime:
     if now.utcoffset() is None:
         raise errors.InvalidRequestError("now must be an aware datetime")
     return now.astimezone(UTC)
+
+
+async def _plan_shares(
+    pool: ClientPool, store: Store, spec: SyncSpec, now: datetime, shares: Mapping[str, list[int]]
+) -> dict[str, SyncPlan | errors.SolarEdgeError]:
+    """Each credential's plan of its share, or the error that stopped it.
+
+    A share fails alone (its key refused, its credits used up): the other
+    credentials' shares are still planned.
+    """
+    records = {site.site_id: site.site for site in await pool.sites()}
+    outcomes: dict[str, SyncPlan | errors.SolarEdgeError] = {}
+    limit = anyio.Semaphore(_PLANNING_CONCURRENCY)
+
+    async def plan_one(credential: str, share: list[int]) -> None:
+        async with limit:
+            try:
+                plan = await plan_sync(
+                    pool.client(credential), store, attrs.evolve(spec, sites=share), now=now
+                )
+            except errors.SolarEdgeError as exc:
+                outcomes[credential] = exc
+            else:
+                outcomes[credential] = _records(records, share, plan)
+
+    async with anyio.create_task_group() as tg:
+        for credential, share in shares.items():
+            tg.start_soon(plan_one, credential, share)
+    return outcomes
 
 
 async def plan_pool_sync(
@@ -211,71 +241,49 @@ async def plan_pool_sync(
         part = PoolSyncPart(credential=credential, account=pool.account_of(credential), plan=plan)
         return PoolSyncPlan(spec=spec, now=now, parts=(part,), failed_sites=plan.failed_sites)
     shares, unseen = await pool.shares(spec.sites)
+    outcomes = await _plan_shares(pool, store, spec, now, shares)
+    for refused in outcomes.values():
+        if isinstance(refused, errors.InvalidRequestError):
+            raise refused  # the spec is wrong for every credential, not this one's fault
     failed_sites: dict[int, errors.SolarEdgeError] = dict(unseen)
-    records = {site.site_id: site.site for site in await pool.sites()}
     failed_credentials: dict[str, errors.SolarEdgeError] = dict(pool.listing_errors)
-    plans: dict[str, SyncPlan] = {}
-    refused: list[errors.InvalidRequestError] = []
-    limit = anyio.Semaphore(_PLANNING_CONCURRENCY)
-
-    async def plan_one(credential: str, share: list[int]) -> None:
-        async with limit:
-            try:
-                plan = await plan_sync(
-                    pool.client(credential), store, attrs.evolve(spec, sites=share), now=now
-                )
-            except errors.InvalidRequestError as exc:
-                refused.append(exc)
-            except errors.SolarEdgeError as exc:
-                failed_credentials[credential] = exc
-                failed_sites.update(dict.fromkeys(share, exc))
-            else:
-                plans[credential] = _records(records, share, plan)
-
-    async with anyio.create_task_group() as tg:
-        for credential, share in shares.items():
-            tg.start_soon(plan_one, credential, share)
-    if refused:
-        raise refused[0]
-    parts = tuple(
-        PoolSyncPart(credential=cred, account=pool.account_of(cred), plan=plans[cred])
-        for cred in pool.credentials
-        if cred in plans
-    )
+    parts: list[PoolSyncPart] = []
+    for credential in pool.credentials:
+        outcome = outcomes.get(credential)
+        if isinstance(outcome, errors.SolarEdgeError):
+            failed_credentials[credential] = outcome
+            failed_sites.update(dict.fromkeys(shares[credential], outcome))
+        elif outcome is not None:
+            account = pool.account_of(credential)
+            parts.append(PoolSyncPart(credential=credential, account=account, plan=outcome))
     for part in parts:
         failed_sites.update(part.plan.failed_sites)
     return PoolSyncPlan(
         spec=spec,
         now=now,
-        parts=parts,
+        parts=tuple(parts),
         failed_sites=failed_sites,
         failed_credentials=failed_credentials,
         listing_credits=pool.listing_credits,
     )
 
 
+def _sums(records: Sequence[object], names: Iterable[str]) -> dict[str, int]:
+    """Each named counter summed over ``records``."""
+    return {name: sum(getattr(record, name) for record in records) for name in names}
+
+
 def _merge(plan: PoolSyncPlan, reports: Mapping[str, SyncReport]) -> PoolSyncReport:
     each = [reports[p.credential] for p in plan.parts if p.credential in reports]
     worst = max((_OUTCOMES.index(r.outcome) for r in each if r.outcome in _OUTCOMES), default=0)
-    failures = tuple(e for r in each for e in r.errors)[:_MAX_ERRORS]
     return PoolSyncReport(
-        credits=sum(r.credits for r in each),
-        rows=sum(r.rows for r in each),
-        rows_inserted=sum(r.rows_inserted for r in each),
-        rows_updated=sum(r.rows_updated for r in each),
-        rows_unchanged=sum(r.rows_unchanged for r in each),
-        succeeded=sum(r.succeeded for r in each),
-        failed=sum(r.failed for r in each),
-        not_attempted=sum(r.not_attempted for r in each),
-        rate_limited=sum(r.rate_limited for r in each),
+        **_sums(each, _SUMMED),
         run_id=each[0].run_id if each else 0,
-        sites=sum(r.sites for r in each),
         complete=all(r.complete for r in each)
         and not plan.failed_sites
         and not plan.failed_credentials,
-        held_elsewhere=sum(r.held_elsewhere for r in each),
         outcome=_OUTCOMES[worst],
-        errors=failures,
+        errors=tuple(e for r in each for e in r.errors)[:_MAX_ERRORS],
         run_ids={cred: r.run_id for cred, r in reports.items()},
         parts=dict(reports),
     )
@@ -291,7 +299,7 @@ async def run_pool_sync(
     batch_items: int = DEFAULT_BATCH_ITEMS,
     batch_seconds: float = DEFAULT_BATCH_SECONDS,
     concurrency: int | None = None,
-    lease_ttl: float = 300.0,
+    lease_ttl: float = DEFAULT_LEASE_TTL,
     parallel: int | None = None,
 ) -> PoolSyncReport:
     """Run every share of ``plan`` with `run_sync` on its own client, into one store.
@@ -329,24 +337,22 @@ async def run_pool_sync(
     progress: dict[str, SyncProgress] = {}
     reports: dict[str, SyncReport] = {}
     slots = anyio.Semaphore(parallel)
+    # Every share runs with the same settings.
+    sync = functools.partial(
+        run_sync,
+        owner=owner,
+        batch_items=batch_items,
+        batch_seconds=batch_seconds,
+        concurrency=concurrency,
+        lease_ttl=lease_ttl,
+    )
 
     def report_progress() -> None:
         if on_progress is None:
             return
-        snaps = list(progress.values())
-        waiting = sum(len(p.plan.items) for p in plan.parts if p.credential not in progress)
-        on_progress(
-            SyncProgress(
-                done=sum(s.done for s in snaps),
-                total=sum(s.total for s in snaps) + waiting,
-                credits=sum(s.credits for s in snaps),
-                rows=sum(s.rows for s in snaps),
-                failed=sum(s.failed for s in snaps),
-                succeeded=sum(s.succeeded for s in snaps),
-                not_attempted=sum(s.not_attempted for s in snaps),
-                rate_limited=sum(s.rate_limited for s in snaps),
-            )
-        )
+        sums = _sums(list(progress.values()), _PROGRESS_FIELDS)
+        sums["total"] += sum(len(p.plan.items) for p in plan.parts if p.credential not in progress)
+        on_progress(SyncProgress(**sums))
 
     async def run_one(part: PoolSyncPart) -> None:
         def seen(snapshot: SyncProgress) -> None:
@@ -354,17 +360,8 @@ async def run_pool_sync(
             report_progress()
 
         async with slots:
-            reports[part.credential] = await run_sync(
-                pool.client(part.credential),
-                store,
-                part.plan,
-                on_progress=seen,
-                owner=owner,
-                batch_items=batch_items,
-                batch_seconds=batch_seconds,
-                concurrency=concurrency,
-                lease_ttl=lease_ttl,
-            )
+            client = pool.client(part.credential)
+            reports[part.credential] = await sync(client, store, part.plan, on_progress=seen)
 
     # SQLite: one sync at a time per file. The pool's shares are one sync: the lock is
     # taken once for all of them (each share's run_sync then finds it held).

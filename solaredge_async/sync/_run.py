@@ -28,8 +28,7 @@ import attrs
 
 from solaredge_async import errors
 from solaredge_async._endpoints import ENDPOINTS, FAMILIES
-from solaredge_async.fleet import ItemSucceeded, WorkItem
-from solaredge_async.fleet._rows import series_buckets
+from solaredge_async.fleet import WorkItem
 from solaredge_async.store import (
     Attempt,
     InvalidRowError,
@@ -40,6 +39,7 @@ from solaredge_async.store import (
     WatermarkAdvance,
 )
 from solaredge_async.sync._plan import bucket_floor
+from solaredge_async.sync._rows import item_rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -58,6 +58,8 @@ logger = logging.getLogger("solaredge_async.sync")
 DEFAULT_BATCH_ITEMS: Final = 200
 #: Seconds a fetched item waits for its commit at most.
 DEFAULT_BATCH_SECONDS: Final = 10.0
+#: Seconds an item's lease lasts by default.
+DEFAULT_LEASE_TTL: Final = 300.0
 #: Seconds the shielded clean-up after a cancellation may take at most.
 SHUTDOWN_TIMEOUT: Final = 30.0
 _SUB_DAILY: Final = {"QUARTER_HOUR": timedelta(minutes=15), "HOUR": timedelta(hours=1)}
@@ -89,8 +91,8 @@ class SyncProgress:
 
 
 @attrs.frozen(kw_only=True)
-class SyncReport:
-    """What a sync did.
+class SyncReport(RunTotals):
+    """What a sync did: the totals its run ends with in the store, and more.
 
     Attributes:
         credits: Credits the client spent during the run (retries included, discovery
@@ -111,20 +113,13 @@ class SyncReport:
         errors: ``(item key, message)`` of each failed item (at most 100).
     """
 
-    credits: int
-    rows: int
     rows_inserted: int
     rows_updated: int
     rows_unchanged: int
-    succeeded: int
-    failed: int
-    not_attempted: int
-    rate_limited: int
     run_id: int
     sites: int
     complete: bool
     held_elsewhere: int = 0
-    outcome: str = "ok"
     errors: tuple[tuple[ItemKey, str], ...] = ()
 
 
@@ -154,42 +149,6 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-def _rows(
-    parts: Sequence[tuple[WorkItem, SweepRecord]],
-) -> tuple[list[MeasurementRow], datetime | None, datetime | None]:
-    """An item's rows to store (UTC, no null buckets) and two ends.
-
-    The end of its last value, and the end of the last bucket received (null buckets
-    included).
-    """
-    rows: list[MeasurementRow] = []
-    last_value_end: datetime | None = None
-    last_bucket_end: datetime | None = None
-    for work, record in parts:
-        for b in series_buckets(ItemSucceeded(item=work, record=record), include_null=True):
-            end = b.end
-            if last_bucket_end is None or end > last_bucket_end:
-                last_bucket_end = end
-            if b.value is None:
-                continue
-            if last_value_end is None or end > last_value_end:
-                last_value_end = end
-            rows.append(
-                MeasurementRow(
-                    site_id=b.site_id,
-                    device_serial=b.device_serial,
-                    source=b.source,
-                    metric=b.metric,
-                    resolution=b.resolution,
-                    period_start=b.start.astimezone(UTC),
-                    period_end=end.astimezone(UTC),
-                    value=b.value,
-                    unit=b.unit,
-                )
-            )
-    return rows, last_value_end, last_bucket_end
-
-
 class _Runner:
     def __init__(
         self,
@@ -217,14 +176,9 @@ class _Runner:
         self.attempts: list[Attempt] = []
         self.flush_lock = anyio.Lock()
         self.total = len(plan.items)
-        self.done = 0
-        self.succeeded = 0
-        self.failed = 0
-        self.not_attempted = 0
-        self.held_elsewhere = 0
-        self.inserted = 0
-        self.updated = 0
-        self.unchanged = 0
+        # Items by how they ended, and rows by what their commit did.
+        self.done = self.succeeded = self.failed = self.not_attempted = self.held_elsewhere = 0
+        self.inserted = self.updated = self.unchanged = 0
         self.errors: list[tuple[ItemKey, str]] = []
         self.stop_reason: str | None = None
         usage = client.usage
@@ -361,7 +315,7 @@ class _Runner:
         for (start, end), part in zip(item.windows, parts, strict=True):
             if part is None:
                 return rows, last_value_end, covered, False
-            got, value_end, bucket_end = _rows([part])
+            got, value_end, bucket_end = item_rows([part])
             rows.extend(got)
             if value_end is not None and (last_value_end is None or value_end > last_value_end):
                 last_value_end = value_end
@@ -570,17 +524,6 @@ class _Runner:
             return "ok"
         return "failed" if self.succeeded == 0 and self.failed else "partial"
 
-    def totals(self, outcome: str) -> RunTotals:
-        return RunTotals(
-            credits=self.credits(),
-            succeeded=self.succeeded,
-            failed=self.failed,
-            not_attempted=self.not_attempted,
-            rate_limited=self.rate_limited(),
-            rows=self.inserted + self.updated,
-            outcome=outcome,
-        )
-
 
 async def _wind_up(runner: _Runner, run_id: int, outcome: str, *, raising: bool) -> None:
     """Commit what is in hand, record the run's end, drop the leases.
@@ -595,7 +538,7 @@ async def _wind_up(runner: _Runner, run_id: int, outcome: str, *, raising: bool)
         finally:
             if outcome == "interrupted":
                 runner.not_attempted += max(0, runner.total - runner.done)
-            await store.finish_run(run_id, runner.totals(outcome))
+            await store.finish_run(run_id, runner.report(run_id, outcome))
             await store.release(runner.owner)
     except StoreError:
         if not raising:
@@ -613,7 +556,7 @@ async def run_sync(
     batch_items: int = DEFAULT_BATCH_ITEMS,
     batch_seconds: float = DEFAULT_BATCH_SECONDS,
     concurrency: int | None = None,
-    lease_ttl: float = 300.0,
+    lease_ttl: float = DEFAULT_LEASE_TTL,
     claim_size: int | None = None,
 ) -> SyncReport:
     """Fetch what ``plan`` misses and commit rows with their watermarks.
