@@ -28,6 +28,7 @@ from solaredge_async._client_setup import (
     make_credential,
     resolution_table,
 )
+from solaredge_async._closing import AsyncClosing
 from solaredge_async._credentials import (
     ApiKeyCredential,
     BearerCredential,
@@ -53,7 +54,6 @@ from solaredge_async.models import (
 if TYPE_CHECKING:
     import os
     from collections.abc import Awaitable, Callable, Collection, Mapping
-    from types import TracebackType
     from zoneinfo import ZoneInfo
 
     from solaredge_async.limits._bucket import RateLimiter
@@ -102,7 +102,7 @@ def _span(a: datetime, b: datetime) -> timedelta:
     return b.astimezone(UTC) - a.astimezone(UTC)
 
 
-class BaseClient:
+class BaseClient(AsyncClosing):
     """The machinery under `SolarEdgeClient` (see there for the arguments)."""
 
     #: The site's zone, looked up once; defined by `SolarEdgeClient` (it calls `site`).
@@ -255,14 +255,6 @@ class BaseClient:
             self._limiter, self._engine.limiter, self._credit_ledger = await self._shared.open()
         self._check_open()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it is the caller's); idempotent.

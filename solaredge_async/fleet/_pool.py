@@ -32,12 +32,12 @@ import anyio
 import attrs
 
 from solaredge_async import errors
+from solaredge_async._closing import AsyncClosing
 from solaredge_async._usage import Usage
 from solaredge_async.client import SolarEdgeClient
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-    from types import TracebackType
 
     from solaredge_async._credentials import TokenProvider
     from solaredge_async.models import Site
@@ -106,7 +106,7 @@ def _declared(site_ids: Iterable[int] | None) -> tuple[int, ...] | None:
     return tuple(ids)
 
 
-class ClientPool:
+class ClientPool(AsyncClosing):
     """Several clients, one per credential, seen as one fleet; an async context manager.
 
     ::
@@ -397,14 +397,6 @@ class ClientPool:
             raise
         self._stack = stack
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close every client of the pool; idempotent. Later use raises `ClientClosedError`."""
