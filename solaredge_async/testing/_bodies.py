@@ -9,18 +9,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Literal, NamedTuple
 
-from solaredge_async.testing._devices import END_STAMPED, FAMILY_METRICS, device_getter
+from solaredge_async.testing._devices import (
+    END_STAMPED,
+    ENERGY_METRIC,
+    FAMILY_METRICS,
+    POWER_METRIC,
+    device_getter,
+)
 from solaredge_async.testing._model import alert_category, mix64
 from solaredge_async.testing._query import ENERGY_UNITS, POWER_UNITS
 from solaredge_async.testing._replies import Problem
-from solaredge_async.testing._solar import CHARGE, DISCHARGE, EXPORT, IMPORT, LOAD, PV, SELF
+from solaredge_async.testing._solar import CHARGE, DISCHARGE, EXPORT, IMPORT, LOAD, PV, SELF, SOC
 from solaredge_async.testing._timeutil import QH, day_bounds, iso_local, local_ordinal, zone
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from solaredge_async.testing._config import SimulatorConfig
-    from solaredge_async.testing._fleet import Getter, Kind, Point, SimulatedFleet
+    from solaredge_async.testing._devices import MetricSpec
+    from solaredge_async.testing._fleet import Getter, Point, SimulatedFleet
     from solaredge_async.testing._model import SiteModel
     from solaredge_async.testing._oauth import Grant
     from solaredge_async.testing._query import Query, Windows
@@ -34,7 +41,6 @@ DEVICE_TYPES: Final = frozenset(
 )
 _TYPES_TEXT: Final = ", ".join(sorted(DEVICE_TYPES))
 _NOT_FOUND: Final = 404
-_SOC_INDEX: Final = 7  # the battery's state of charge among a day's quarter-hour series
 
 
 class Caller(NamedTuple):
@@ -241,21 +247,36 @@ class Bodies:
         production = self.fleet.window_sums(model, window.start, window.end, now=call.now)[PV]
         return _performance_values(model, production)
 
+    def _units(self, spec: MetricSpec) -> Mapping[str, float]:
+        """Return the units a metric may be asked in, with their divisors of its base unit."""
+        if spec.base_unit == "WH":
+            return ENERGY_UNITS
+        if spec.base_unit == "W":
+            return POWER_UNITS
+        if spec.base_unit == "PERCENTAGE":
+            return {
+                "PERCENTAGE": 1.0,
+                "PERCENTAGE_100": 0.01 if self.config.soe_scale == "fraction" else 1.0,
+            }
+        return {spec.base_unit: 1.0}
+
     def _measurements(
         self,
         call: Call,
-        *,
+        spec: MetricSpec,
         getter: Getter,
-        kind: Kind,
-        allowed: frozenset[str],
-        units: Mapping[str, float],
-        base_unit: str,
+        *,
         stamp_end: bool = False,
         day_total: Callable[[int], float | None] | None = None,
     ) -> object:
-        model, windows = call.model, self.windows
+        """Return the buckets of one metric over the call's window, in the asked unit."""
+        config, model, windows = self.config, call.model, self.windows
+        allowed = config.power_resolutions if spec.subdaily else config.energy_resolutions
         window = windows.resolve(model, call.query, call.now, allowed)
-        unit, divisor = call.query.unit(units, base_unit, honour=self.config.honour_unit)
+        kind = spec.kind
+        unit, divisor = call.query.unit(
+            self._units(spec), spec.base_unit, honour=config.honour_unit
+        )
         points = self.fleet.measure(
             model,
             window.start,
@@ -279,24 +300,14 @@ class Bodies:
         fleet, model = self.fleet, call.model
         return self._measurements(
             call,
-            getter=_site_pv,
-            kind="sum",
-            allowed=self.config.energy_resolutions,
-            units=ENERGY_UNITS,
-            base_unit="WH",
+            ENERGY_METRIC,
+            _site_pv,
             day_total=lambda ordinal: fleet.pv_total(model, ordinal),
         )
 
     def power(self, call: Call) -> object:
         """``GET /sites/{siteId}/power``: PV power per bucket (bucket averages)."""
-        return self._measurements(
-            call,
-            getter=_site_power,
-            kind="power",
-            allowed=self.config.power_resolutions,
-            units=POWER_UNITS,
-            base_unit="W",
-        )
+        return self._measurements(call, POWER_METRIC, _site_power)
 
     def environmental_benefits(self, call: Call) -> object:
         """``GET /sites/{siteId}/environmental-benefits``: CO2, trees, bulbs, EV miles."""
@@ -342,7 +353,7 @@ class Bodies:
                 grid_w = float(((day.q[IMPORT][k] or 0) - (day.q[EXPORT][k] or 0)) * 4)
             if model.batteries and day.q[CHARGE][k] is not None:
                 battery_w = float(((day.q[CHARGE][k] or 0) - (day.q[DISCHARGE][k] or 0)) * 4)
-                soc = day.q[_SOC_INDEX][k]
+                soc = day.q[SOC][k]
                 charge_level = None if soc is None else round(100.0 * soc / model.capacity_wh, 1)
         flow: dict[str, object] = {
             "updateRefreshRate": 3,
@@ -589,27 +600,7 @@ class Bodies:
             soe_scale=config.soe_scale,
             negative_rate=config.negative_storage_energy,
         )
-        units: Mapping[str, float]
-        if spec.base_unit == "WH":
-            units = ENERGY_UNITS
-        elif spec.base_unit == "W":
-            units = POWER_UNITS
-        elif spec.base_unit == "PERCENTAGE":
-            units = {
-                "PERCENTAGE": 1.0,
-                "PERCENTAGE_100": 0.01 if config.soe_scale == "fraction" else 1.0,
-            }
-        else:
-            units = {spec.base_unit: 1.0}
-        return self._measurements(
-            call,
-            getter=getter,
-            kind=spec.kind,
-            allowed=config.power_resolutions if spec.subdaily else config.energy_resolutions,
-            units=units,
-            base_unit=spec.base_unit,
-            stamp_end=metric in END_STAMPED,
-        )
+        return self._measurements(call, spec, getter, stamp_end=metric in END_STAMPED)
 
 
 def _performance_values(model: SiteModel, production: int | None) -> dict[str, float | None]:

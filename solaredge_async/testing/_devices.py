@@ -13,22 +13,20 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Final, Literal
 
 from solaredge_async.testing._model import mix64, unit_hash
-from solaredge_async.testing._solar import (
-    CHARGE,
-    DISCHARGE,
-    EXPORT,
-    IMPORT,
-    LOAD,
-    PV,
-    SOC,
-    Day,
-    split_ints,
-)
+from solaredge_async.testing._solar import CHARGE, DISCHARGE, METER_FLOWS, PV, SOC, Day, split_ints
 
 if TYPE_CHECKING:
     from solaredge_async.testing._model import SiteModel
 
-__all__ = ["END_STAMPED", "FAMILY_METRICS", "MetricSpec", "device_getter", "kebab_to_camel"]
+__all__ = [
+    "END_STAMPED",
+    "ENERGY_METRIC",
+    "FAMILY_METRICS",
+    "POWER_METRIC",
+    "MetricSpec",
+    "device_getter",
+    "kebab_to_camel",
+]
 
 Getter = Callable[[Day], Sequence[float | None]]
 Kind = Literal["sum", "power", "avg"]
@@ -45,28 +43,30 @@ class MetricSpec:
         self.subdaily = subdaily
 
 
-_E = MetricSpec("sum", "WH", subdaily=False)
-_P = MetricSpec("power", "W", subdaily=True)
+#: An energy: summed per bucket, in Wh, any resolution (a site's ``/energy`` too).
+ENERGY_METRIC: Final = MetricSpec("sum", "WH", subdaily=False)
+#: A power: averaged per bucket, in W, sub-daily resolutions (a site's ``/power`` too).
+POWER_METRIC: Final = MetricSpec("power", "W", subdaily=True)
 
 #: The metrics of each device family (camelCase, as bulk telemetry names them).
 FAMILY_METRICS: Final[dict[str, dict[str, MetricSpec]]] = {
     "inverters": {
-        "power": _P,
-        "energy": _E,
+        "power": POWER_METRIC,
+        "energy": ENERGY_METRIC,
         "voltage": MetricSpec("avg", "VOLT", subdaily=True),
         "current": MetricSpec("avg", "AMPERE", subdaily=True),
         "frequency": MetricSpec("avg", "HERTZ", subdaily=True),
     },
     "meters": {
-        f"{flow}{what}": (_P if what == "Power" else _E)
-        for flow in ("production", "consumption", "import", "export")
+        f"{flow}{what}": (POWER_METRIC if what == "Power" else ENERGY_METRIC)
+        for flow in METER_FLOWS
         for what in ("Power", "Energy")
     },
     "storage": {
-        "chargePower": _P,
-        "chargeEnergy": _E,
-        "dischargePower": _P,
-        "dischargeEnergy": _E,
+        "chargePower": POWER_METRIC,
+        "chargeEnergy": ENERGY_METRIC,
+        "dischargePower": POWER_METRIC,
+        "dischargeEnergy": ENERGY_METRIC,
         "stateOfEnergy": MetricSpec("avg", "PERCENTAGE", subdaily=True),
         "remainingEnergy": MetricSpec("avg", "WH", subdaily=True),
     },
@@ -143,9 +143,7 @@ def device_getter(  # noqa: C901, PLR0911
         meter = m.meters[index]
         if metric not in meter.metrics:
             raise KeyError(metric)
-        flow = {"production": PV, "consumption": LOAD, "import": IMPORT, "export": EXPORT}[
-            metric.removesuffix("Power").removesuffix("Energy")
-        ]
+        flow = METER_FLOWS[metric.removesuffix("Power").removesuffix("Energy")]
 
         def energy(d: Day) -> list[float | None]:
             vals = d.q[flow]

@@ -53,14 +53,6 @@ Getter = Callable[[Day], Sequence[float | None]]
 Point = tuple[str, float | None]
 
 _SUBDAILY: Final = frozenset({"QUARTER_HOUR", "HOUR"})
-# Bounded caches: a sweep touches each site-day in a burst, so small LRUs hit well
-# and the simulator stays under ~50 MB whatever the fleet size.
-#: Derived sites kept (~1.8 KB each).
-_SITE_CACHE: Final = 8192
-#: Computed site-days kept (~5-30 KB each with device series).
-_DAY_CACHE: Final = 1024
-#: Whole-day flow sums kept (~0.2 KB each).
-_SUMS_CACHE: Final = 32_768
 
 
 @attrs.frozen(kw_only=True)
@@ -71,34 +63,40 @@ class SiteTruth:
         site_id: The site id the API uses.
         index: The site's 0-based position in the fleet.
         name: The site name.
-        timezone: IANA zone of the site.
-        latitude: Degrees north. longitude: Degrees east.
-        peak_power_kw: Peak power, kW.
         installation_date: Site-local installation date (no data before it).
+        timezone: IANA zone of the site.
+        latitude: Degrees north.
+        longitude: Degrees east.
         country: Country name.
-        activation_status: ``ACTIVE`` or ``PENDING``.
-        inverters: Inverter serials. meters: Meter serials. batteries: Battery serials.
+        peak_power_kw: Peak power, kW.
+        inverters: Inverter serials.
+        optimizers: Number of optimizers on the site (on all its inverters).
+        meters: Meter serials.
         meter_types: The ``meterType`` of each meter, in the order of ``meters``.
-        optimizers: Number of optimizers on the site.
+        batteries: Battery serials.
+        activation_status: ``ACTIVE`` or ``PENDING``.
         account: The API key of the owning account (kept out of the repr).
         account_id: The owning account's numeric id.
     """
 
+    # The site and where it stands.
     site_id: int
     index: int
     name: str
+    installation_date: date
     timezone: str
     latitude: float
     longitude: float
-    peak_power_kw: float
-    installation_date: date
     country: str
-    activation_status: str
+    # Its equipment, each family with what describes it.
+    peak_power_kw: float
     inverters: tuple[str, ...]
-    meters: tuple[str, ...]
-    batteries: tuple[str, ...]
-    meter_types: tuple[str, ...]
     optimizers: int
+    meters: tuple[str, ...]
+    meter_types: tuple[str, ...]
+    batteries: tuple[str, ...]
+    # Its standing and its owner.
+    activation_status: str
     account: str = attrs.field(repr=False)
     account_id: int
 
@@ -111,6 +109,16 @@ class SiteTruth:
     def has_battery(self) -> bool:
         """Whether the site has at least one battery."""
         return bool(self.batteries)
+
+
+# Bounded caches: a sweep touches each site-day in a burst, so small LRUs hit well
+# and the simulator stays under ~50 MB whatever the fleet size.
+#: Derived sites kept (~1.8 KB each).
+_SITE_CACHE: Final = 8192
+#: Computed site-days kept (~5-30 KB each with device series).
+_DAY_CACHE: Final = 1024
+#: Whole-day flow sums kept (~0.2 KB each).
+_SUMS_CACHE: Final = 32_768
 
 
 class SimulatedFleet:
@@ -221,25 +229,23 @@ class SimulatedFleet:
         Raises:
             KeyError: No site has this id.
         """
-        m = self.model_for(site_id)
-        if m is None:
-            raise KeyError(site_id)
+        m = self._require(site_id)
         return SiteTruth(
             site_id=m.site_id,
             index=m.index,
             name=m.name,
+            installation_date=date.fromordinal(m.install_ordinal),
             timezone=m.tz,
             latitude=m.lat,
             longitude=m.lon,
-            peak_power_kw=m.peak_kw,
-            installation_date=date.fromordinal(m.install_ordinal),
             country=m.country,
-            activation_status=m.activation,
+            peak_power_kw=m.peak_kw,
             inverters=tuple(i.serial for i in m.inverters),
-            meters=tuple(x.serial for x in m.meters),
-            batteries=tuple(b.serial for b in m.batteries),
-            meter_types=tuple(x.meter_type for x in m.meters),
             optimizers=sum(i.optimizers for i in m.inverters),
+            meters=tuple(x.serial for x in m.meters),
+            meter_types=tuple(x.meter_type for x in m.meters),
+            batteries=tuple(b.serial for b in m.batteries),
+            activation_status=m.activation,
             account=m.account,
             account_id=m.account_id,
         )
@@ -407,13 +413,12 @@ class SimulatedFleet:
                     n_val += 1
                 else:
                     vals = getter(self.day(m, ordinal))
-                    for k in range(k0, k1):
-                        if start + k * QH <= pub_limit:
-                            n_pub += 1
-                            v = vals[k]
-                            if v is not None:
-                                total_sum += v
-                                n_val += 1
+                    last = _published_end(start, k1, pub_limit)
+                    n_pub += max(0, last - k0)
+                    for v in vals[k0:last]:
+                        if v is not None:
+                            total_sum += v
+                            n_val += 1
         flush()
         return out
 
@@ -446,7 +451,7 @@ class SimulatedFleet:
                         seen[q] = True
             else:
                 d = self.day(m, ordinal)
-                last = min(k1, int((pub_limit - start) // QH) + 1)
+                last = _published_end(start, k1, pub_limit)
                 for q in wanted:
                     vals = [v for v in d.q[q][k0:last] if v is not None]
                     if vals:
@@ -553,14 +558,14 @@ class SimulatedFleet:
         now = self._now()
         ws, we = self._window(m, start, end, now)
         s = self.window_sums(m, ws, we, now=now)
-        production = float(s[PV]) if s[PV] is not None else None
-        if production is None and we > day_bounds(m.tz, m.install_ordinal)[0]:
-            production = 0.0
 
         def f(q: int) -> float | None:
             v = s[q]
             return None if v is None else float(v)
 
+        production = f(PV)
+        if production is None and we > day_bounds(m.tz, m.install_ordinal)[0]:
+            production = 0.0
         return {
             "production": production,
             "consumption": f(LOAD),
@@ -583,12 +588,13 @@ class SimulatedFleet:
     ) -> list[tuple[datetime, float | None]]:
         """Return the expected series of one device metric (as bulk telemetry lists it).
 
+        Values are in the metric's base unit: W, Wh, V, A, Hz, fraction or percent.
+
         Args:
             site_id: The site.
             serial: An inverter, meter or battery serial of that site.
             metric: The camelCase metric (``power``, ``energy``, ``voltage``,
-                ``importPower``, ``stateOfEnergy``, ...), in its base unit (W, Wh, V,
-                A, Hz, fraction or percent).
+                ``importPower``, ``stateOfEnergy``, ...).
             start: Window start (naive: site-local; ``None``: local midnight).
             end: Window end (``None``: now).
             resolution: Any resolution the metric supports.
@@ -666,6 +672,15 @@ def _day_spans(tz: str, q0: int, we: float) -> Iterator[tuple[int, int, int, int
         if k0 < k1:
             yield ordinal, start, n, k0, k1
         ordinal += 1
+
+
+def _published_end(start: int, k1: int, pub_limit: float) -> int:
+    """Return the end (exclusive) of a day's quarter-hours before ``k1`` published by ``pub_limit``.
+
+    ``start`` is the day's first instant; quarter-hour ``k`` is published once its start,
+    ``start + k * QH``, is at most ``pub_limit`` (POSIX seconds).
+    """
+    return min(k1, int((pub_limit - start) // QH) + 1)
 
 
 def _site_pv(d: Day) -> Sequence[float | None]:

@@ -241,17 +241,17 @@ class Gateway:
             return _settled(admission, reply, charge=self.config.charge_rate_limited, release=False)
         if not isinstance(caller, Caller):
             return _settled(admission, replies.unauthorized(caller, admission))
-        return self._data_call(method, rest, pairs, caller, now, tick, admission, gzip_ok=gzip_ok)
+        return self._data_call(admission, caller, method, rest, pairs, now, tick, gzip_ok=gzip_ok)
 
     def _data_call(  # noqa: PLR0917 - the hot path hands the request's parts on as they are
         self,
+        admission: Admission,
+        caller: Caller,
         method: str,
         rest: str,
         pairs: list[tuple[str, str]],
-        caller: Caller,
         now: float,
         tick: float,
-        admission: Admission,
         *,
         gzip_ok: bool,
     ) -> Reply:

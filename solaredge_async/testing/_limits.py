@@ -32,25 +32,27 @@ class SimulatedUsage:
 
     Attributes:
         calls: Requests received, everything included (429s, faults, 4xx).
+        in_flight: Calls being answered right now.
+        statuses: Count of answers per HTTP status.
+        faults: Count of applied faults per kind.
         credits: Credits charged in the current billing month.
         lifetime_credits: Credits charged since the simulator started.
         minute_429s: Per-minute 429s answered (fault bursts included).
         monthly_429s: Monthly-credit 429s answered.
         concurrency_429s: 429s answered because too many calls were in flight.
-        in_flight: Calls being answered right now.
-        statuses: Count of answers per HTTP status.
-        faults: Count of applied faults per kind.
     """
 
+    # What was received and answered.
     calls: int = 0
+    in_flight: int = 0
+    statuses: Mapping[int, int] = attrs.field(factory=dict)
+    faults: Mapping[str, int] = attrs.field(factory=dict)
+    # What was charged, and what was refused.
     credits: int = 0
     lifetime_credits: int = 0
     minute_429s: int = 0
     monthly_429s: int = 0
     concurrency_429s: int = 0
-    in_flight: int = 0
-    statuses: Mapping[int, int] = attrs.field(factory=dict)
-    faults: Mapping[str, int] = attrs.field(factory=dict)
 
 
 class _Account:
@@ -70,18 +72,21 @@ class _Account:
     )
 
     def __init__(self) -> None:
+        # What was received and answered (the fields of `SimulatedUsage`, in its order).
         self.calls = 0
+        self.in_flight = 0
+        self.statuses: dict[int, int] = {}
+        self.faults: dict[str, int] = {}
+        # The billing month the credits count in, what was charged and refused.
+        self.period: tuple[int, int] | None = None
         self.credits = 0
         self.lifetime = 0
         self.m429 = 0
         self.mo429 = 0
         self.c429 = 0
-        self.in_flight = 0
+        # The fixed clock minute and the calls it admitted.
         self.minute = -1
         self.minute_count = 0
-        self.period: tuple[int, int] | None = None
-        self.statuses: dict[int, int] = {}
-        self.faults: dict[str, int] = {}
 
 
 class Admission:
@@ -257,14 +262,14 @@ class Limits:
                 return SimulatedUsage()
             return SimulatedUsage(
                 calls=acct.calls,
+                in_flight=acct.in_flight,
+                statuses=dict(acct.statuses),
+                faults=dict(acct.faults),
                 credits=acct.credits,
                 lifetime_credits=acct.lifetime,
                 minute_429s=acct.m429,
                 monthly_429s=acct.mo429,
                 concurrency_429s=acct.c429,
-                in_flight=acct.in_flight,
-                statuses=dict(acct.statuses),
-                faults=dict(acct.faults),
             )
 
     def reset_month(self, key: str | None = None) -> None:

@@ -190,7 +190,29 @@ class BatteryModel:
 
 
 class SiteModel:
-    """Everything about one simulated site; physics parameters included."""
+    """Everything about one simulated site; physics parameters included.
+
+    Attributes:
+        index: The site's 0-based position in the fleet.
+        key: The site's 64-bit seed, which every draw about it hashes.
+        site_id: The site id the API uses.
+        account: The API key of the owning account.
+        account_id: The owning account's numeric id.
+        name: The site name.
+        tz: IANA zone of the site.
+        country: Country name. state, city, address, zip: Its address.
+        lat: Degrees north. lon: Degrees east.
+        install_ordinal: Proleptic ordinal of the site-local installation date.
+        activation: ``ACTIVE`` or ``PENDING``.
+        note: The site's note (mostly empty).
+        alerts: ``(id, type, first, last, closed, impact, inverter index)`` per alert,
+            instants in POSIX seconds (``closed`` ``None`` while open), newest first.
+        peak_kw: Peak power, kW.
+        inverters: The inverters. meters: The meters. batteries: The batteries.
+        eff: Performance factor of the PV system (0.72 to 0.82).
+        v_nom: Nominal AC voltage, V. f_nom: Nominal grid frequency, Hz.
+        load_qh: Mean household load, Wh per quarter-hour.
+    """
 
     __slots__ = (
         "account",
@@ -221,32 +243,33 @@ class SiteModel:
         "zip",
     )
 
-    index: int
-    site_id: int
+    # In the order of the slots.
     account: str
     account_id: int
-    name: str
-    tz: str
-    country: str
-    state: str
-    city: str
-    address: str
-    zip: str
-    lat: float
-    lon: float
-    peak_kw: float
-    install_ordinal: int
     activation: str
-    note: str
-    key: int
-    eff: float
-    v_nom: float
-    f_nom: float
-    load_qh: float
-    inverters: tuple[InverterModel, ...]
-    meters: tuple[MeterModel, ...]
-    batteries: tuple[BatteryModel, ...]
+    address: str
     alerts: tuple[tuple[int, str, int, int, int | None, int, int], ...]
+    batteries: tuple[BatteryModel, ...]
+    city: str
+    country: str
+    eff: float
+    f_nom: float
+    index: int
+    install_ordinal: int
+    inverters: tuple[InverterModel, ...]
+    key: int
+    lat: float
+    load_qh: float
+    lon: float
+    meters: tuple[MeterModel, ...]
+    name: str
+    note: str
+    peak_kw: float
+    site_id: int
+    state: str
+    tz: str
+    v_nom: float
+    zip: str
 
     @property
     def has_meter(self) -> bool:

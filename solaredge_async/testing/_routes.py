@@ -17,6 +17,8 @@ import re
 from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote
 
+import attrs
+
 from solaredge_async.testing._devices import FAMILY_METRICS
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ OAUTH_TEMPLATES: Final = frozenset({"/oauth2/token", "/oauth2/revoke-token"})
 FAMILIES: Final = ("inverters", "meters", "storage")
 
 
+@attrs.frozen(eq=False, repr=False)
 class Route:
     """One data route: a path template, the `Bodies` method answering it, its rules.
 
@@ -49,25 +52,19 @@ class Route:
         key_only: Only an API key may call it (a bearer gets 401/403).
         device_data: A bearer needs the ``DEVICE_DATA`` scope.
         fixed: Path parameters the route itself supplies (family, metric).
+        segments: The template split at its slashes (derived, not an argument).
     """
 
-    __slots__ = ("body", "device_data", "fixed", "key_only", "segments", "template")
+    template: str
+    body: str
+    key_only: bool = attrs.field(default=False, kw_only=True)
+    device_data: bool = attrs.field(default=False, kw_only=True)
+    fixed: Mapping[str, str] = attrs.field(factory=dict, kw_only=True)
+    segments: tuple[str, ...] = attrs.field(init=False)
 
-    def __init__(
-        self,
-        template: str,
-        body: str,
-        *,
-        key_only: bool = False,
-        device_data: bool = False,
-        fixed: Mapping[str, str] | None = None,
-    ) -> None:
-        self.template = template
-        self.body = body
-        self.key_only = key_only
-        self.device_data = device_data
-        self.fixed: Mapping[str, str] = fixed or {}
-        self.segments = tuple(template.split("/")[1:])
+    @segments.default
+    def _segments(self) -> tuple[str, ...]:
+        return tuple(self.template.split("/")[1:])
 
     def __repr__(self) -> str:
         return f"<Route {self.template} -> {self.body}>"

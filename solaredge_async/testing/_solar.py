@@ -26,6 +26,7 @@ __all__ = [
     "EXPORT",
     "IMPORT",
     "LOAD",
+    "METER_FLOWS",
     "N_FLOWS",
     "PV",
     "SELF",
@@ -35,17 +36,13 @@ __all__ = [
     "day_pv_total",
 ]
 
-#: Quantity indices of `Day.q` (energies in Wh per quarter-hour, ``SOC`` in Wh).
-PV: Final = 0
-LOAD: Final = 1
-SELF: Final = 2
-CHARGE: Final = 3
-EXPORT: Final = 4
-DISCHARGE: Final = 5
-IMPORT: Final = 6
-SOC: Final = 7
+#: Quantity indices of `Day.q` (energies in Wh per quarter-hour, ``SOC`` in Wh): the
+#: summable flows first, ``PV`` .. ``IMPORT``, then the stored energy.
+PV, LOAD, SELF, CHARGE, EXPORT, DISCHARGE, IMPORT, SOC = range(8)
 #: Number of summable flows (``PV`` .. ``IMPORT``).
-N_FLOWS: Final = 7
+N_FLOWS: Final = SOC
+#: The flow a meter of each kind measures (``production`` .. ``export``).
+METER_FLOWS: Final = {"production": PV, "consumption": LOAD, "import": IMPORT, "export": EXPORT}
 
 _OMEGA: Final = 2.0 * math.pi / 86_400.0
 _EPOCH_ORDINAL: Final = 719_163
