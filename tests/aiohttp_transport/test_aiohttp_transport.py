@@ -60,7 +60,9 @@ async def test_client_results_equal_the_default_transport() -> None:
                 probe_caps=False,
             ) as client:
                 overview = await client.site_overview(site)
-                telemetry = await client.inverter_telemetry(site, start=YESTERDAY, end=YESTERDAY)
+                telemetry = await client.telemetry(
+                    "inverters", site, start=YESTERDAY, end=YESTERDAY
+                )
                 energy = await client.site_energy(site, start=YESTERDAY, end=YESTERDAY)
                 results.append((overview, telemetry, energy))
     assert results[0] == results[1]

@@ -84,7 +84,7 @@ async def test_concurrent_calls_lose_at_most_one_credit_per_family_and_resolutio
         for site in sites(sim):
             tg.start_soon(lambda s: client.site_energy(s, start=FIRST_DAY, end=FIRST_DAY), site)
             tg.start_soon(
-                lambda s: client.inverter_telemetry(s, start=FIRST_DAY, end=FIRST_DAY), site
+                lambda s: client.telemetry("inverters", s, start=FIRST_DAY, end=FIRST_DAY), site
             )
     assert calls(sim, "/energy", 400) == 1
     assert calls(sim, "/telemetry", 400) == 1

@@ -56,7 +56,7 @@ async def test_end_stamped_series_keep_the_bucket_ending_at_to() -> None:
     sim = make_sim(cap_hours=24, include_bucket_at_to=True)
     site = sites(sim)[0]
     async with make_client(sim) as client:
-        tel = await client.inverter_telemetry(site, start=DAY, end=DAY)
+        tel = await client.telemetry("inverters", site, start=DAY, end=DAY)
     assert tel.devices
     for metrics in tel.devices.values():
         power, voltage = metrics["power"], metrics["voltage"]

@@ -132,7 +132,7 @@ async def test_site_data_scope_alone_is_refused_device_data(sim):
         ) as client:
             await client.site_overview(site_id)
             with pytest.raises(PermissionDeniedError):
-                await client.inverter_telemetry(site_id)
+                await client.telemetry("inverters", site_id)
 
 
 async def test_wrong_client_secret_is_an_oauth_error_without_the_secret(sim):

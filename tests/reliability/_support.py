@@ -55,23 +55,10 @@ CALLS: dict[str, Call] = {
     "devices": lambda c: c.devices(SITE, types=["INVERTER", "METER", "BATTERY"]),
     "environmental_benefits": lambda c: c.environmental_benefits(SITE, unit="METRIC"),
     "power_flow": lambda c: c.power_flow(SITE),
-    "inverter_telemetry": lambda c: c.inverter_telemetry(SITE, start=START, end=END_24H),
-    "meter_telemetry": lambda c: c.meter_telemetry(SITE),
-    "storage_telemetry": lambda c: c.storage_telemetry(
-        SITE, start=START, end=END_6H, resolution="HOUR"
-    ),
     "telemetry": lambda c: c.telemetry("meters", SITE, start=START, end=END_6H),
     "device_metric": lambda c: c.device_metric(
         SITE, SERIAL, "meter_import_energy", start=START, end=END_6H
     ),
-    "inverter_voltage": lambda c: c.inverter_voltage(SITE, SERIAL),
-    "inverter_current": lambda c: c.inverter_current(SITE, SERIAL, start=START, end=END_6H),
-    "inverter_frequency": lambda c: c.inverter_frequency(SITE, SERIAL),
-    "inverter_power": lambda c: c.inverter_power(SITE, SERIAL, unit="W"),
-    "inverter_energy": lambda c: c.inverter_energy(SITE, SERIAL, resolution="DAY"),
-    "meter_metric": lambda c: c.meter_metric(SITE, SERIAL, "export", "power"),
-    "storage_metric": lambda c: c.storage_metric(SITE, SERIAL, "charge_energy"),
-    "storage_state_of_energy": lambda c: c.storage_state_of_energy(SITE, SERIAL),
     # Fleet planning: discovery (the site list), then windows per site zone.
     "plan_sweep": lambda c: plan_sweep(
         c, SweepSpec(what={"energy", "overview"}, start=START, end=END_24H), now=END_24H
@@ -95,22 +82,9 @@ SHAPES: dict[str, str] = {
     "devices": "devices",
     "environmental_benefits": "environmental_benefits",
     "power_flow": "power_flow",
-    "inverter_telemetry": "inverters",
-    "meter_telemetry": "meters",
-    "storage_telemetry": "storage",
     "telemetry": "meters",
     **dict.fromkeys(
-        (
-            "device_metric",
-            "inverter_voltage",
-            "inverter_current",
-            "inverter_frequency",
-            "inverter_power",
-            "inverter_energy",
-            "meter_metric",
-            "storage_metric",
-            "storage_state_of_energy",
-        ),
+        ("device_metric",),
         "measurements",
     ),
 }

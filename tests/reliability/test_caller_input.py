@@ -101,32 +101,13 @@ SITE_METHODS: dict[str, Callable[[Any, Any], object]] = {
     "site_alerts": lambda c, s: c.site_alerts(s),
     "environmental_benefits": lambda c, s: c.environmental_benefits(s),
     "power_flow": lambda c, s: c.power_flow(s),
-    "inverter_telemetry": lambda c, s: c.inverter_telemetry(s, start=A_START, end=A_END),
-    "meter_telemetry": lambda c, s: c.meter_telemetry(s),
-    "storage_telemetry": lambda c, s: c.storage_telemetry(s, start=DAY, end=DAY, resolution="DAY"),
     "telemetry": lambda c, s: c.telemetry("meters", s),
     "device_metric": lambda c, s: c.device_metric(s, INVERTER, "inverter_power"),
-    "inverter_voltage": lambda c, s: c.inverter_voltage(s, INVERTER),
-    "inverter_current": lambda c, s: c.inverter_current(s, INVERTER),
-    "inverter_frequency": lambda c, s: c.inverter_frequency(s, INVERTER),
-    "inverter_power": lambda c, s: c.inverter_power(s, INVERTER),
-    "inverter_energy": lambda c, s: c.inverter_energy(s, INVERTER),
-    "meter_metric": lambda c, s: c.meter_metric(s, METER, "import", "energy"),
-    "storage_metric": lambda c, s: c.storage_metric(s, BATTERY, "charge_power"),
-    "storage_state_of_energy": lambda c, s: c.storage_state_of_energy(s, BATTERY),
 }
 
 #: Device methods, called with ``serial`` and otherwise valid arguments.
 SERIAL_METHODS: dict[str, Callable[[Any, Any], object]] = {
     "device_metric": lambda c, n: c.device_metric(SITE, n, "inverter_power"),
-    "inverter_voltage": lambda c, n: c.inverter_voltage(SITE, n),
-    "inverter_current": lambda c, n: c.inverter_current(SITE, n),
-    "inverter_frequency": lambda c, n: c.inverter_frequency(SITE, n),
-    "inverter_power": lambda c, n: c.inverter_power(SITE, n),
-    "inverter_energy": lambda c, n: c.inverter_energy(SITE, n),
-    "meter_metric": lambda c, n: c.meter_metric(SITE, n, "import", "energy"),
-    "storage_metric": lambda c, n: c.storage_metric(SITE, n, "charge_power"),
-    "storage_state_of_energy": lambda c, n: c.storage_state_of_energy(SITE, n),
 }
 
 #: Windowed methods, called with ``start``/``end`` (and ``resolution`` where taken).
@@ -135,32 +116,9 @@ WINDOW_METHODS: dict[str, Callable[..., object]] = {
     "overview_performance": lambda c, a, b: c.overview_performance(SITE, start=a, end=b),
     "site_energy": lambda c, a, b, **k: c.site_energy(SITE, start=a, end=b, **k),
     "site_power": lambda c, a, b, **k: c.site_power(SITE, start=a, end=b, **k),
-    "inverter_telemetry": lambda c, a, b, **k: c.inverter_telemetry(SITE, start=a, end=b, **k),
-    "meter_telemetry": lambda c, a, b, **k: c.meter_telemetry(SITE, start=a, end=b, **k),
-    "storage_telemetry": lambda c, a, b, **k: c.storage_telemetry(SITE, start=a, end=b, **k),
     "telemetry": lambda c, a, b, **k: c.telemetry("storage", SITE, start=a, end=b, **k),
     "device_metric": lambda c, a, b, **k: c.device_metric(
         SITE, INVERTER, "inverter_energy", start=a, end=b, **k
-    ),
-    "inverter_voltage": lambda c, a, b, **k: c.inverter_voltage(
-        SITE, INVERTER, start=a, end=b, **k
-    ),
-    "inverter_current": lambda c, a, b, **k: c.inverter_current(
-        SITE, INVERTER, start=a, end=b, **k
-    ),
-    "inverter_frequency": lambda c, a, b, **k: c.inverter_frequency(
-        SITE, INVERTER, start=a, end=b, **k
-    ),
-    "inverter_power": lambda c, a, b, **k: c.inverter_power(SITE, INVERTER, start=a, end=b, **k),
-    "inverter_energy": lambda c, a, b, **k: c.inverter_energy(SITE, INVERTER, start=a, end=b, **k),
-    "meter_metric": lambda c, a, b, **k: c.meter_metric(
-        SITE, METER, "export", "power", start=a, end=b, **k
-    ),
-    "storage_metric": lambda c, a, b, **k: c.storage_metric(
-        SITE, BATTERY, "charge_energy", start=a, end=b, **k
-    ),
-    "storage_state_of_energy": lambda c, a, b, **k: c.storage_state_of_energy(
-        SITE, BATTERY, start=a, end=b, **k
     ),
 }
 
@@ -239,13 +197,7 @@ def _method_cases() -> list[Case]:
     for name in ("overview_performance", "site_overview"):
         del resolutions[name]  # no resolution parameter
     resolutions["site_power"] += ["DAY", "MONTH", "TOTAL"]
-    for name in (
-        "inverter_telemetry",
-        "meter_telemetry",
-        "storage_telemetry",
-        "telemetry",
-        "device_metric",
-    ):
+    for name in ("telemetry", "device_metric"):
         resolutions[name].append("TOTAL")
     cases += [
         Case(
@@ -263,12 +215,12 @@ def _method_cases() -> list[Case]:
         ("site_power(unit='WH')", lambda c: c.site_power(SITE, unit="WH"), "one of KW, MW, W"),
         (
             "inverter_power(unit='KWH')",
-            lambda c: c.inverter_power(SITE, INVERTER, unit="KWH"),
+            lambda c: c.device_metric(SITE, INVERTER, "inverter_power", unit="KWH"),
             "one of",
         ),
         (
             "inverter_energy(unit='PERCENTAGE')",
-            lambda c: c.inverter_energy(SITE, INVERTER, unit="PERCENTAGE"),
+            lambda c: c.device_metric(SITE, INVERTER, "inverter_energy", unit="PERCENTAGE"),
             "one of",
         ),
         (
@@ -278,7 +230,7 @@ def _method_cases() -> list[Case]:
         ),
         (
             "storage_metric(soe, unit='W')",
-            lambda c: c.storage_metric(SITE, BATTERY, "state_of_energy", unit="W"),
+            lambda c: c.device_metric(SITE, BATTERY, "storage_state_of_energy", unit="W"),
             "one of PERCENTAGE",
         ),
         (
@@ -288,7 +240,7 @@ def _method_cases() -> list[Case]:
         ),
         (
             "meter_metric(unit=1)",
-            lambda c: c.meter_metric(SITE, METER, "import", "power", unit=1),
+            lambda c: c.device_metric(SITE, METER, "meter_import_power", unit=1),
             "one of",
         ),
     ]
@@ -310,14 +262,18 @@ def _method_cases() -> list[Case]:
         ),
         (
             "inverter_telemetry(60 days, DAY)",
-            lambda c: c.inverter_telemetry(
-                SITE, start=A_START, end=A_START + timedelta(days=60), resolution="DAY"
+            lambda c: c.telemetry(
+                "inverters", SITE, start=A_START, end=A_START + timedelta(days=60), resolution="DAY"
             ),
         ),
         (
             "storage_state_of_energy(13 h)",
-            lambda c: c.storage_state_of_energy(
-                SITE, BATTERY, start=A_START, end=A_START + timedelta(hours=13)
+            lambda c: c.device_metric(
+                SITE,
+                BATTERY,
+                "storage_state_of_energy",
+                start=A_START,
+                end=A_START + timedelta(hours=13),
             ),
         ),
         (
@@ -380,12 +336,12 @@ def _method_cases() -> list[Case]:
         ("device_metric(metric=None)", lambda c: c.device_metric(SITE, INVERTER, None), "known: "),
         (
             "meter_metric(direction='sideways')",
-            lambda c: c.meter_metric(SITE, METER, "sideways", "power"),
+            lambda c: c.device_metric(SITE, METER, "meter_sideways_power"),
             "known: ",
         ),
         (
             "storage_metric(metric='volts')",
-            lambda c: c.storage_metric(SITE, BATTERY, "volts"),
+            lambda c: c.device_metric(SITE, BATTERY, "storage_volts"),
             "known: ",
         ),
         ("get('sites')", lambda c: c.get("sites"), "must start with a single '/'"),

@@ -30,9 +30,11 @@ from solaredge_async.fleet import SweepResult, SweepSpec, plan_sweep, sweep
 from solaredge_async.testing import Faults, FleetSpec, Simulator, SimulatorConfig
 from tests.reliability._support import (
     CALLS,
+    END_24H,
     HTTPX_INNER_GENERATORS,
     REFERENCE,
     SITE,
+    START,
     pool_state,
     run_virtual,
 )
@@ -120,7 +122,7 @@ class Server:
 CANCELLED_CALLS: dict[str, Callable[[SolarEdgeClient], Awaitable[object]]] = {
     "site": lambda c: c.site(SITE),
     "site_energy (split)": CALLS["site_energy"],
-    "inverter_telemetry (split)": CALLS["inverter_telemetry"],
+    "telemetry (split)": lambda c: c.telemetry("inverters", SITE, start=START, end=END_24H),
     "get": CALLS["get"],
 }
 

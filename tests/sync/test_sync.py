@@ -117,8 +117,8 @@ async def test_voltage_rows_start_a_bucket_before_their_stamp(sqlite_url):
         await sync_once(client, store, SyncSpec(what=("inverter_voltage",), since=DAY, until=DAY))
         rows = await all_rows(store)
         site_id = rows[0][0]
-        tel = await client.inverter_telemetry(
-            site_id, start=DAY, end=DAY, resolution="QUARTER_HOUR"
+        tel = await client.telemetry(
+            "inverters", site_id, start=DAY, end=DAY, resolution="QUARTER_HOUR"
         )
     assert {r[3] for r in rows} == {"voltage"}  # only the metric asked for
     serial, metrics = next(iter(tel.devices.items()))

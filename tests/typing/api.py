@@ -33,8 +33,8 @@ async def fleet_day(client: SolarEdgeClient, day: date) -> list[tuple[int, float
 
 async def one_inverter(client: SolarEdgeClient, site_id: int, serial: str) -> datetime | None:
     """The last voltage stamp of one inverter."""
-    volts = await client.inverter_voltage(site_id, serial, resolution="HOUR")
-    telemetry: Telemetry = await client.inverter_telemetry(site_id)
+    volts = await client.device_metric(site_id, serial, "inverter_voltage", resolution="HOUR")
+    telemetry: Telemetry = await client.telemetry("inverters", site_id)
     _ = telemetry.devices.get(serial, {})
     return volts.timestamps[-1] if volts.timestamps else None
 

@@ -119,9 +119,9 @@ async def test_state_of_energy_scale(
     """The device metric and storage telemetry come on the chosen scale; other series as sent."""
     api = Api(values, unit)
     async with _client(api, state_of_energy=scale, state_of_energy_input=source) as client:
-        soe = await client.storage_state_of_energy(1, "BAT1")
-        tel = await client.storage_telemetry(1)
-        power = await client.storage_metric(1, "BAT1", "charge_power")
+        soe = await client.device_metric(1, "BAT1", "storage_state_of_energy")
+        tel = await client.telemetry("storage", 1)
+        power = await client.device_metric(1, "BAT1", "storage_charge_power")
     assert soe.values == pytest.approx(expected)
     assert tel.devices["BAT1"]["stateOfEnergy"].values == pytest.approx(expected)
     assert tel.devices["BAT1"]["chargePower"].values == tuple(values)
@@ -149,7 +149,7 @@ async def test_resolutions_are_overridden_by_operation_name() -> None:
         with pytest.raises(InvalidRequestError, match="resolution must be one of DAY"):
             await client.site_power(1, resolution="HOUR")
         with pytest.raises(InvalidRequestError, match="resolution must be one of"):
-            await client.inverter_voltage(1, "SN", resolution="TOTAL")
+            await client.device_metric(1, "SN", "inverter_voltage", resolution="TOTAL")
     with pytest.raises(ConfigurationError, match="unknown operation 'telemetry'.*known: energy"):
         _client(api, resolutions={"telemetry": ["DAY"]})
 

@@ -282,14 +282,14 @@ async def test_alerts_send_only_open_and_page_size(client, server):
 
 async def test_inverter_telemetry_bulk_map(client, server):
     """Bulk telemetry is keyed by serial then metric."""
-    t = await client.inverter_telemetry(4815162)
+    t = await client.telemetry("inverters", 4815162)
     assert t.devices["7A1B2C3D-4E"]["power"].values == (12.5,)
     assert server.requests[-1].url.path == "/v2/sites/4815162/inverters/telemetry"
 
 
 async def test_device_metric_url_encodes_serials(client, server):
     """Serials are URL-encoded into the path."""
-    await client.inverter_voltage(4815162, "7F16/E777 F1")
+    await client.device_metric(4815162, "7F16/E777 F1", "inverter_voltage")
     assert (
         server.requests[-1]
         .url.raw_path.decode()
@@ -347,8 +347,8 @@ BAD_CALLS = [
         lambda c: c.device_metric(1, "SN", "inverter_temperature"),
         "unknown metric",
     ),
-    ("empty serial", lambda c: c.inverter_voltage(1, ""), "serial"),
-    ("control serial", lambda c: c.inverter_voltage(1, "SN\r\nX: y"), "control"),
+    ("empty serial", lambda c: c.device_metric(1, "", "inverter_voltage"), "serial"),
+    ("control serial", lambda c: c.device_metric(1, "SN\r\nX: y", "inverter_voltage"), "control"),
     ("unknown device type", lambda c: c.devices(1, types=["SOLAR_PANEL"]), "device type"),
     ("types as a string", lambda c: c.devices(1, types="INVERTER"), "collection"),
     ("environmental unit", lambda c: c.environmental_benefits(1, unit="SI"), "METRIC"),
