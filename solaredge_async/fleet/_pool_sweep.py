@@ -19,7 +19,7 @@ import functools
 import math
 from collections import Counter
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 import anyio
 import attrs
@@ -31,6 +31,7 @@ from solaredge_async.fleet._run import (
     ItemFailed,
     ItemNotAttempted,
     ItemSucceeded,
+    ResultStream,
     StreamedRun,
     SweepProgress,
     SweepResult,
@@ -42,7 +43,7 @@ from solaredge_async.limits._bucket import DEFAULT_SAFETY_MARGIN
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator, Mapping
 
-    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+    from anyio.streams.memory import MemoryObjectSendStream
 
     from solaredge_async.fleet._plan import WorkItem
     from solaredge_async.fleet._pool import ClientPool, PoolSite
@@ -502,28 +503,12 @@ class _PoolRun:
                 self.on_progress(self.snapshot())
 
 
-class PoolSweepResults:
+class PoolSweepResults(ResultStream["_PoolRun"]):
     """The merged result stream of a pool sweep (``async for result in results``).
 
     Each item of the plan comes out exactly once, in completion order, whichever
     credential fetched it. Iteration ends when every item is accounted for.
     """
-
-    def __init__(self, run: _PoolRun, receive: MemoryObjectReceiveStream[SweepResult]) -> None:
-        self._run = run
-        self._receive = receive
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> SweepResult:
-        try:
-            result = await self._receive.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            self._run.finish()
-            raise StopAsyncIteration from None
-        self._run.tick()
-        return result
 
     @property
     def plan(self) -> PoolSweepPlan:

@@ -57,6 +57,7 @@ __all__ = [
     "ItemFailed",
     "ItemNotAttempted",
     "ItemSucceeded",
+    "ResultStream",
     "SweepProgress",
     "SweepRecord",
     "SweepResult",
@@ -393,14 +394,26 @@ class _Run:
                 self.on_progress(self.snapshot())
 
 
-class SweepResults:
-    """The stream of results of a running sweep (``async for result in results``).
+class _Driven(Protocol):
+    """A run that feeds a result stream (a sweep's, or a pool's)."""
+
+    async def drive(self, send: MemoryObjectSendStream[SweepResult]) -> None: ...
+
+    def tick(self) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def snapshot(self) -> SweepProgress: ...
+
+
+class ResultStream(Generic[_D]):
+    """A running sweep's results (``async for result in results``), and its progress.
 
     Each item of the plan comes out exactly once, in completion order. Iteration ends
     when every item is accounted for.
     """
 
-    def __init__(self, run: _Run, receive: MemoryObjectReceiveStream[SweepResult]) -> None:
+    def __init__(self, run: _D, receive: MemoryObjectReceiveStream[SweepResult]) -> None:
         self._run = run
         self._receive = receive
 
@@ -417,25 +430,27 @@ class SweepResults:
         return result
 
     @property
+    def progress(self) -> SweepProgress:
+        """A snapshot of the progress so far."""
+        return self._run.snapshot()
+
+
+class SweepResults(ResultStream["_Run"]):
+    """The stream of results of a running sweep (``async for result in results``).
+
+    Each item of the plan comes out exactly once, in completion order. Iteration ends
+    when every item is accounted for.
+    """
+
+    @property
     def plan(self) -> SweepPlan:
         """The plan being run."""
         return self._run.plan
 
     @property
-    def progress(self) -> SweepProgress:
-        """A snapshot of the progress so far."""
-        return self._run.snapshot()
-
-    @property
     def stop_reason(self) -> str | None:
         """Why no further items are launched (e.g. ``"quota exhausted"``), or `None`."""
         return self._run.stop_reason
-
-
-class _Driven(Protocol):
-    """A run that feeds a result stream (a sweep's, or a pool's)."""
-
-    async def drive(self, send: MemoryObjectSendStream[SweepResult]) -> None: ...
 
 
 class StreamedRun(Generic[_D]):
