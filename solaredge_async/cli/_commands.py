@@ -33,9 +33,10 @@ from solaredge_async.models import Site
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterable
 
     from solaredge_async._endpoints import ResolutionName, Target
+    from solaredge_async.testing import SimClock, Simulator
 
 __all__ = ["ENV_BASE_URL", "RefusedError", "Stop", "UsageError", "fail"]
 
@@ -97,6 +98,11 @@ class Stop:
     def status(self) -> int:
         """The exit status: 0 for SIGTERM (a clean stop), 130 for SIGINT."""
         return EXIT_OK if self.signum == signal.SIGTERM else EXIT_INTERRUPTED
+
+
+def fields_of(record: object, names: Iterable[str]) -> dict[str, Any]:
+    """``{name: record.name}`` for each of ``names``: a record's fields to pass on by name."""
+    return {name: getattr(record, name) for name in names}
 
 
 def fail(message: str, status: int) -> int:
@@ -396,6 +402,54 @@ def _budget_settings(
     return settings
 
 
+def embedded_simulator(
+    *,
+    seed: int,
+    sites: int,
+    requests_per_minute: int,
+    monthly_credits: int,
+    latency: str,
+    now: datetime | None = None,
+    sim_clock: SimClock | None = None,
+    billing_day: int | None = None,
+) -> Simulator:
+    """The in-process simulator of ``--simulate``.
+
+    ``requests_per_minute`` 0 is no limit and ``monthly_credits`` 0 unlimited;
+    ``latency`` is ``MEAN[±JITTER]`` milliseconds. ``now`` freezes its clock, or
+    ``sim_clock`` drives it; ``billing_day`` is the day its credits renew.
+
+    Raises:
+        UsageError: The latency is not of that form, or the simulator refuses a setting.
+    """
+    from solaredge_async.testing import (  # noqa: PLC0415 - only for --simulate
+        Faults,
+        FleetSpec,
+        Simulator,
+        SimulatorConfig,
+    )
+
+    mean_jitter = _latency(latency)
+    try:
+        return Simulator(
+            SimulatorConfig(
+                seed=seed,
+                fleet=FleetSpec(sites=sites),
+                # "No limit" is a limit out of reach: the gateway's headers are
+                # still sent (as live), so a monthly 429 is told from a minute's.
+                requests_per_minute=requests_per_minute or _UNREACHABLE,
+                monthly_credits=monthly_credits or None,
+                billing_day=billing_day,
+                faults=Faults(latency=mean_jitter if mean_jitter[0] > 0 else None),
+                now=now,
+                sim_clock=sim_clock,
+                record_requests=0,
+            )
+        )
+    except ValueError as exc:
+        raise UsageError(f"simulator: {exc}") from None
+
+
 @contextlib.asynccontextmanager
 async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[Connection]:
     """The client the flags describe: the embedded simulator, or a real or loopback server.
@@ -405,13 +459,6 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
     """
     rpm_flag: float | None = args.requests_per_minute
     if options.simulate:
-        from solaredge_async.testing import (  # noqa: PLC0415 - only for --simulate
-            Faults,
-            FleetSpec,
-            Simulator,
-            SimulatorConfig,
-        )
-
         sim_rpm = (
             SIM_REQUESTS_PER_MINUTE
             if args.sim_requests_per_minute is None
@@ -420,23 +467,14 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
         monthly = (
             SIM_MONTHLY_CREDITS if args.sim_monthly_credits is None else args.sim_monthly_credits
         )
-        latency = _latency(args.sim_latency_ms or SIM_LATENCY)
-        try:
-            sim = Simulator(
-                SimulatorConfig(
-                    seed=options.sim_seed or 0,
-                    fleet=FleetSpec(sites=options.sim_sites or SIM_SITES),
-                    # "No limit" is a limit out of reach: the gateway's headers are
-                    # still sent (as live), so a monthly 429 is told from a minute's.
-                    requests_per_minute=sim_rpm or _UNREACHABLE,
-                    monthly_credits=monthly or None,
-                    faults=Faults(latency=latency if latency[0] > 0 else None),
-                    now=args.sim_now,
-                    record_requests=0,
-                )
-            )
-        except ValueError as exc:
-            raise UsageError(f"simulator: {exc}") from None
+        sim = embedded_simulator(
+            seed=options.sim_seed or 0,
+            sites=options.sim_sites or SIM_SITES,
+            requests_per_minute=sim_rpm,
+            monthly_credits=monthly,
+            latency=args.sim_latency_ms or SIM_LATENCY,
+            now=args.sim_now,
+        )
         rpm = rpm_flag if rpm_flag is not None else float(sim_rpm)
         # A simulated account's budget is the simulator's, kept in memory (a demo must
         # not spend the real account's ledger); its caps are the documented ones.
