@@ -29,6 +29,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
+from solaredge_async.cli._defaults import API, SIM_POLL
 from solaredge_async.cli._flags import parse_names, parse_sites, positive_float, tcp_port
 
 __all__ = ["add_poll_parser", "run_poll"]
@@ -48,10 +49,6 @@ if TYPE_CHECKING:
 #: What ``poll`` keeps current.
 POLL_WHAT: Final = ("energy", "power", "alerts")
 DEFAULT_POLL_WHAT: Final = ("energy", "power", "alerts")
-SIM_POLL_SITES: Final = 10
-_UNREACHABLE: Final = 1_000_000_000
-_FREE_TIER_RPM: Final = 10.0
-_FREE_TIER_CREDITS: Final = 2000
 #: The counters of a `PollSummary` that a run's `RunTotals` records.
 _RUN_COUNTS: Final = ("credits", "succeeded", "failed", "not_attempted", "rate_limited")
 
@@ -209,8 +206,8 @@ class _World:
         self.speed = speed
         self.label = label
         self.coordinates: dict[int, tuple[float, float]] = {}
-        self.monthly: int = _FREE_TIER_CREDITS
-        self.per_minute: float = _FREE_TIER_RPM
+        self.monthly: int = API.monthly_credits
+        self.per_minute: float = float(API.requests_per_minute)
 
 
 def _api_key(args: argparse.Namespace) -> str | None:
@@ -236,29 +233,31 @@ def _world(
     limiter: Callable[[float], RateLimiter | None],
 ) -> _World:
     from solaredge_async.cli._commands import (  # noqa: PLC0415
+        _UNREACHABLE,
         _burst,
         base_url_of,
         embedded_simulator,
+        simulated,
     )
     from solaredge_async.client import SolarEdgeClient  # noqa: PLC0415
     from solaredge_async.poll import FollowClock, ScaledClock  # noqa: PLC0415
 
     rpm_flag: float | None = args.requests_per_minute
     if not args.simulate:
-        rpm = _FREE_TIER_RPM if rpm_flag is None else rpm_flag
+        rpm = float(API.requests_per_minute) if rpm_flag is None else rpm_flag
         client = SolarEdgeClient(
             api_key=_api_key(args),
             base_url=base_url_of(args),  # --base-url, else $SOLAREDGE_BASE_URL, else the API
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             rate_limiter=limiter(rpm) if rpm else None,
-            max_concurrency=args.concurrency or 3,
+            max_concurrency=args.concurrency or API.concurrency,
             on_request=hook,
             shared_state=args.shared_state,
         )
         world = _World(client, ScaledClock(), 1.0, client.base_url)
         world.per_minute = rpm or float(_UNREACHABLE)
-        world.monthly = args.monthly_credits or _FREE_TIER_CREDITS
+        world.monthly = args.monthly_credits or API.monthly_credits
         return world
 
     import anyio  # noqa: PLC0415
@@ -268,14 +267,11 @@ def _world(
     speed = args.sim_speed or 1.0
     # One clock: the simulator's runs on the event loop's clock, the poller follows it.
     sim_clock = SimClock(args.sim_now, speed=speed, ticks=anyio.current_time)
-    sim_rpm = 10 if args.sim_requests_per_minute is None else args.sim_requests_per_minute
-    monthly = _FREE_TIER_CREDITS if args.sim_monthly_credits is None else args.sim_monthly_credits
+    settings = simulated(args, SIM_POLL)
+    sim_rpm = settings.requests_per_minute
     sim = embedded_simulator(
+        settings,
         seed=args.sim_seed or 0,
-        sites=args.sim_sites or SIM_POLL_SITES,
-        requests_per_minute=sim_rpm,
-        monthly_credits=monthly,
-        latency=args.sim_latency_ms or "30±10",
         sim_clock=sim_clock,
         billing_day=min(args.billing_day, 28),
     )
@@ -288,18 +284,18 @@ def _world(
         requests_per_minute=rpm or None,
         burst=_burst(rpm),
         rate_limiter=limiter(rpm) if rpm else None,
-        max_concurrency=args.concurrency or 4,
+        max_concurrency=settings.concurrency,
         on_request=hook,
     )
     label = (
-        f"simulated fleet of {args.sim_sites or SIM_POLL_SITES} sites at {speed:g}x "
+        f"simulated fleet of {settings.sites} sites at {speed:g}x "
         f"from {sim_clock.now().isoformat(timespec='seconds')}"
     )
     world = _World(client, FollowClock(sim_clock), speed, label)
     for site_id in sim.fleet.sites_for(sim.api_key):
         truth = sim.fleet.site(site_id)
         world.coordinates[site_id] = (truth.latitude, truth.longitude)
-    world.monthly = args.monthly_credits or monthly or _FREE_TIER_CREDITS
+    world.monthly = args.monthly_credits or settings.monthly_credits or API.monthly_credits
     world.per_minute = float(sim_rpm or _UNREACHABLE)
     return world
 
@@ -365,7 +361,7 @@ async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one l
         ledger_box.append(
             FileCreditLedger(
                 args.ledger,
-                monthly_credits=args.monthly_credits or _FREE_TIER_CREDITS,
+                monthly_credits=args.monthly_credits or API.monthly_credits,
                 billing_day=min(args.billing_day, 28),
                 clock=ledger_now,
             )
