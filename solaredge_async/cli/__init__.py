@@ -35,10 +35,10 @@ import os
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from types import FrameType
 
 __all__ = ["build_parser", "main", "parse_bound", "parse_instant", "parse_sites", "parse_what"]
@@ -62,6 +62,27 @@ from solaredge_async.cli._flags import (
     parse_sites,
     parse_what,
     positive_int,
+)
+
+#: The simulator's flags: name, parser, help.
+_SIM_FLAGS: Final[tuple[tuple[str, Callable[[str], object], str], ...]] = (
+    ("--sim-sites", positive_int, "simulated sites (300)"),
+    ("--sim-seed", int, "seed of the simulated fleet (0)"),
+    (
+        "--sim-requests-per-minute",
+        int,
+        "the simulator's enforced limit, calls per minute; 0 none (12000)",
+    ),
+    ("--sim-monthly-credits", int, "the simulator's monthly credits; 0 unlimited (100000)"),
+    ("--sim-latency-ms", str, "simulated latency, MEAN[±JITTER] milliseconds (30±10)"),
+    (
+        "--sim-now",
+        aware,
+        (
+            "freeze the simulator's clock at this ISO 8601 instant with offset "
+            "(reproducible runs; default: the wall clock)"
+        ),
+    ),
 )
 
 
@@ -116,25 +137,8 @@ def _connection_options() -> argparse.ArgumentParser:
         action="store_true",
         help="run against the embedded simulator, in process (no credentials, no network)",
     )
-    s.add_argument("--sim-sites", type=positive_int, help="simulated sites (300)")
-    s.add_argument("--sim-seed", type=int, help="seed of the simulated fleet (0)")
-    s.add_argument(
-        "--sim-requests-per-minute",
-        type=int,
-        help="the simulator's enforced limit, calls per minute; 0 none (12000)",
-    )
-    s.add_argument(
-        "--sim-monthly-credits",
-        type=int,
-        help="the simulator's monthly credits; 0 unlimited (100000)",
-    )
-    s.add_argument("--sim-latency-ms", help="simulated latency, MEAN[±JITTER] milliseconds (30±10)")
-    s.add_argument(
-        "--sim-now",
-        type=aware,
-        help="freeze the simulator's clock at this ISO 8601 instant with offset "
-        "(reproducible runs; default: the wall clock)",
-    )
+    for flag, parse, text in _SIM_FLAGS:
+        s.add_argument(flag, type=parse, help=text)
     return parent
 
 
@@ -150,6 +154,18 @@ def _targets_help(default: tuple[str, ...]) -> str:
         f"{', '.join((*SITE_TARGETS, *BULK_TARGETS))}, or a device metric "
         f"({', '.join(sorted(DEVICE_METRICS))})"
     )
+
+
+def _add_what_and_span(
+    parser: argparse.ArgumentParser,
+    default_what: tuple[str, ...],
+    parse: Callable[[str], object],
+    **bounds: str,
+) -> None:
+    """Add ``--what`` and the span's two bounds (flag name: help), both read by ``parse``."""
+    parser.add_argument("--what", type=parse_what, help=_targets_help(default_what))
+    for name, text in bounds.items():
+        parser.add_argument(f"--{name}", type=parse, help=text)
 
 
 def _run_options() -> argparse.ArgumentParser:
@@ -229,17 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help=f"the store: sqlite:///PATH or postgresql://... (default: {DEFAULT_DB})",
     )
-    sy.add_argument("--what", type=parse_what, help=_targets_help(SYNC_WHAT))
-    sy.add_argument(
-        "--since",
-        type=parse_instant,
-        help="a first run backfills from this day (YYYY-MM-DD, site-local; today, yesterday "
+    _add_what_and_span(
+        sy,
+        SYNC_WHAT,
+        parse_instant,
+        since="a first run backfills from this day (YYYY-MM-DD, site-local; today, yesterday "
         "or -N days) or ISO instant (default: 7 days ago)",
-    )
-    sy.add_argument(
-        "--until",
-        type=parse_instant,
-        help="sync up to the end of this day (site-local, inclusive) or this instant "
+        until="sync up to the end of this day (site-local, inclusive) or this instant "
         "(default: now; only closed buckets are stored)",
     )
     sy.add_argument(
@@ -259,15 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_STATUSES,
         formatter_class=formatter,
     )
-    sw.add_argument("--what", type=parse_what, help=_targets_help(DEFAULT_WHAT))
-    sw.add_argument(
-        "--start",
-        type=parse_bound,
-        help="first day (YYYY-MM-DD, site-local, inclusive), an ISO date-time, today, "
+    _add_what_and_span(
+        sw,
+        DEFAULT_WHAT,
+        parse_bound,
+        start="first day (YYYY-MM-DD, site-local, inclusive), an ISO date-time, today, "
         "yesterday or -N (default: yesterday)",
-    )
-    sw.add_argument(
-        "--end", type=parse_bound, help="last day, inclusive, same forms (default: yesterday)"
+        end="last day, inclusive, same forms (default: yesterday)",
     )
     sw.add_argument(
         "--resolution",

@@ -21,10 +21,13 @@ import attrs
 
 from solaredge_async import errors
 from solaredge_async.cli._defaults import (
+    API,
     DEFAULT_WHAT,
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    SIM_DEMO,
+    Defaults,
 )
 from solaredge_async.cli._output import OutputError
 from solaredge_async.client import DEFAULT_BASE_URL, SolarEdgeClient
@@ -33,9 +36,10 @@ from solaredge_async.models import Site
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterable
 
     from solaredge_async._endpoints import ResolutionName, Target
+    from solaredge_async.testing import SimClock, Simulator
 
 __all__ = ["ENV_BASE_URL", "RefusedError", "Stop", "UsageError", "fail"]
 
@@ -45,18 +49,7 @@ _ENV_API_KEY: Final = "SOLAREDGE_API_KEY"
 _ENV_SHARED_STATE: Final = "SOLAREDGE_SHARED_STATE"
 _ENV_STATE_DIR: Final = "SOLAREDGE_STATE_DIR"
 
-# The demo's simulator: a few hundred sites, a generous enforced limit, some latency.
-SIM_SITES: Final = 300
-SIM_REQUESTS_PER_MINUTE: Final = 12_000
-SIM_MONTHLY_CREDITS: Final = 100_000
-SIM_LATENCY: Final = "30±10"
-SIM_CONCURRENCY: Final = 8
-API_CONCURRENCY: Final = 3
-API_REQUESTS_PER_MINUTE: Final = 10.0
 SHOW_FAILURES: Final = 5
-_UNREACHABLE: Final = 1_000_000_000
-
-_LATENCY = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:(?:±|\+-|\+/-|,|:)\s*(\d+(?:\.\d*)?))?\s*$")
 _RESOLUTIONS: Final = ("QUARTER_HOUR", "HOUR", "DAY", "WEEK", "MONTH", "YEAR", "TOTAL")
 
 
@@ -97,6 +90,11 @@ class Stop:
     def status(self) -> int:
         """The exit status: 0 for SIGTERM (a clean stop), 130 for SIGINT."""
         return EXIT_OK if self.signum == signal.SIGTERM else EXIT_INTERRUPTED
+
+
+def fields_of(record: object, names: Iterable[str]) -> dict[str, Any]:
+    """``{name: record.name}`` for each of ``names``: a record's fields to pass on by name."""
+    return {name: getattr(record, name) for name in names}
 
 
 def fail(message: str, status: int) -> int:
@@ -147,7 +145,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         split_overview=bool(opt("split_overview")),
         only_open_alerts=bool(opt("only_open_alerts")),
         simulate=simulate,
-        sim_sites=(args.sim_sites or SIM_SITES) if simulate else None,
+        sim_sites=(args.sim_sites or SIM_DEMO.sites) if simulate else None,
         sim_seed=(args.sim_seed or 0) if simulate else None,
         base_url=None if simulate else base_url_of(args),
     )
@@ -352,6 +350,9 @@ class Connection:
     label: str
 
 
+_LATENCY = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:(?:±|\+-|\+/-|,|:)\s*(\d+(?:\.\d*)?))?\s*$")
+
+
 def _latency(text: str) -> tuple[float, float]:
     m = _LATENCY.match(text)
     if m is None:
@@ -396,6 +397,66 @@ def _budget_settings(
     return settings
 
 
+#: "No limit": a limit out of reach (the simulator still sends the gateway's headers).
+_UNREACHABLE: Final = 1_000_000_000
+
+
+def simulated(args: argparse.Namespace, defaults: Defaults) -> Defaults:
+    """``defaults`` with the ``--sim-*`` flags and ``--concurrency`` given in their place."""
+    rpm, monthly = args.sim_requests_per_minute, args.sim_monthly_credits
+    return Defaults(
+        requests_per_minute=defaults.requests_per_minute if rpm is None else rpm,
+        monthly_credits=defaults.monthly_credits if monthly is None else monthly,
+        concurrency=args.concurrency or defaults.concurrency,
+        sites=args.sim_sites or defaults.sites,
+        latency=args.sim_latency_ms or defaults.latency,
+    )
+
+
+def embedded_simulator(
+    settings: Defaults,
+    *,
+    seed: int,
+    now: datetime | None = None,
+    sim_clock: SimClock | None = None,
+    billing_day: int | None = None,
+) -> Simulator:
+    """The in-process simulator of ``--simulate``: the sites, limits and latency of ``settings``.
+
+    ``now`` freezes its clock, or ``sim_clock`` drives it; ``billing_day`` is the day
+    its credits renew.
+
+    Raises:
+        UsageError: The latency is not ``MEAN[±JITTER]``, or the simulator refuses a setting.
+    """
+    from solaredge_async.testing import (  # noqa: PLC0415 - only for --simulate
+        Faults,
+        FleetSpec,
+        Simulator,
+        SimulatorConfig,
+    )
+
+    mean_jitter = _latency(settings.latency)
+    try:
+        return Simulator(
+            SimulatorConfig(
+                seed=seed,
+                fleet=FleetSpec(sites=settings.sites),
+                # "No limit" is a limit out of reach: the gateway's headers are
+                # still sent (as live), so a monthly 429 is told from a minute's.
+                requests_per_minute=settings.requests_per_minute or _UNREACHABLE,
+                monthly_credits=settings.monthly_credits or None,
+                billing_day=billing_day,
+                faults=Faults(latency=mean_jitter if mean_jitter[0] > 0 else None),
+                now=now,
+                sim_clock=sim_clock,
+                record_requests=0,
+            )
+        )
+    except ValueError as exc:
+        raise UsageError(f"simulator: {exc}") from None
+
+
 @contextlib.asynccontextmanager
 async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[Connection]:
     """The client the flags describe: the embedded simulator, or a real or loopback server.
@@ -405,38 +466,9 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
     """
     rpm_flag: float | None = args.requests_per_minute
     if options.simulate:
-        from solaredge_async.testing import (  # noqa: PLC0415 - only for --simulate
-            Faults,
-            FleetSpec,
-            Simulator,
-            SimulatorConfig,
-        )
-
-        sim_rpm = (
-            SIM_REQUESTS_PER_MINUTE
-            if args.sim_requests_per_minute is None
-            else args.sim_requests_per_minute
-        )
-        monthly = (
-            SIM_MONTHLY_CREDITS if args.sim_monthly_credits is None else args.sim_monthly_credits
-        )
-        latency = _latency(args.sim_latency_ms or SIM_LATENCY)
-        try:
-            sim = Simulator(
-                SimulatorConfig(
-                    seed=options.sim_seed or 0,
-                    fleet=FleetSpec(sites=options.sim_sites or SIM_SITES),
-                    # "No limit" is a limit out of reach: the gateway's headers are
-                    # still sent (as live), so a monthly 429 is told from a minute's.
-                    requests_per_minute=sim_rpm or _UNREACHABLE,
-                    monthly_credits=monthly or None,
-                    faults=Faults(latency=latency if latency[0] > 0 else None),
-                    now=args.sim_now,
-                    record_requests=0,
-                )
-            )
-        except ValueError as exc:
-            raise UsageError(f"simulator: {exc}") from None
+        settings = simulated(args, SIM_DEMO._replace(sites=options.sim_sites or SIM_DEMO.sites))
+        sim_rpm, monthly = settings.requests_per_minute, settings.monthly_credits
+        sim = embedded_simulator(settings, seed=options.sim_seed or 0, now=args.sim_now)
         rpm = rpm_flag if rpm_flag is not None else float(sim_rpm)
         # A simulated account's budget is the simulator's, kept in memory (a demo must
         # not spend the real account's ledger); its caps are the documented ones.
@@ -449,7 +481,7 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
                     base_url=sim.base_url,
                     requests_per_minute=rpm or None,
                     burst=_burst(rpm),
-                    max_concurrency=args.concurrency or SIM_CONCURRENCY,
+                    max_concurrency=settings.concurrency,
                     probe_caps=False,
                     shared_state=args.shared_state,
                     **budget,
@@ -459,12 +491,12 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
         limit = f"limit {sim_rpm:,} calls/min" if sim_rpm else "no limit"
         label = (
             f"simulated fleet of {options.sim_sites:,} sites "
-            f"({limit}, latency {args.sim_latency_ms or SIM_LATENCY} ms)"
+            f"({limit}, latency {settings.latency} ms)"
         )
         now = sim.now
     else:
         keys = api_keys_of(args)
-        rpm = rpm_flag if rpm_flag is not None else API_REQUESTS_PER_MINUTE
+        rpm = rpm_flag if rpm_flag is not None else float(API.requests_per_minute)
         # With shared state the ledger is Redis's: no default state directory then.
         shared = args.shared_state or os.environ.get(_ENV_SHARED_STATE) or None
         budget = _budget_settings(
@@ -479,7 +511,7 @@ async def connect(args: argparse.Namespace, options: Options) -> AsyncIterator[C
             base_url=options.base_url or base_url_of(args),
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
-            max_concurrency=args.concurrency or API_CONCURRENCY,
+            max_concurrency=args.concurrency or API.concurrency,
             shared_state=args.shared_state,
             **budget,
         )

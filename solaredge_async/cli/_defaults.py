@@ -1,8 +1,9 @@
 """The CLI's defaults and exit statuses, apart so that the commands and the parser share them."""
 
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
+    "API",
     "DEFAULT_DB",
     "DEFAULT_WHAT",
     "EXIT_INCOMPLETE",
@@ -11,7 +12,10 @@ __all__ = [
     "EXIT_REFUSED",
     "EXIT_STATUSES",
     "EXIT_USAGE",
+    "SIM_DEMO",
+    "SIM_POLL",
     "SYNC_WHAT",
+    "Defaults",
     "Terminated",
 ]
 
@@ -44,6 +48,39 @@ EXIT_STATUSES: Final = (
 
 #: ``sync --what`` when not given: the site series a database is kept current with.
 SYNC_WHAT: Final = ("energy", "power")
+
+
+class Defaults(NamedTuple):
+    """What a command connects with where a flag is not given.
+
+    Attributes:
+        requests_per_minute: Calls per minute: the client's limit (``--requests-per-minute``)
+            and, simulated, the limit the simulator enforces (``--sim-requests-per-minute``,
+            0 none).
+        monthly_credits: Credits a billing cycle allows (0 unlimited).
+        concurrency: Requests in flight at most (``--concurrency``).
+        sites: Simulated sites (``--sim-sites``).
+        latency: Simulated latency, ``MEAN[±JITTER]`` milliseconds (``--sim-latency-ms``).
+    """
+
+    requests_per_minute: int
+    monthly_credits: int
+    concurrency: int
+    sites: int = 0
+    latency: str = "0"
+
+
+#: A real server: the free tier (10 calls a minute, 2,000 credits a month), 3 in flight.
+API: Final = Defaults(requests_per_minute=10, monthly_credits=2000, concurrency=3)
+#: ``sync``, ``sweep`` and ``sites`` with ``--simulate``: a few hundred sites, a generous
+#: enforced limit, some latency.
+SIM_DEMO: Final = Defaults(
+    requests_per_minute=12_000, monthly_credits=100_000, concurrency=8, sites=300, latency="30±10"
+)
+#: ``poll --simulate``: ten sites at the free tier's limits.
+SIM_POLL: Final = Defaults(
+    requests_per_minute=10, monthly_credits=2000, concurrency=4, sites=10, latency="30±10"
+)
 
 
 class Terminated(BaseException):

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 from datetime import UTC, date, datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 __all__ = [
     "aware",
@@ -12,45 +16,56 @@ __all__ = [
     "non_negative_int",
     "parse_bound",
     "parse_instant",
+    "parse_names",
     "parse_sites",
     "parse_what",
+    "positive_float",
     "positive_int",
+    "tcp_port",
 ]
 
 _RELATIVE: Final = {"today": 0, "yesterday": -1}
 
 
-def positive_int(text: str) -> int:
-    """A positive integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+_N = TypeVar("_N", int, float)
 
 
-def non_negative_int(text: str) -> int:
-    """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
+def _number(
+    convert: Callable[[str], _N], ok: Callable[[_N], bool], kind: str, wanted: str
+) -> Callable[[str], _N]:
+    """A parser of ``convert(text)`` that ``ok`` accepts.
+
+    Its errors read ``expected <kind>, got '...'`` for text ``convert`` refuses and
+    ``expected <wanted>, got '...'`` for a value ``ok`` refuses.
+    """
+
+    def parse(text: str) -> _N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+
+    return parse
 
 
-def non_negative_float(text: str) -> float:
-    """A finite or infinite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+#: A positive integer.
+positive_int: Final = _number(int, lambda v: v >= 1, "a positive integer", "a positive integer")
+#: An integer >= 0.
+non_negative_int: Final = _number(int, lambda v: v >= 0, "a whole number", "a whole number >= 0")
+#: A finite or infinite number >= 0 (not NaN).
+non_negative_float: Final = _number(float, lambda v: v >= 0, "a number", "a number >= 0")
+#: A finite number > 0.
+positive_float: Final = _number(float, lambda v: 0 < v < math.inf, "a number", "a positive number")
+
+
+def tcp_port(text: str) -> int:
+    """A TCP port, 0-65535, in decimal digits."""
+    if not text.isdigit() or int(text) > 65535:  # noqa: PLR2004 - the TCP port range
+        raise argparse.ArgumentTypeError(f"expected a TCP port 0-65535, got {text!r}")
+    return int(text)
 
 
 def aware(text: str) -> datetime:
@@ -64,16 +79,21 @@ def aware(text: str) -> datetime:
     return value
 
 
+def parse_names(text: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    """Comma-separated names, each one of ``allowed``; repeats dropped, order kept."""
+    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        shown = ", ".join(repr(u) for u in unknown) or "nothing"
+        raise argparse.ArgumentTypeError(f"unknown target {shown}; allowed: {', '.join(allowed)}")
+    return names
+
+
 def parse_what(text: str) -> tuple[str, ...]:
     """Parse ``--what``: comma-separated targets, each checked against the allowed ones."""
     from solaredge_async._endpoints import TARGETS  # noqa: PLC0415 - keeps --help fast
 
-    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-    unknown = [n for n in names if n not in TARGETS]
-    if unknown or not names:
-        shown = ", ".join(repr(u) for u in unknown) or "nothing"
-        raise argparse.ArgumentTypeError(f"unknown target {shown}; allowed: {', '.join(TARGETS)}")
-    return names
+    return parse_names(text, TARGETS)
 
 
 def parse_sites(text: str) -> tuple[int, ...]:

@@ -22,7 +22,6 @@ clock) X times faster than real time, from ``--sim-now`` (default: the wall cloc
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import signal
@@ -30,9 +29,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
+from solaredge_async.cli._defaults import API, SIM_POLL
+from solaredge_async.cli._flags import parse_names, parse_sites, positive_float, tcp_port
+
 __all__ = ["add_poll_parser", "run_poll"]
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
 
     from anyio import CancelScope
@@ -46,35 +49,8 @@ if TYPE_CHECKING:
 #: What ``poll`` keeps current.
 POLL_WHAT: Final = ("energy", "power", "alerts")
 DEFAULT_POLL_WHAT: Final = ("energy", "power", "alerts")
-SIM_POLL_SITES: Final = 10
-_UNREACHABLE: Final = 1_000_000_000
-_FREE_TIER_RPM: Final = 10.0
-_FREE_TIER_CREDITS: Final = 2000
-
-
-def _what(text: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-    unknown = [n for n in names if n not in POLL_WHAT]
-    if unknown or not names:
-        shown = ", ".join(repr(u) for u in unknown) or "nothing"
-        raise argparse.ArgumentTypeError(f"unknown target {shown}; allowed: {', '.join(POLL_WHAT)}")
-    return names
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:  # noqa: PLR2004 - the TCP port range
-        raise argparse.ArgumentTypeError(f"expected a TCP port 0-65535, got {text!r}")
-    return int(text)
+#: The counters of a `PollSummary` that a run's `RunTotals` records.
+_RUN_COUNTS: Final = ("credits", "succeeded", "failed", "not_attempted", "rate_limited")
 
 
 def add_poll_parser(
@@ -94,22 +70,20 @@ def add_poll_parser(
     p.add_argument("--db", required=True, metavar="URL", help="sqlite:///file.db or postgresql://")
     p.add_argument(
         "--what",
-        type=_what,
+        type=functools.partial(parse_names, allowed=POLL_WHAT),
         help=f"comma-separated targets (default: {','.join(DEFAULT_POLL_WHAT)}): "
         f"{', '.join(POLL_WHAT)}",
     )
-    from solaredge_async.cli._flags import parse_sites  # noqa: PLC0415 - as sweep's --sites
-
     p.add_argument("--sites", type=parse_sites, help="comma-separated site ids (default: all)")
     p.add_argument(
         "--duration",
-        type=_positive_float,
+        type=positive_float,
         metavar="SECONDS",
         help="stop after this many seconds of real time (default: run until signalled)",
     )
     p.add_argument(
         "--metrics-port",
-        type=_port,
+        type=tcp_port,
         metavar="P",
         help="serve Prometheus metrics at http://HOST:P/metrics (0: any free port)",
     )
@@ -134,7 +108,7 @@ def add_poll_parser(
     )
     p.add_argument(
         "--sim-speed",
-        type=_positive_float,
+        type=positive_float,
         help="with --simulate: simulated seconds per real second (240: a day in 6 minutes)",
     )
     return p
@@ -232,8 +206,8 @@ class _World:
         self.speed = speed
         self.label = label
         self.coordinates: dict[int, tuple[float, float]] = {}
-        self.monthly: int = _FREE_TIER_CREDITS
-        self.per_minute: float = _FREE_TIER_RPM
+        self.monthly: int = API.monthly_credits
+        self.per_minute: float = float(API.requests_per_minute)
 
 
 def _api_key(args: argparse.Namespace) -> str | None:
@@ -258,59 +232,49 @@ def _world(
     hook: Callable[[RequestEvent], object],
     limiter: Callable[[float], RateLimiter | None],
 ) -> _World:
-    from solaredge_async.cli._commands import _burst, _latency, base_url_of  # noqa: PLC0415
+    from solaredge_async.cli._commands import (  # noqa: PLC0415
+        _UNREACHABLE,
+        _burst,
+        base_url_of,
+        embedded_simulator,
+        simulated,
+    )
     from solaredge_async.client import SolarEdgeClient  # noqa: PLC0415
     from solaredge_async.poll import FollowClock, ScaledClock  # noqa: PLC0415
 
     rpm_flag: float | None = args.requests_per_minute
     if not args.simulate:
-        rpm = _FREE_TIER_RPM if rpm_flag is None else rpm_flag
+        rpm = float(API.requests_per_minute) if rpm_flag is None else rpm_flag
         client = SolarEdgeClient(
             api_key=_api_key(args),
             base_url=base_url_of(args),  # --base-url, else $SOLAREDGE_BASE_URL, else the API
             requests_per_minute=rpm or None,
             burst=_burst(rpm),
             rate_limiter=limiter(rpm) if rpm else None,
-            max_concurrency=args.concurrency or 3,
+            max_concurrency=args.concurrency or API.concurrency,
             on_request=hook,
             shared_state=args.shared_state,
         )
         world = _World(client, ScaledClock(), 1.0, client.base_url)
         world.per_minute = rpm or float(_UNREACHABLE)
-        world.monthly = args.monthly_credits or _FREE_TIER_CREDITS
+        world.monthly = args.monthly_credits or API.monthly_credits
         return world
 
     import anyio  # noqa: PLC0415
 
-    from solaredge_async.testing import (  # noqa: PLC0415 - only for --simulate
-        Faults,
-        FleetSpec,
-        SimClock,
-        Simulator,
-        SimulatorConfig,
-    )
+    from solaredge_async.testing import SimClock  # noqa: PLC0415 - only for --simulate
 
     speed = args.sim_speed or 1.0
     # One clock: the simulator's runs on the event loop's clock, the poller follows it.
     sim_clock = SimClock(args.sim_now, speed=speed, ticks=anyio.current_time)
-    sim_rpm = 10 if args.sim_requests_per_minute is None else args.sim_requests_per_minute
-    monthly = _FREE_TIER_CREDITS if args.sim_monthly_credits is None else args.sim_monthly_credits
-    latency = _latency(args.sim_latency_ms or "30±10")
-    try:
-        sim = Simulator(
-            SimulatorConfig(
-                seed=args.sim_seed or 0,
-                fleet=FleetSpec(sites=args.sim_sites or SIM_POLL_SITES),
-                requests_per_minute=sim_rpm or _UNREACHABLE,
-                monthly_credits=monthly or None,
-                billing_day=min(args.billing_day, 28),
-                faults=Faults(latency=latency if latency[0] > 0 else None),
-                sim_clock=sim_clock,
-                record_requests=0,
-            )
-        )
-    except ValueError as exc:
-        raise _UsageError(f"simulator: {exc}") from None
+    settings = simulated(args, SIM_POLL)
+    sim_rpm = settings.requests_per_minute
+    sim = embedded_simulator(
+        settings,
+        seed=args.sim_seed or 0,
+        sim_clock=sim_clock,
+        billing_day=min(args.billing_day, 28),
+    )
     # The per-minute limit counts simulated minutes: X times more calls a real minute.
     rpm = (float(sim_rpm) if rpm_flag is None else rpm_flag) * speed
     client = SolarEdgeClient(
@@ -320,18 +284,18 @@ def _world(
         requests_per_minute=rpm or None,
         burst=_burst(rpm),
         rate_limiter=limiter(rpm) if rpm else None,
-        max_concurrency=args.concurrency or 4,
+        max_concurrency=settings.concurrency,
         on_request=hook,
     )
     label = (
-        f"simulated fleet of {args.sim_sites or SIM_POLL_SITES} sites at {speed:g}x "
+        f"simulated fleet of {settings.sites} sites at {speed:g}x "
         f"from {sim_clock.now().isoformat(timespec='seconds')}"
     )
     world = _World(client, FollowClock(sim_clock), speed, label)
     for site_id in sim.fleet.sites_for(sim.api_key):
         truth = sim.fleet.site(site_id)
         world.coordinates[site_id] = (truth.latitude, truth.longitude)
-    world.monthly = args.monthly_credits or monthly or _FREE_TIER_CREDITS
+    world.monthly = args.monthly_credits or settings.monthly_credits or API.monthly_credits
     world.per_minute = float(sim_rpm or _UNREACHABLE)
     return world
 
@@ -371,6 +335,7 @@ def _summary_json(
 async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one linear story
     import anyio  # noqa: PLC0415
 
+    from solaredge_async.cli._commands import fields_of  # noqa: PLC0415
     from solaredge_async.limits import FileCreditLedger, RateLimiter  # noqa: PLC0415
     from solaredge_async.poll import (  # noqa: PLC0415
         BudgetConfig,
@@ -396,7 +361,7 @@ async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one l
         ledger_box.append(
             FileCreditLedger(
                 args.ledger,
-                monthly_credits=args.monthly_credits or _FREE_TIER_CREDITS,
+                monthly_credits=args.monthly_credits or API.monthly_credits,
                 billing_day=min(args.billing_day, 28),
                 clock=ledger_now,
             )
@@ -496,15 +461,7 @@ async def _poll(args: argparse.Namespace) -> int:  # noqa: C901, PLR0915 - one l
             outcome = "partial"
         await store.finish_run(
             run_id,
-            RunTotals(
-                credits=summary.credits,
-                succeeded=summary.succeeded,
-                failed=summary.failed,
-                not_attempted=summary.not_attempted,
-                rate_limited=summary.rate_limited,
-                rows=fetcher.rows,
-                outcome=outcome,
-            ),
+            RunTotals(**fields_of(summary, _RUN_COUNTS), rows=fetcher.rows, outcome=outcome),
             now=world.clock.now(),
         )
     _print_summary(args, summary, fetcher, sites=len(sites), port=port)

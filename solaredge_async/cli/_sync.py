@@ -25,6 +25,7 @@ from solaredge_async.cli._commands import (
     check_sim_flags,
     check_site_ids,
     connect,
+    fields_of,
     options_from_args,
 )
 from solaredge_async.cli._defaults import (
@@ -60,6 +61,30 @@ SAMPLE_QUERY: Final = (
     "GROUP BY site_id, utc_day ORDER BY site_id, utc_day LIMIT 3"
 )
 _SQLITE: Final = "sqlite:///"
+#: The counters of a `SyncProgress` that the sweep's `SweepProgress` has too.
+_PROGRESS_COUNTS: Final = (
+    "total",
+    "done",
+    "succeeded",
+    "failed",
+    "not_attempted",
+    "credits",
+    "rate_limited",
+)
+#: What the ``--output json`` summary copies from the `PoolSyncReport`, in this order.
+_REPORT_FIELDS: Final = (
+    "rows",
+    "rows_inserted",
+    "rows_updated",
+    "rows_unchanged",
+    "succeeded",
+    "failed",
+    "not_attempted",
+    "rate_limited",
+    "sites",
+    "complete",
+    "run_id",
+)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -86,15 +111,9 @@ class _SyncBar:
         eta = elapsed * left / p.done if p.done else None
         self._bar(
             SweepProgress(
-                total=p.total,
-                done=p.done,
-                succeeded=p.succeeded,
-                failed=p.failed,
-                not_attempted=p.not_attempted,
-                credits=p.credits,
+                **fields_of(p, _PROGRESS_COUNTS),
                 planned_credits=self._planned,
                 retries=0,
-                rate_limited=p.rate_limited,
                 rate=rate,
                 elapsed=elapsed,
                 eta=eta,
@@ -267,17 +286,7 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
                 status=report.outcome,
                 credits=spent,
                 discovery_credits=plan.discovery_credits,
-                rows=report.rows,
-                rows_inserted=report.rows_inserted,
-                rows_updated=report.rows_updated,
-                rows_unchanged=report.rows_unchanged,
-                succeeded=report.succeeded,
-                failed=report.failed,
-                not_attempted=report.not_attempted,
-                rate_limited=report.rate_limited,
-                sites=report.sites,
-                complete=report.complete,
-                run_id=report.run_id,
+                **fields_of(report, _REPORT_FIELDS),
                 stored_rows=stored_rows,
                 seconds=round(elapsed, 3),
                 db=shown_db,

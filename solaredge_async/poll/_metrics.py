@@ -39,6 +39,7 @@ outcome}``                                           (``succeeded``, ``failed``,
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Final
 
 import anyio
@@ -53,9 +54,6 @@ __all__ = ["CONTENT_TYPE", "PollMetrics", "serve_metrics"]
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 _MAX_HEAD: Final = 8192
 _READ_TIMEOUT: Final = 10.0
-_HTTP_CLIENT_ERROR: Final = 400
-_HTTP_SERVER_ERROR: Final = 500
-_HTTP_TOO_MANY: Final = 429
 
 _HELP: Final = {
     "credits_spent_total": ("counter", "Credits spent by this process."),
@@ -100,11 +98,11 @@ class PollMetrics:
         status = event.status_code
         if status is None:
             outcome = "transport_error"
-        elif status == _HTTP_TOO_MANY:
+        elif status == HTTPStatus.TOO_MANY_REQUESTS:
             outcome = "rate_limited"
-        elif status >= _HTTP_SERVER_ERROR:
+        elif status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             outcome = "server_error"
-        elif status >= _HTTP_CLIENT_ERROR:
+        elif status >= HTTPStatus.BAD_REQUEST:
             outcome = "client_error"
         else:
             outcome = "ok"

@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from solaredge_async.testing._clock import SimClock
 from solaredge_async.testing._config import (
@@ -22,6 +22,32 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = ["build_parser", "config_from_args", "main", "parse_latency"]
+
+#: The fault flags: ``--fault-NAME``, the `Faults` rate (0..1) it sets, its help.
+_FAULT_FLAGS: Final = (
+    ("5xx", "server_error", "rate of JSON 5xx"),
+    ("html", "html_error", "rate of HTML 5xx pages"),
+    ("reset", "connection_reset", "rate of dropped connections"),
+    ("timeout", "timeout", "rate of stalled answers"),
+    ("malformed", "malformed_json", "rate of non-JSON 200s"),
+    ("truncated", "truncated_json", "rate of cut JSON 200s"),
+    ("drift", "schema_drift", "rate of schema drift"),
+    ("burst", "rate_limit_burst", "rate of spurious 429s"),
+)
+#: The `SimulatorConfig` fields set to a flag's value as parsed: field -> the flag's dest.
+_CONFIG_FLAGS: Final = {
+    "prefix": "prefix",
+    "monitoring_alias": "monitoring_alias",
+    "requests_per_minute": "rate_limit",
+    "monthly_credits": "monthly_credits",
+    "max_in_flight": "max_in_flight",
+    "advanced_tier": "advanced",
+    "time_input": "time_input",
+    "unknown_site_status": "unknown_site_status",
+    "soe_scale": "soe_scale",
+    "record_requests": "record_requests",
+    "subdaily_cap_hours": "subdaily_cap_hours",
+}
 
 _LATENCY_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:(?:±|\+-|\+/-|,|:)\s*(\d+(?:\.\d*)?))?\s*$")
 
@@ -110,14 +136,8 @@ def build_parser(prog: str = "solaredge-async simulate") -> argparse.ArgumentPar
     p.add_argument("--soe-scale", choices=("fraction", "percent"), default="fraction")
     p.add_argument("--record-requests", type=int, default=0, help="keep the newest N requests (0)")
     p.add_argument("--latency-ms", type=parse_latency, help="MEAN[±JITTER] milliseconds")
-    p.add_argument("--fault-5xx", type=_rate, default=0.0, help="rate of JSON 5xx")
-    p.add_argument("--fault-html", type=_rate, default=0.0, help="rate of HTML 5xx pages")
-    p.add_argument("--fault-reset", type=_rate, default=0.0, help="rate of dropped connections")
-    p.add_argument("--fault-timeout", type=_rate, default=0.0, help="rate of stalled answers")
-    p.add_argument("--fault-malformed", type=_rate, default=0.0, help="rate of non-JSON 200s")
-    p.add_argument("--fault-truncated", type=_rate, default=0.0, help="rate of cut JSON 200s")
-    p.add_argument("--fault-drift", type=_rate, default=0.0, help="rate of schema drift")
-    p.add_argument("--fault-burst", type=_rate, default=0.0, help="rate of spurious 429s")
+    for name, _field, text in _FAULT_FLAGS:
+        p.add_argument(f"--fault-{name}", type=_rate, default=0.0, help=text)
     p.add_argument("--stall", type=float, default=30.0, help="seconds a stall lasts (30)")
     p.add_argument("--quiet", action="store_true", help="print only the base URL")
     return p
@@ -130,22 +150,13 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         ValueError: The arguments describe an invalid configuration.
     """
     zones = tuple(z.strip() for z in args.zones.split(",") if z.strip()) if args.zones else None
-    faults = Faults(
-        latency=args.latency_ms,
-        server_error=args.fault_5xx,
-        html_error=args.fault_html,
-        connection_reset=args.fault_reset,
-        timeout=args.fault_timeout,
-        malformed_json=args.fault_malformed,
-        truncated_json=args.fault_truncated,
-        schema_drift=args.fault_drift,
-        rate_limit_burst=args.fault_burst,
-        stall=args.stall,
-    )
+    rates = {field: getattr(args, f"fault_{name}") for name, field, _text in _FAULT_FLAGS}
+    faults = Faults(latency=args.latency_ms, stall=args.stall, **rates)
     clock = None
     if args.speed is not None:
         clock = SimClock(args.now, speed=args.speed)
     return SimulatorConfig(
+        **{field: getattr(args, dest) for field, dest in _CONFIG_FLAGS.items()},
         seed=args.seed,
         fleet=FleetSpec(
             sites=args.sites,
@@ -156,20 +167,9 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         ),
         now=args.now if clock is None else None,
         sim_clock=clock,
-        prefix=args.prefix,
-        monitoring_alias=args.monitoring_alias,
-        requests_per_minute=args.rate_limit,
-        monthly_credits=args.monthly_credits,
         enforce_monthly=not args.no_monthly_enforcement,
-        max_in_flight=args.max_in_flight,
-        advanced_tier=args.advanced,
-        time_input=args.time_input,
-        unknown_site_status=args.unknown_site_status,
-        soe_scale=args.soe_scale,
-        record_requests=args.record_requests,
         faults=faults,
         span_caps=dict.fromkeys(RESOLUTIONS) if args.no_span_caps else dict(DEFAULT_SPAN_CAPS),
-        subdaily_cap_hours=args.subdaily_cap_hours,
         include_bucket_at_to=args.bucket_at_to,
         gzip_responses=not args.no_gzip,
     )
