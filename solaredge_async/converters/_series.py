@@ -34,8 +34,6 @@ __all__ = ["SeriesParser", "make_devices_hook", "make_series_hooks"]
 T = TypeVar("T")
 
 _Columns = tuple[tuple[datetime, ...], tuple[float | None, ...]]
-#: A series record's fields: period, unit, resolution, columns, unknown members.
-_RecordFields = tuple[object, object, object, _Columns, FrozenDict[str, Any]]
 
 _POINT_KEYS: Final = frozenset({"timestamp", "value"})
 _MEASUREMENTS_KEYS: Final = frozenset({"period", "unit", "resolution", "values"})
@@ -168,47 +166,41 @@ def make_series_hooks(
 
         def structure_series_record(value: object, _: object = None) -> T:
             fields = fast(value) if value.__class__ is dict else None
-            if fields is None:
-                fields = careful(value)
-            period, unit, resolution, (stamps, values), extra = fields
-            if with_period:
-                return cl(
-                    period=period,
-                    unit=unit,
-                    resolution=resolution,
-                    timestamps=stamps,
-                    values=values,
-                    extra=extra,
-                )
-            return cl(
-                unit=unit, resolution=resolution, timestamps=stamps, values=values, extra=extra
-            )
+            return cl(**(careful(value) if fields is None else fields))
 
-        def fast(value: dict[str, Any]) -> _RecordFields | None:
+        def fast(value: dict[str, Any]) -> dict[str, Any] | None:
             """The usual body (no unknown key) at once; `None` to go field by field."""
             if not all_known(value) or (strict and "values" not in value):
                 return None
             try:
                 get = value.get
-                return (
-                    period_hook(get("period"), _PERIOD) if with_period else None,
-                    unit_hook(get("unit"), _UNIT),
-                    resolution_hook(get("resolution"), _RESOLUTION),
-                    series(get("values")) if "values" in value else ((), ()),
-                    EMPTY_OBJECT,
-                )
+                stamps, values = series(get("values")) if "values" in value else ((), ())
+                fields = {
+                    "unit": unit_hook(get("unit"), _UNIT),
+                    "resolution": resolution_hook(get("resolution"), _RESOLUTION),
+                    "timestamps": stamps,
+                    "values": values,
+                }
+                if with_period:
+                    fields["period"] = period_hook(get("period"), _PERIOD)
             except Exception:  # noqa: BLE001 - the careful pass names what failed
                 return None
+            return fields
 
-        def careful(value: object) -> _RecordFields:
+        def careful(value: object) -> dict[str, Any]:
             fields = Fields(as_object(value))
             extra = EMPTY_OBJECT if all_known(fields.obj) else fields.unknown(known, strict=strict)
-            period = fields.get("period", period_hook, _PERIOD) if with_period else None
-            unit = fields.get("unit", unit_hook, _UNIT)
-            resolution = fields.get("resolution", resolution_hook, _RESOLUTION)
+            found = {
+                "unit": fields.get("unit", unit_hook, _UNIT),
+                "resolution": fields.get("resolution", resolution_hook, _RESOLUTION),
+                "extra": extra,
+            }
+            if with_period:
+                found["period"] = fields.get("period", period_hook, _PERIOD)
             columns = fields.get("values", series, list, required=strict)
             fields.done()
-            return period, unit, resolution, columns or ((), ()), extra
+            found["timestamps"], found["values"] = columns or ((), ())
+            return found
 
         return structure_series_record
 

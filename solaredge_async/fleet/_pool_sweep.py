@@ -31,6 +31,7 @@ from solaredge_async.fleet._run import (
     ItemFailed,
     ItemNotAttempted,
     ItemSucceeded,
+    ProgressReports,
     ResultStream,
     StreamedRun,
     SweepProgress,
@@ -386,7 +387,7 @@ def _interleave(parts: tuple[PoolPart, ...]) -> list[int]:
     return [q[n] for n in range(rounds) for q in queues.values() if n < len(q)]
 
 
-class _PoolRun:
+class _PoolRun(ProgressReports):
     """The state of one pool sweep: the parts' sweeps, counters, stop reasons."""
 
     def __init__(
@@ -401,8 +402,7 @@ class _PoolRun:
         self.plan = plan
         self.sweeps = sweeps
         self.parallel = anyio.Semaphore(parallel)
-        self.on_progress = on_progress
-        self.progress_interval = progress_interval
+        super().__init__(on_progress, progress_interval)
         self.total = len(plan)
         self.planned = plan.credits
         self.running: dict[int, SweepResults] = {}
@@ -411,8 +411,6 @@ class _PoolRun:
         self.exhausted: set[str] = set()
         self.succeeded = self.failed = self.not_attempted = 0
         self.started = anyio.current_time()
-        self.last_report = -math.inf
-        self.done_reported = False
 
     async def drive(self, send: MemoryObjectSendStream[SweepResult]) -> None:
         async with send, anyio.create_task_group() as tg:
@@ -487,20 +485,6 @@ class _PoolRun:
         if len(self.plan.parts) == 1:
             return "; ".join(self.stop_reasons.values())
         return "; ".join(f"{cred}: {why}" for cred, why in self.stop_reasons.items())
-
-    def tick(self) -> None:
-        if self.on_progress is None:
-            return
-        now = anyio.current_time()
-        if now - self.last_report >= self.progress_interval:
-            self.last_report = now
-            self.on_progress(self.snapshot())
-
-    def finish(self) -> None:
-        if not self.done_reported:
-            self.done_reported = True
-            if self.on_progress is not None:
-                self.on_progress(self.snapshot())
 
 
 class PoolSweepResults(ResultStream["_PoolRun"]):

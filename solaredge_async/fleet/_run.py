@@ -57,6 +57,7 @@ __all__ = [
     "ItemFailed",
     "ItemNotAttempted",
     "ItemSucceeded",
+    "ProgressReports",
     "ResultStream",
     "SweepProgress",
     "SweepRecord",
@@ -198,7 +199,43 @@ def _filter_telemetry(record: Telemetry, keep: frozenset[str]) -> Telemetry:
     return attrs.evolve(record, devices=devices)
 
 
-class _Run:
+class ProgressReports:
+    """Progress reports of a run, made from the task that reads its results.
+
+    ``on_progress`` gets `snapshot` at most every ``progress_interval`` seconds while
+    results are read, and once at the end.
+    """
+
+    def __init__(
+        self, on_progress: Callable[[SweepProgress], object] | None, progress_interval: float
+    ) -> None:
+        self.on_progress = on_progress
+        self.progress_interval = progress_interval
+        self.last_report = -math.inf
+        self.reported_end = False
+
+    def snapshot(self) -> SweepProgress:
+        """The progress now."""
+        raise NotImplementedError
+
+    def tick(self) -> None:
+        """Called by the consumer per result: report progress at most every interval."""
+        if self.on_progress is None:
+            return
+        now = anyio.current_time()
+        if now - self.last_report >= self.progress_interval:
+            self.last_report = now
+            self.on_progress(self.snapshot())
+
+    def finish(self) -> None:
+        """Called by the consumer at the end of the results: report once more."""
+        if not self.reported_end:
+            self.reported_end = True
+            if self.on_progress is not None:
+                self.on_progress(self.snapshot())
+
+
+class _Run(ProgressReports):
     """The mutable state of one sweep: counters, the stop flag, the call dispatch."""
 
     def __init__(
@@ -215,8 +252,7 @@ class _Run:
         self.total = len(plan)
         self.planned = plan.credits
         self.concurrency = concurrency
-        self.on_progress = on_progress
-        self.progress_interval = progress_interval
+        super().__init__(on_progress, progress_interval)
         self.succeeded = 0
         self.failed = 0
         self.not_attempted = 0
@@ -227,8 +263,6 @@ class _Run:
         self.limited0 = usage.rate_limited_minute + usage.rate_limited_monthly
         self.started = anyio.current_time()
         self.samples: deque[tuple[float, int]] = deque([(self.started, usage.credits)])
-        self.last_report = -math.inf
-        self.finished = False
 
     # -- driving -----------------------------------------------------------------
 
@@ -377,21 +411,6 @@ class _Run:
         # Keep the oldest sample at most a minute back (but always one).
         while len(samples) > 1 and now - samples[1][0] >= _RATE_WINDOW:
             samples.popleft()
-
-    def tick(self) -> None:
-        """Called by the consumer per result: report progress at most every interval."""
-        if self.on_progress is None:
-            return
-        now = anyio.current_time()
-        if now - self.last_report >= self.progress_interval:
-            self.last_report = now
-            self.on_progress(self.snapshot())
-
-    def finish(self) -> None:
-        if not self.finished:
-            self.finished = True
-            if self.on_progress is not None:
-                self.on_progress(self.snapshot())
 
 
 class _Driven(Protocol):
