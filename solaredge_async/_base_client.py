@@ -28,7 +28,7 @@ from solaredge_async._client_setup import (
     make_credential,
     resolution_table,
 )
-from solaredge_async._closing import AsyncClosing
+from solaredge_async._closing import Closable
 from solaredge_async._credentials import (
     ApiKeyCredential,
     BearerCredential,
@@ -102,8 +102,13 @@ def _span(a: datetime, b: datetime) -> timedelta:
     return b.astimezone(UTC) - a.astimezone(UTC)
 
 
-class BaseClient(AsyncClosing):
+class BaseClient(Closable):
     """The machinery under `SolarEdgeClient` (see there for the arguments)."""
+
+    _closed_message = (
+        "this SolarEdgeClient is closed; create a new one (or use it inside "
+        "`async with SolarEdgeClient(...) as client:`)"
+    )
 
     #: The site's zone, looked up once; defined by `SolarEdgeClient` (it calls `site`).
     site_timezone: Callable[[int], Awaitable[ZoneInfo]]
@@ -243,7 +248,7 @@ class BaseClient(AsyncClosing):
     # -- lifecycle -----------------------------------------------------------------
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = self._state()
         return (
             f"<SolarEdgeClient {state} base_url={self._base_url!r} "
             f"credential={self._credential.id!r}>"
@@ -270,17 +275,8 @@ class BaseClient(AsyncClosing):
             with anyio.CancelScope(shield=True):
                 await self._http.aclose()
 
-    @property
-    def is_closed(self) -> bool:
-        """True once `aclose` was called."""
-        return self._closed
-
     def _check_open(self) -> None:
-        if self._closed:
-            raise errors.ClientClosedError(
-                "this SolarEdgeClient is closed; create a new one (or use it inside "
-                "`async with SolarEdgeClient(...) as client:`)"
-            )
+        super()._check_open()
         if self._shared is not None and not self._shared.is_open:
             raise self._shared.not_open_error()
 

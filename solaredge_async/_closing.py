@@ -7,18 +7,18 @@ object runs tasks of its own while the block is open.
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 import anyio
 
-from solaredge_async.errors import ConfigurationError
+from solaredge_async.errors import ClientClosedError, ConfigurationError
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from anyio.abc import TaskGroup
 
-__all__ = ["AsyncClosing", "TaskGroupHolder"]
+__all__ = ["AsyncClosing", "Closable", "TaskGroupHolder"]
 
 
 class AsyncClosing(abc.ABC):
@@ -37,6 +37,29 @@ class AsyncClosing(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Release what the object holds; calling it again does nothing."""
+
+
+class Closable(AsyncClosing):
+    """`AsyncClosing` for objects that refuse calls once closed (clients, pools).
+
+    ``aclose`` sets ``_closed``; calls start with `_check_open`.
+    """
+
+    _closed: bool = False
+    #: What a call on the closed object says: what it is and what to do instead.
+    _closed_message: ClassVar[str] = "this object is closed"
+
+    @property
+    def is_closed(self) -> bool:
+        """True once `aclose` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError(self._closed_message)
+
+    def _state(self) -> str:
+        return "closed" if self._closed else "open"
 
 
 class TaskGroupHolder:

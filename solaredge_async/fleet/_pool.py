@@ -32,7 +32,7 @@ import anyio
 import attrs
 
 from solaredge_async import errors
-from solaredge_async._closing import AsyncClosing
+from solaredge_async._closing import Closable
 from solaredge_async._usage import Usage
 from solaredge_async.client import SolarEdgeClient
 
@@ -106,7 +106,7 @@ def _declared(site_ids: Iterable[int] | None) -> tuple[int, ...] | None:
     return tuple(ids)
 
 
-class ClientPool(AsyncClosing):
+class ClientPool(Closable):
     """Several clients, one per credential, seen as one fleet; an async context manager.
 
     ::
@@ -129,6 +129,11 @@ class ClientPool(AsyncClosing):
         ConfigurationError: Two clients with one credential, a bearer client without
             ``site_ids``, or a bad ``listing_concurrency``.
     """
+
+    _closed_message = (
+        "this ClientPool is closed; create a new one (or use it inside "
+        "`async with ClientPool(...) as pool:`)"
+    )
 
     def __init__(
         self,
@@ -223,7 +228,7 @@ class ClientPool(AsyncClosing):
         return pool
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = self._state()
         return f"<ClientPool {state} credentials={list(self._members)!r}>"
 
     def __len__(self) -> int:
@@ -410,18 +415,6 @@ class ClientPool(AsyncClosing):
             await stack.aclose()
         for member in self._members.values():
             await member.client.aclose()
-
-    @property
-    def is_closed(self) -> bool:
-        """True once `aclose` was called."""
-        return self._closed
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise errors.ClientClosedError(
-                "this ClientPool is closed; create a new one (or use it inside "
-                "`async with ClientPool(...) as pool:`)"
-            )
 
     # -- sites and routes ----------------------------------------------------------
 

@@ -387,9 +387,9 @@ class FastTransport(httpx.AsyncBaseTransport):
         self._closed = False
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
         return (
-            f"<FastTransport {state} max_connections={self._max_connections} "
+            f"<FastTransport {'closed' if self._closed else 'open'} "
+            f"max_connections={self._max_connections} "
             f"idle={self._idle_count} active={len(self._active)}>"
         )
 
