@@ -28,6 +28,7 @@ import anyio
 import attrs
 
 from solaredge_async import errors
+from solaredge_async._closing import TaskGroupExit
 from solaredge_async._endpoints import ENDPOINTS
 from solaredge_async.fleet._budget import check_budget
 from solaredge_async.models import (
@@ -42,9 +43,7 @@ from solaredge_async.models import (
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator, Mapping
-    from types import TracebackType
 
-    from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from solaredge_async._endpoints import DeviceFamily, DeviceMetric, ResolutionName
@@ -472,7 +471,7 @@ class SweepResults(ResultStream["_Run"]):
         return self._run.stop_reason
 
 
-class StreamedRun(Generic[_D]):
+class StreamedRun(TaskGroupExit, Generic[_D]):
     """Starts a run in a task group on entering, and on leaving cancels and waits for it.
 
     Leaving the block (normally, by ``break``, by an exception or by cancellation)
@@ -481,44 +480,28 @@ class StreamedRun(Generic[_D]):
     block propagates unchanged (not wrapped in an exception group).
     """
 
+    _cancel_on_exit = True
+
     def __init__(self, start: Callable[[], _D], buffer_size: int) -> None:
         self._start = start
         self._buffer_size = buffer_size
-        self._tg: TaskGroup | None = None
+        self._entered = False
         self._receive: MemoryObjectReceiveStream[SweepResult] | None = None
 
     async def _open(self) -> tuple[_D, MemoryObjectReceiveStream[SweepResult]]:
-        if self._tg is not None:
+        if self._entered:
             raise RuntimeError(f"a {type(self).__name__} can be entered only once")
+        self._entered = True
         run = self._start()
         send, receive = anyio.create_memory_object_stream[SweepResult](self._buffer_size)
         self._receive = receive
-        tg = self._tg = anyio.create_task_group()
-        await tg.__aenter__()
-        tg.start_soon(run.drive, send)
+        task_group = await self._open_task_group()
+        task_group.start_soon(run.drive, send)
         return run, receive
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        tg = self._tg
-        if tg is None:  # pragma: no cover - entering always sets it
-            return None
-        tg.cancel_scope.cancel()
-        try:
-            if exc is None or isinstance(exc, Exception):
-                # Let the block's own exception propagate as it is: the task group
-                # only has cancelled tasks to wait for.
-                await tg.__aexit__(None, None, None)
-                return None
-            # Cancellation and KeyboardInterrupt go through the task group as usual.
-            return await tg.__aexit__(exc_type, exc, tb)
-        finally:
-            if self._receive is not None:
-                self._receive.close()
+    def _exited(self) -> None:
+        if self._receive is not None:
+            self._receive.close()
 
 
 class Sweep(StreamedRun["_Run"]):
@@ -541,7 +524,7 @@ class Sweep(StreamedRun["_Run"]):
         self._precheck = precheck
 
     async def __aenter__(self) -> SweepResults:
-        if self._tg is not None:
+        if self._entered:
             raise RuntimeError("a Sweep can be entered only once")
         if self._precheck is not None:
             await self._precheck()

@@ -441,20 +441,8 @@ class FastTransport(httpx.AsyncBaseTransport):
             )
         timeouts = request.extensions.get("timeout") or {}
         head = _head(request, await request.aread())
-        slots = self._slots
-        if slots is None:
-            slots = self._slots = anyio.Semaphore(self._max_connections, fast_acquire=True)
-        try:
-            # No checkpoint here: sending (next) is one, and each costs a loop turn.
-            slots.acquire_nowait()
-        except anyio.WouldBlock:
-            await self._wait_for_slot(slots, request, timeouts.get("pool"))
         origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
-        try:
-            conn = await self._exchange(request, origin, head, timeouts)
-        except BaseException:
-            slots.release()
-            raise
+        conn = await self._start(request, origin, head, timeouts)
         return httpx.Response(
             status_code=conn.status,
             headers=conn.headers,
@@ -493,18 +481,7 @@ class FastTransport(httpx.AsyncBaseTransport):
         if self._closed:
             raise RuntimeError("the FastTransport is closed")
         request = _Bare(method)
-        slots = self._slots
-        if slots is None:
-            slots = self._slots = anyio.Semaphore(self._max_connections, fast_acquire=True)
-        try:
-            slots.acquire_nowait()
-        except anyio.WouldBlock:
-            await self._wait_for_slot(slots, request, timeouts.get("pool"))
-        try:
-            conn = await self._exchange(request, origin, head, timeouts)
-        except BaseException:
-            slots.release()
-            raise
+        conn = await self._start(request, origin, head, timeouts)
         try:
             if conn.body_size > max_body or _declared(conn.headers) > max_body:
                 raise BodyTooLargeError(max_body)
@@ -517,6 +494,28 @@ class FastTransport(httpx.AsyncBaseTransport):
         finally:
             await self._release(conn)
         return status, headers, body[0] if len(body) == 1 else b"".join(body)
+
+    async def _start(
+        self,
+        request: _Req,
+        origin: tuple[str, str, int],
+        head: bytes,
+        timeouts: Mapping[str, float | None],
+    ) -> _Connection:
+        """Take a connection slot and exchange; the connection comes back with its head read."""
+        slots = self._slots
+        if slots is None:
+            slots = self._slots = anyio.Semaphore(self._max_connections, fast_acquire=True)
+        try:
+            # No checkpoint here: sending (next) is one, and each costs a loop turn.
+            slots.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._wait_for_slot(slots, request, timeouts.get("pool"))
+        try:
+            return await self._exchange(request, origin, head, timeouts)
+        except BaseException:
+            slots.release()
+            raise
 
     @staticmethod
     async def _wait_for_slot(slots: anyio.Semaphore, request: _Req, limit: float | None) -> None:
