@@ -29,7 +29,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
 from urllib.parse import urlencode
 
 import anyio
@@ -78,6 +78,15 @@ _DIAGNOSTIC_HEADERS = (
     "x-kong-request-id",
     "cf-ray",
 )
+
+
+class _Call(NamedTuple):
+    """What one call sends, the same on every attempt."""
+
+    method: str
+    path: str
+    params: QueryParams
+    json_body: Mapping[str, object] | None
 
 
 class Response:
@@ -154,14 +163,15 @@ class Engine:
                 detail="refused locally, no request sent",
             )
         ledger.calls += 1
+        call = _Call(method, path, params, json_body)
 
         async def attempt(number: int) -> Response:
             try:
-                return await self._attempt(method, path, params, json_body, number, renew=True)
+                return await self._attempt(call, number, renew=True)
             except _Renewed:
                 # The bearer token was refused and its provider renews it: once more,
                 # through the limiter like every attempt (it costs a credit).
-                return await self._attempt(method, path, params, json_body, number, renew=False)
+                return await self._attempt(call, number, renew=False)
 
         def on_retry(_number: int) -> None:
             ledger.retries += 1
@@ -181,16 +191,8 @@ class Engine:
             path=path,
         )
 
-    async def _attempt(
-        self,
-        method: str,
-        path: str,
-        params: QueryParams,
-        json_body: Mapping[str, object] | None,
-        number: int,
-        *,
-        renew: bool = False,
-    ) -> Response:
+    async def _attempt(self, call: _Call, number: int, *, renew: bool = False) -> Response:
+        method, path = call.method, call.path
         async with self.slots:
             if self.limiter is not None:
                 await self.limiter.acquire()
@@ -202,7 +204,7 @@ class Engine:
             cost = 1
             failure: errors.TransportError | None = None
             try:
-                status, answer, content = await self._send(method, path, params, headers, json_body)
+                status, answer, content = await self._send(call, headers)
             except httpx.HTTPError as exc:
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
                     cost = 0  # never reached the server
@@ -243,33 +245,22 @@ class Engine:
             self.limiter.observe(limit, remaining)
         return remaining
 
-    def _build(
-        self,
-        method: str,
-        path: str,
-        params: QueryParams,
-        headers: Mapping[str, str],
-        json_body: Mapping[str, object] | None,
-    ) -> httpx.Request:
+    def _build(self, call: _Call, headers: Mapping[str, str]) -> httpx.Request:
         if self.transport is not None:
-            return self._template.request(method, path, params, headers, json_body)
+            return self._template.request(call, headers)
         return self.http.build_request(
-            method,
-            self.base_url + path,
-            params=list(params) if params else None,
+            call.method,
+            self.base_url + call.path,
+            params=list(call.params) if call.params else None,
             headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},
-            json=json_body,
+            json=call.json_body,
         )
 
     async def _send(
-        self,
-        method: str,
-        path: str,
-        params: QueryParams,
-        headers: Mapping[str, str],
-        json_body: Mapping[str, object] | None,
+        self, call: _Call, headers: Mapping[str, str]
     ) -> tuple[int, Mapping[str, str], bytes]:
         """Send one attempt; return the status, headers and decoded body (always closed)."""
+        method, path, params, json_body = call
         fast = self._fast
         if fast is not None and json_body is None:
             template = self._template
@@ -281,7 +272,7 @@ class Engine:
                 )
                 answer = _RawHeaders(raw)
                 return status, answer, self._decode(answer, body, method, path)
-        request = self._build(method, path, params, headers, json_body)
+        request = self._build(call, headers)
         transport = self.transport
         if transport is not None:
             response = await transport.handle_async_request(request)
@@ -565,15 +556,9 @@ class _Template:
         #: Encoded query strings: a sweep asks every site for the same windows.
         self._queries: dict[tuple[tuple[str, str], ...], str] = {}
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        params: QueryParams,
-        headers: Mapping[str, str],
-        json_body: Mapping[str, object] | None,
-    ) -> httpx.Request:
-        """An `httpx.Request` for ``path`` under the base URL."""
+    def request(self, call: _Call, headers: Mapping[str, str]) -> httpx.Request:
+        """An `httpx.Request` for the call's path under the base URL."""
+        method, path, params, json_body = call
         query = urlencode(list(params)) if params else ""
         ref = self._ref
         if ref is not None and _PLAIN_PATH.fullmatch(path):

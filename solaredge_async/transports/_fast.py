@@ -502,7 +502,11 @@ class FastTransport(httpx.AsyncBaseTransport):
         head: bytes,
         timeouts: Mapping[str, float | None],
     ) -> _Connection:
-        """Take a connection slot and exchange; the connection comes back with its head read."""
+        """Take a connection slot, send on a reused or new connection; read the head.
+
+        The slot is held until the connection is released (or given back here on
+        failure).
+        """
         slots = self._slots
         if slots is None:
             slots = self._slots = anyio.Semaphore(self._max_connections, fast_acquire=True)
@@ -512,7 +516,24 @@ class FastTransport(httpx.AsyncBaseTransport):
         except anyio.WouldBlock:
             await self._wait_for_slot(slots, request, timeouts.get("pool"))
         try:
-            return await self._exchange(request, origin, head, timeouts)
+            while True:
+                conn = await self._take_idle(origin)
+                reused = conn is not None
+                if conn is None:
+                    conn = await self._connect(request, origin, timeouts.get("connect"))
+                self._active.add(conn)
+                conn.head_only = request.method == "HEAD"
+                try:
+                    await self._send_and_read_head(conn, request, head, timeouts, reused=reused)
+                except _Reused:
+                    self._active.discard(conn)
+                    await anyio.aclose_forcefully(conn.stream)
+                    continue
+                except BaseException:
+                    self._active.discard(conn)
+                    await anyio.aclose_forcefully(conn.stream)
+                    raise
+                return conn
         except BaseException:
             slots.release()
             raise
@@ -526,33 +547,6 @@ class FastTransport(httpx.AsyncBaseTransport):
             raise httpx.PoolTimeout(
                 "timed out waiting for a free connection slot", request=_rq(request)
             ) from None
-
-    async def _exchange(
-        self,
-        request: _Req,
-        origin: tuple[str, str, int],
-        head: bytes,
-        timeouts: Mapping[str, float | None],
-    ) -> _Connection:
-        """Send on a reused or new connection; return it with the response head read."""
-        while True:
-            conn = await self._take_idle(origin)
-            reused = conn is not None
-            if conn is None:
-                conn = await self._connect(request, origin, timeouts.get("connect"))
-            self._active.add(conn)
-            conn.head_only = request.method == "HEAD"
-            try:
-                await self._send_and_read_head(conn, request, head, timeouts, reused=reused)
-            except _Reused:
-                self._active.discard(conn)
-                await anyio.aclose_forcefully(conn.stream)
-                continue
-            except BaseException:
-                self._active.discard(conn)
-                await anyio.aclose_forcefully(conn.stream)
-                raise
-            return conn
 
     async def _send_and_read_head(
         self,
