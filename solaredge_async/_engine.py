@@ -318,32 +318,23 @@ class Engine:
         self, response: httpx.Response, raw: AsyncIterable[bytes], method: str, path: str
     ) -> bytes:
         """The body, decoded, within `max_body` bytes raw and decoded alike."""
-        headers = response.headers
+        headers: Mapping[str, str] = response.headers
         declared = int_header(headers, "content-length")
         cap = self.max_body
         if declared is not None and declared > cap:
             raise self._too_large(method, path)
-        try:
-            decoder = BodyDecoder(headers.get("content-encoding"), cap)
-        except DecodingFailedError as exc:
-            raise self._undecodable(method, path, exc) from None
         chunks: list[bytes] = []
         size = 0
         # Closed explicitly when the cap cuts the body short: trio warns about (and
         # finalises late) an async generator left to the garbage collector.
         async with _closing(raw) as body:
-            try:
-                async for chunk in body:
-                    size += len(chunk)
-                    if size > cap:
-                        raise self._too_large(method, path)
-                    chunks.extend(decoder.feed(chunk))
-                chunks.extend(decoder.finish())
-            except TooLargeError:
-                raise self._too_large(method, path) from None
-            except DecodingFailedError as exc:
-                raise self._undecodable(method, path, exc) from None
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            async for chunk in body:
+                size += len(chunk)
+                if size > cap:
+                    raise self._too_large(method, path)
+                chunks.append(chunk)
+        raw_body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return self._decode(headers, raw_body, method, path)
 
     def _check_size(self, content: bytes, method: str, path: str) -> bytes:
         if len(content) > self.max_body:

@@ -35,7 +35,18 @@ class Period:
 
 
 @attrs.frozen(kw_only=True)
-class Measurements:
+class _Columns:
+    """What every series has: its unit, resolution, stamps, values and unknown keys."""
+
+    unit: Unit | str | None = None
+    resolution: Resolution | str | None = None
+    timestamps: tuple[datetime, ...] = ()
+    values: tuple[float | None, ...] = ()
+    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
+
+
+@attrs.frozen(kw_only=True)
+class Measurements(_Columns):
     """One metric over a window (``/energy``, ``/power``, device metrics).
 
     ``timestamps[i]`` is the start of the bucket whose value is ``values[i]``
@@ -56,15 +67,10 @@ class Measurements:
     """
 
     period: Period | None = None
-    unit: Unit | str | None = None
-    resolution: Resolution | str | None = None
-    timestamps: tuple[datetime, ...] = ()
-    values: tuple[float | None, ...] = ()
-    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
-class TelemetrySeries:
+class TelemetrySeries(_Columns):
     """One metric of one device in a bulk telemetry response.
 
     Attributes:
@@ -78,12 +84,6 @@ class TelemetrySeries:
             received (frozen) by the lenient converter; always empty from the strict one,
             which rejects them.
     """
-
-    unit: Unit | str | None = None
-    resolution: Resolution | str | None = None
-    timestamps: tuple[datetime, ...] = ()
-    values: tuple[float | None, ...] = ()
-    extra: Mapping[str, JSONValue] = attrs.field(default=EMPTY_OBJECT)
 
 
 @attrs.frozen(kw_only=True)
