@@ -17,17 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import anyio
 
-from solaredge_async.cli._commands import (
-    SHOW_FAILURES,
-    RefusedError,
-    Stop,
-    UsageError,
-    check_sim_flags,
-    check_site_ids,
-    connect,
-    fields_of,
-    options_from_args,
-)
+from solaredge_async.cli import _commands as commands
 from solaredge_async.cli._defaults import (
     EXIT_INCOMPLETE,
     EXIT_OK,
@@ -111,7 +101,7 @@ class _SyncBar:
         eta = elapsed * left / p.done if p.done else None
         self._bar(
             SweepProgress(
-                **fields_of(p, _PROGRESS_COUNTS),
+                **commands.fields_of(p, _PROGRESS_COUNTS),
                 planned_credits=self._planned,
                 retries=0,
                 rate=rate,
@@ -185,7 +175,7 @@ async def _check_budget(
     print(f"Budget: {label}{left} credits remain this cycle (resets {reset})", file=out)
     over = remaining is not None and (budget.exhausted or price > remaining)
     if over and not args.allow_over_budget:
-        raise RefusedError(
+        raise commands.RefusedError(
             f"{label}the sync costs {price:,} credits but {left} remain this cycle (monthly budget "
             f"{budget.monthly_credits:,}, resets {reset}); nothing was fetched beyond "
             "discovery. Pass --allow-over-budget to run it anyway, --monthly-credits N if the "
@@ -193,7 +183,7 @@ async def _check_budget(
         )
 
 
-async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C901, PLR0915
+async def sync_command(args: argparse.Namespace, stop: commands.Stop) -> int:  # noqa: C901, PLR0915
     """``sync``: bring ``--db`` up to date (see the module docstring)."""
     from solaredge_async.store import StoreLockedError, open_store, redact_url  # noqa: PLC0415
     from solaredge_async.sync import (  # noqa: PLC0415
@@ -205,8 +195,8 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
 
     json_out = args.output == "json"
     out = sys.stderr if json_out else sys.stdout
-    options = options_from_args(args)
-    check_sim_flags(args, options)
+    options = commands.options_from_args(args)
+    commands.check_sim_flags(args, options)
     settle = DEFAULT_SETTLE if args.settle is None else timedelta(minutes=args.settle)
     try:
         spec = SyncSpec(
@@ -217,22 +207,24 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
             settle=settle,
         )
     except (TypeError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+        raise commands.UsageError(str(exc)) from None
     shown_db = redact_url(args.db)
     path = sqlite_path(args.db)
     if path is not None and not args.dry_run:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UsageError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+            raise commands.UsageError(
+                f"cannot create {path.parent}: {exc.strerror or exc}"
+            ) from None
     started = time.perf_counter()
-    async with connect(args, options) as conn:
+    async with commands.connect(args, options) as conn:
         try:
             # A dry run writes nothing: no file, no migration; a missing file is empty.
             store_cm = open_store(args.db, exclusive=not args.dry_run, read_only=args.dry_run)
             async with store_cm as store:
                 if spec.sites is not None:
-                    await check_site_ids(conn, spec.sites)
+                    await commands.check_site_ids(conn, spec.sites)
                 plan = await plan_pool_sync(conn.pool, store, spec, now=conn.now())
                 _print_plan(plan, out, conn.label, shown_db)
                 await _check_budgets(conn.pool, plan, args, out)
@@ -255,7 +247,7 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
                 finally:
                     bar.close()
         except StoreLockedError as exc:
-            raise UsageError(f"{shown_db} is in use by another process ({exc})") from None
+            raise commands.UsageError(f"{shown_db} is in use by another process ({exc})") from None
     elapsed = time.perf_counter() - started
     spent = report.credits + plan.discovery_credits
     print(
@@ -270,7 +262,7 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
         f"{report.rate_limited:,} x 429.",
         file=out,
     )
-    for key, message in report.errors[:SHOW_FAILURES]:
+    for key, message in report.errors[: commands.SHOW_FAILURES]:
         print(f"  failed: {key}: {message}", file=sys.stderr)
     stored_sites = stored_rows = None
     if path is not None and path.exists():
@@ -286,7 +278,7 @@ async def sync_command(args: argparse.Namespace, stop: Stop) -> int:  # noqa: C9
                 status=report.outcome,
                 credits=spent,
                 discovery_credits=plan.discovery_credits,
-                **fields_of(report, _REPORT_FIELDS),
+                **commands.fields_of(report, _REPORT_FIELDS),
                 stored_rows=stored_rows,
                 seconds=round(elapsed, 3),
                 db=shown_db,
