@@ -61,20 +61,6 @@ _PROGRESS_COUNTS: Final = (
     "credits",
     "rate_limited",
 )
-#: What the ``--output json`` summary copies from the `PoolSyncReport`, in this order.
-_REPORT_FIELDS: Final = (
-    "rows",
-    "rows_inserted",
-    "rows_updated",
-    "rows_unchanged",
-    "succeeded",
-    "failed",
-    "not_attempted",
-    "rate_limited",
-    "sites",
-    "complete",
-    "run_id",
-)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -188,6 +174,7 @@ async def sync_command(args: argparse.Namespace, stop: commands.Stop) -> int:  #
     from solaredge_async.store import StoreLockedError, open_store, redact_url  # noqa: PLC0415
     from solaredge_async.sync import (  # noqa: PLC0415
         DEFAULT_SETTLE,
+        REPORT_COUNTS,
         SyncSpec,
         plan_pool_sync,
         run_pool_sync,
@@ -278,7 +265,7 @@ async def sync_command(args: argparse.Namespace, stop: commands.Stop) -> int:  #
                 status=report.outcome,
                 credits=spent,
                 discovery_credits=plan.discovery_credits,
-                **commands.fields_of(report, _REPORT_FIELDS),
+                **commands.fields_of(report, (*REPORT_COUNTS, "complete", "run_id")),
                 stored_rows=stored_rows,
                 seconds=round(elapsed, 3),
                 db=shown_db,

@@ -99,10 +99,17 @@ from solaredge_async.sync._pool import (
     plan_pool_sync,
     run_pool_sync,
 )
-from solaredge_async.sync._run import SyncProgress, SyncReport, default_owner, run_sync
+from solaredge_async.sync._run import (
+    REPORT_COUNTS,
+    SyncProgress,
+    SyncReport,
+    default_owner,
+    run_sync,
+)
 
 __all__ = [
     "DEFAULT_SETTLE",
+    "REPORT_COUNTS",
     "SYNC_TARGETS",
     "PoolSyncPart",
     "PoolSyncPlan",

@@ -25,6 +25,7 @@ from solaredge_async.sync._run import (
     DEFAULT_BATCH_ITEMS,
     DEFAULT_BATCH_SECONDS,
     DEFAULT_LEASE_TTL,
+    REPORT_COUNTS,
     SyncProgress,
     SyncReport,
     run_sync,
@@ -54,19 +55,7 @@ _MIN_PARALLEL: Final = 8
 _OUTCOMES: Final = ("ok", "partial", "interrupted", "failed")
 _MAX_ERRORS: Final = 100
 #: The counters of `SyncReport` a pool's report sums over its shares.
-_SUMMED: Final = (
-    "credits",
-    "rows",
-    "rows_inserted",
-    "rows_updated",
-    "rows_unchanged",
-    "succeeded",
-    "failed",
-    "not_attempted",
-    "rate_limited",
-    "sites",
-    "held_elsewhere",
-)
+_SUMMED: Final = ("credits", *REPORT_COUNTS, "held_elsewhere")
 #: The fields of `SyncProgress`, every one a count the pool's progress sums.
 _PROGRESS_FIELDS: Final = tuple(field.name for field in attrs.fields(SyncProgress))
 

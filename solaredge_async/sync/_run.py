@@ -90,6 +90,20 @@ class SyncProgress:
     rate_limited: int = 0
 
 
+#: The row and item counts of a `SyncReport`, in the order summaries show them.
+REPORT_COUNTS: Final = (
+    "rows",
+    "rows_inserted",
+    "rows_updated",
+    "rows_unchanged",
+    "succeeded",
+    "failed",
+    "not_attempted",
+    "rate_limited",
+    "sites",
+)
+
+
 @attrs.frozen(kw_only=True)
 class SyncReport(RunTotals):
     """What a sync did: the totals its run ends with in the store, and more.
