@@ -325,7 +325,7 @@ class _Run(ProgressReports):
             # The plan knows every site's zone: give it to the client, so a client that
             # did not plan this sweep spends no call looking it up.
             key = getattr(item.start.tzinfo, "key", None)
-            if isinstance(key, str):
+            if isinstance(key, str) and client.known_site_timezone(item.site_id) is None:
                 client.set_site_timezone(item.site_id, key)
         op = ENDPOINTS.get(item.kind)
         if op is None:

@@ -160,6 +160,7 @@ class BudgetSettings(abc.ABC):
     ) -> None:
         self._monthly, self._billing_day = check_budget(monthly_credits, billing_day)
         self._clock = clock
+        self._last_cycle: tuple[dt.datetime, dt.datetime] | None = None
 
     @property
     def monthly_credits(self) -> int:
@@ -173,7 +174,12 @@ class BudgetSettings(abc.ABC):
 
     def cycle(self) -> tuple[dt.datetime, dt.datetime]:
         """The current billing cycle ``[start, end)`` on the ledger's clock."""
-        return cycle_bounds(aware(self._clock), self._billing_day)
+        now = aware(self._clock)
+        last = self._last_cycle
+        if last is not None and last[0] <= now < last[1]:
+            return last  # every charge asks; the cycle turns once a month
+        last = self._last_cycle = cycle_bounds(now, self._billing_day)
+        return last
 
     def cycle_start(self) -> dt.datetime:
         """When the current billing cycle began (UTC)."""
