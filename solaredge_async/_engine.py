@@ -219,6 +219,8 @@ class Engine:
                 self.ledger.credits += cost
                 raise
             if failure is not None:
+                if cost == 0:
+                    await self._refund()
                 # Raised outside the handler, so the httpx error (its text, its request,
                 # the request's headers) is not kept as the __context__.
                 raise failure
@@ -232,6 +234,18 @@ class Engine:
         if renew and status == 401 and self.credential.invalidate(headers):  # noqa: PLR2004
             raise _Renewed from error
         raise error
+
+    async def _refund(self) -> None:
+        """Give back the credit the limiter charged for an attempt that never left."""
+        limiter = self.limiter
+        if limiter is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                await limiter.refund()
+            except errors.SolarEdgeError as exc:
+                # The attempt's own error matters more; the ledger stays one over.
+                logger.warning("could not refund the credit of an unsent request: %s", exc)
 
     def _observe_limits(self, headers: Mapping[str, str]) -> int | None:
         """Learn the per-minute limit headers; return ``remaining`` (None if absent)."""

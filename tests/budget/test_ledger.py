@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import anyio.abc
 import httpx
 import pytest
 
-from solaredge_async import ConfigurationError, QuotaExhaustedError, RateLimiter, SolarEdgeClient
+from solaredge_async import (
+    ConfigurationError,
+    QuotaExhaustedError,
+    RateLimiter,
+    RetryPolicy,
+    SolarEdgeClient,
+    TransportError,
+)
 from solaredge_async.errors import NotFoundError
 from solaredge_async.limits import (
     BudgetExceededError,
@@ -203,3 +212,25 @@ def test_a_file_ledger_keeps_the_learned_caps_beside_it(tmp_path: Path) -> None:
     store = client.cap_store
     assert isinstance(store, FileCapStore)
     assert repr(store) == f"FileCapStore({str(tmp_path / 's.json')!r})"
+
+
+async def test_an_attempt_that_never_connected_is_refunded() -> None:
+    """A refused connection costs no credit: the charge made before sending is given back."""
+    # A port nothing listens on: bound, then closed, so the connection is refused.
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610
+    await listener.aclose()
+    ledger = MemoryCreditLedger(monthly_credits=10)
+    async with SolarEdgeClient(
+        api_key="refund-KEY-0123456789",
+        base_url=f"http://127.0.0.1:{port}/v2",
+        ledger=ledger,
+        requests_per_minute=None,
+        retry=RetryPolicy(max_attempts=1),
+        probe_caps=False,
+    ) as client:
+        with pytest.raises(TransportError):
+            await client.site(1)
+        state = await client.budget()
+    assert (state.spent, state.remaining) == (0, 10)
+    assert client.usage.credits == 0
