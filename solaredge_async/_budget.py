@@ -62,6 +62,11 @@ class LedgerGate(RateLimiter):
         return f"LedgerGate(inner={self.inner!r})"
 
     @property
+    def may_wait(self) -> bool:
+        """False when nothing paces and the ledger is in memory: an acquire never waits."""
+        return self.inner is not None or not isinstance(self.gate_ledger, MemoryCreditLedger)
+
+    @property
     def requests_per_minute(self) -> float:
         """The pacing rate, calls per minute (``inf`` when nothing paces)."""
         return self.inner.requests_per_minute if self.inner is not None else math.inf

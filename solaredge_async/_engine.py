@@ -36,7 +36,8 @@ import anyio
 import httpx
 
 from solaredge_async import errors
-from solaredge_async._retry import call_with_retries
+from solaredge_async._credentials import ApiKeyCredential
+from solaredge_async._retry import call_with_retries, is_retryable
 from solaredge_async._usage import Ledger, RequestEvent
 from solaredge_async.limits._headers import int_header, parse_retry_after
 from solaredge_async.transports._decode import (
@@ -180,18 +181,54 @@ class Engine:
         deadline = self.retry.deadline
         if deadline is None:
             return await call_with_retries(self.retry, attempt, pause=pause, on_retry=on_retry)
-        # A bare cancel scope: `anyio.fail_after` costs twice as much per call.
-        with anyio.CancelScope(deadline=anyio.current_time() + deadline):
-            return await call_with_retries(self.retry, attempt, pause=pause, on_retry=on_retry)
+        at = anyio.current_time() + deadline
+        first: Exception | None = None
+        if self._unscoped_first(call):
+            # Nothing in this attempt waits but the transport, which ends its own
+            # timers by the deadline: no cancel scope (and no timer) of its own, which
+            # costs as much as the rest of the engine. Retries run in the scope below.
+            try:
+                return await self._attempt(call, 1, deadline=at)
+            except Exception as exc:  # noqa: BLE001 - judged as call_with_retries would
+                if is_retryable(exc) and anyio.current_time() >= at:
+                    raise self._past_deadline(call, deadline) from None
+                first = exc
+        with anyio.CancelScope(deadline=at):
+            return await call_with_retries(
+                self.retry, attempt, pause=pause, on_retry=on_retry, first_failure=first
+            )
         # Reached only when the deadline cancelled the call.
-        raise errors.RequestTimeoutError(
-            f"{method} {path} did not succeed within the {deadline:g} s deadline "
-            "(RetryPolicy.deadline), retries and waits included",
-            method=method,
-            path=path,
+        raise self._past_deadline(call, deadline)
+
+    def _unscoped_first(self, call: _Call) -> bool:
+        """Whether attempt 1 can run bounded by the transport's timers alone.
+
+        True on the direct path (`FastTransport.fetch`, a request it can frame) with an
+        API key (its headers are at hand) and a limiter that never waits: the only
+        wait left is for a connection slot, which is queueing before the attempt.
+        """
+        limiter = self.limiter
+        return (
+            self._fast is not None
+            and call.json_body is None
+            and (limiter is None or not limiter.may_wait)
+            and isinstance(self.credential, ApiKeyCredential)
+            and self._template.frames(call.path)
         )
 
-    async def _attempt(self, call: _Call, number: int, *, renew: bool = False) -> Response:
+    @staticmethod
+    def _past_deadline(call: _Call, deadline: float) -> errors.RequestTimeoutError:
+        return errors.RequestTimeoutError(
+            f"{call.method} {call.path} did not succeed within the {deadline:g} s deadline "
+            "(RetryPolicy.deadline), retries and waits included",
+            method=call.method,
+            path=call.path,
+        )
+
+    async def _attempt(
+        self, call: _Call, number: int, *, renew: bool = False, deadline: float | None = None
+    ) -> Response:
+        """One attempt; ``deadline`` (event-loop time) bounds the direct path's timers."""
         method, path = call.method, call.path
         async with self.slots:
             if self.limiter is not None:
@@ -204,7 +241,7 @@ class Engine:
             cost = 1
             failure: errors.TransportError | None = None
             try:
-                status, answer, content = await self._send(call, headers)
+                status, answer, content = await self._send(call, headers, deadline)
             except httpx.HTTPError as exc:
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
                     cost = 0  # never reached the server
@@ -271,7 +308,7 @@ class Engine:
         )
 
     async def _send(
-        self, call: _Call, headers: Mapping[str, str]
+        self, call: _Call, headers: Mapping[str, str], deadline: float | None = None
     ) -> tuple[int, Mapping[str, str], bytes]:
         """Send one attempt; return the status, headers and decoded body (always closed)."""
         method, path, params, json_body = call
@@ -282,7 +319,12 @@ class Engine:
             if head is not None:
                 # The direct path: bytes out, bytes in, nothing of httpx's models built.
                 status, raw, body = await fast.fetch(
-                    template.origin, method, head, template.timeouts, self.max_body
+                    template.origin,
+                    method,
+                    head,
+                    template.timeouts,
+                    self.max_body,
+                    deadline=deadline,
                 )
                 answer = _RawHeaders(raw)
                 return status, answer, self._decode(answer, body, method, path)
@@ -582,6 +624,10 @@ class _Template:
             extensions=self._extensions,
         )
 
+    def frames(self, path: str) -> bool:
+        """Whether `head` frames requests for ``path`` (else httpx's models are built)."""
+        return self._static is not None and _PLAIN_PATH.fullmatch(path) is not None
+
     def head(
         self, method: str, path: str, params: QueryParams, headers: Mapping[str, str]
     ) -> bytes | None:
@@ -591,7 +637,7 @@ class _Template:
             httpx.LocalProtocolError: A credential header contains a line break.
         """
         static = self._static
-        if static is None or not _PLAIN_PATH.fullmatch(path):
+        if static is None or not self.frames(path):
             return None
         if headers is not self._cred_source:
             # The API key's headers are the same dict on every call: framed once.

@@ -148,6 +148,7 @@ async def call_with_retries(
     *,
     pause: Callable[[float], None],
     on_retry: Callable[[int], None],
+    first_failure: Exception | None = None,
 ) -> T:
     """Run ``attempt(n)`` (n = 1, 2, ...) until it succeeds or the policy gives up.
 
@@ -156,18 +157,20 @@ async def call_with_retries(
         attempt: One attempt; raises a library error on failure.
         pause: Called with the seconds of a server-requested pause, to share it.
         on_retry: Called with the attempt number before each retry.
+        first_failure: How attempt 1 failed, when the caller made it already.
 
     Raises:
         The last attempt's error when it is not retryable or attempts ran out.
     """
     # The first attempt runs outside tenacity: building and driving its state
     # machine costs ~70 µs, paid now only by calls that fail.
-    try:
-        return await attempt(1)
-    except Exception as exc:
-        if policy.max_attempts == 1 or not is_retryable(exc):
-            raise
-        first_failure: Exception | None = exc
+    if first_failure is None:
+        try:
+            return await attempt(1)
+        except Exception as exc:  # noqa: BLE001 - judged below, re-raised as it is
+            first_failure = exc
+    if policy.max_attempts == 1 or not is_retryable(first_failure):
+        raise first_failure
 
     async def attempt_again(number: int) -> T:
         nonlocal first_failure

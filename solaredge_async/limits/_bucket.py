@@ -139,6 +139,11 @@ class LimiterGauges:
         """How many calls this limiter let through (tokens granted, slots reserved)."""
         return self._granted
 
+    @property
+    def may_wait(self) -> bool:
+        """Whether an acquire may wait (for a token, a slot, a lock or the network)."""
+        return True
+
 
 class RateLimiter(LimiterGauges):
     """A token bucket shared by every request made with one credential.

@@ -49,6 +49,7 @@ import sniffio
 from anyio.streams.tls import TLSStream
 
 from solaredge_async.errors import ConfigurationError
+from solaredge_async.transports._http11 import declared_length, frame_request
 
 if TYPE_CHECKING:
     import socket
@@ -440,7 +441,7 @@ class FastTransport(httpx.AsyncBaseTransport):
                 f"the URL scheme {scheme!r} is not http or https", request=_rq(request)
             )
         timeouts = request.extensions.get("timeout") or {}
-        head = _head(request, await request.aread())
+        head = frame_request(request, await request.aread())
         origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
         conn = await self._start(request, origin, head, timeouts)
         return httpx.Response(
@@ -457,6 +458,8 @@ class FastTransport(httpx.AsyncBaseTransport):
         head: bytes,
         timeouts: Mapping[str, float | None],
         max_body: int,
+        *,
+        deadline: float | None = None,
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Send a request already framed as bytes; return the whole answer, raw.
 
@@ -469,6 +472,9 @@ class FastTransport(httpx.AsyncBaseTransport):
             head: The request line, headers and body, exactly as sent.
             timeouts: httpx's timeout dict (``pool``, ``connect``, ``write``, ``read``).
             max_body: The most body bytes read (as they arrive, not decoded).
+            deadline: An event-loop time (`anyio.current_time`) no timeout of this
+                request runs past: sending, the head and each body read end by it
+                (`httpx.WriteTimeout` / `httpx.ReadTimeout`).
 
         Returns:
             ``(status, headers as (name, value) byte pairs, body as received)``.
@@ -481,12 +487,16 @@ class FastTransport(httpx.AsyncBaseTransport):
         if self._closed:
             raise RuntimeError("the FastTransport is closed")
         request = _Bare(method)
-        conn = await self._start(request, origin, head, timeouts)
+        conn = await self._start(request, origin, head, timeouts, deadline)
         try:
-            if conn.body_size > max_body or _declared(conn.headers) > max_body:
+            if conn.body_size > max_body or declared_length(conn.headers) > max_body:
                 raise BodyTooLargeError(max_body)
-            limit = timeouts.get("read")
+            read = timeouts.get("read")
             while not conn.complete:
+                limit = read
+                if deadline is not None:
+                    left = max(deadline - time_now(), 0.0)
+                    limit = left if read is None else min(read, left)
                 await self._receive(conn, request, limit)
                 if conn.body_size > max_body:
                     raise BodyTooLargeError(max_body)
@@ -501,6 +511,7 @@ class FastTransport(httpx.AsyncBaseTransport):
         origin: tuple[str, str, int],
         head: bytes,
         timeouts: Mapping[str, float | None],
+        deadline: float | None = None,
     ) -> _Connection:
         """Take a connection slot, send on a reused or new connection; read the head.
 
@@ -524,7 +535,9 @@ class FastTransport(httpx.AsyncBaseTransport):
                 self._active.add(conn)
                 conn.head_only = request.method == "HEAD"
                 try:
-                    await self._send_and_read_head(conn, request, head, timeouts, reused=reused)
+                    await self._send_and_read_head(
+                        conn, request, head, timeouts, reused=reused, deadline=deadline
+                    )
                 except _Reused:
                     self._active.discard(conn)
                     await anyio.aclose_forcefully(conn.stream)
@@ -556,17 +569,22 @@ class FastTransport(httpx.AsyncBaseTransport):
         timeouts: Mapping[str, float | None],
         *,
         reused: bool,
+        deadline: float | None = None,
     ) -> None:
         """Send the request and read up to the end of the response head.
 
         One cancel scope bounds both, with the write and read timeouts added up (a scope
         per socket operation costs more than the rest of the request path): a server
-        that stalls either step is still cut off, within at most both timeouts.
+        that stalls either step is still cut off, within at most both timeouts (and
+        by ``deadline``, an event-loop time, when given).
         """
         write, read = timeouts.get("write"), timeouts.get("read")
         limit = None if write is None or read is None else write + read
+        ends = math.inf if limit is None else time_now() + limit
+        if deadline is not None:
+            ends = min(ends, deadline)
         sent = False
-        with anyio.CancelScope(deadline=math.inf if limit is None else time_now() + limit) as scope:
+        with anyio.CancelScope(deadline=ends) as scope:
             await self._send(conn, request, head, None)
             sent = True
             while not conn.headers_done:
@@ -750,38 +768,5 @@ def _direct_writer(stream: object) -> Callable[[bytes], bool] | None:
     return writer
 
 
-def _declared(headers: list[tuple[bytes, bytes]]) -> int:
-    """The ``content-length`` a response head declares (0 when none or unreadable)."""
-    for name, value in headers:
-        if len(name) == 14 and name.lower() == b"content-length":  # noqa: PLR2004
-            try:
-                return int(value)
-            except ValueError:
-                return 0
-    return 0
-
-
 def _version(conn: _Connection) -> bytes:
     return b"HTTP/1.0" if conn.parser.get_http_version() == "1.0" else b"HTTP/1.1"
-
-
-def _head(request: httpx.Request, body: bytes) -> bytes:
-    """The request line, headers and body, as sent; refuses header injection."""
-    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
-    has_length = False
-    for name, value in request.headers.raw:
-        lowered = name.lower()
-        if lowered == b"transfer-encoding":
-            continue  # the body is sent whole, with its length
-        if lowered == b"content-length":
-            has_length = True
-        lines.append(name + b": " + value)
-    if body and not has_length:
-        lines.append(b"Content-Length: %d" % len(body))
-    lines.extend((b"", body))
-    head = b"\r\n".join(lines)
-    if head.count(b"\n", 0, len(head) - len(body)) != len(lines) - 1:
-        raise httpx.LocalProtocolError(
-            "a request header contains a line break", request=_rq(request)
-        )
-    return head

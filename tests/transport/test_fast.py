@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.abc
@@ -21,8 +21,9 @@ pytest.importorskip("httptools")
 
 import anyio.lowlevel
 
-from solaredge_async._engine import _RawHeaders
-from solaredge_async.errors import TransportError
+from solaredge_async._engine import _Call, _RawHeaders
+from solaredge_async.errors import RequestTimeoutError, TransportError
+from solaredge_async.limits import MemoryCreditLedger
 from solaredge_async.transports._fast import BodyTooLargeError, FastTransport, _direct_writer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
@@ -31,6 +32,8 @@ KEY = "fast-KEY-9f8e7d6c5b4a"
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 #: Appended to an answer: the server hangs up right after sending it.
 HANG_UP = b"\x00hang-up"
+#: Appended to an answer: the server sends it, then goes silent (keeps the connection).
+GO_SILENT = b"\x00go-silent"
 
 
 class Server:
@@ -61,8 +64,11 @@ class Server:
                     if reply == b"STALL":
                         await stream.receive()
                         return
-                    await stream.send(reply.removesuffix(HANG_UP))
+                    await stream.send(reply.removesuffix(HANG_UP).removesuffix(GO_SILENT))
                     if reply.endswith(HANG_UP):
+                        return
+                    if reply.endswith(GO_SILENT):
+                        await stream.receive()
                         return
             except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
                 return
@@ -321,9 +327,9 @@ async def test_the_client_sends_through_fetch_the_same_head_httpx_would():
     fetched: list[bytes] = []
 
     class Watching(FastTransport):
-        async def fetch(self, origin: Any, method: str, head: bytes, *a: Any) -> Any:
+        async def fetch(self, origin: Any, method: str, head: bytes, *a: Any, **k: Any) -> Any:
             fetched.append(head)
-            return await super().fetch(origin, method, head, *a)
+            return await super().fetch(origin, method, head, *a, **k)
 
     async with (
         server as url,
@@ -407,3 +413,69 @@ async def test_the_direct_writer_is_used_on_asyncio_only_and_steps_aside_when_cl
     await stream.aclose()
     await listener.aclose()
     assert _direct_writer(object()) is None
+
+
+# -- the call's deadline on the direct path (no cancel scope of the engine's own) ---------
+
+
+def engine_call(path: str) -> _Call:
+    """A GET of ``path`` as the engine sees it."""
+    return _Call("GET", path, (), None)
+
+
+def _deadline_client(url: str, deadline: float) -> SolarEdgeClient:
+    return SolarEdgeClient(
+        api_key=KEY,
+        base_url=url + "/v2",
+        transport=FastTransport(),
+        timeout=1000.0,  # the deadline, not a transport timeout, must end the call
+        requests_per_minute=None,
+        ledger=MemoryCreditLedger(monthly_credits=0),
+        retry=RetryPolicy(deadline=deadline, jitter=0),
+        probe_caps=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"STALL",
+        b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"partial"' + GO_SILENT,
+    ],
+    ids=["no-head", "body-stops"],
+)
+async def test_the_deadline_ends_a_first_attempt_that_waits_on_the_server(answer: bytes):
+    """The transport's own timers end by the deadline: RequestTimeoutError, nothing held."""
+    server = Server(lambda _h, _i: answer)
+    async with server as url, _deadline_client(url, 5.0) as client:
+        engine = client._engine
+        assert engine._unscoped_first(engine_call("/sites/list"))
+        started = anyio.current_time()
+        with pytest.raises(RequestTimeoutError, match="5 s deadline"):
+            await client._engine.request("GET", "/sites/list")
+        assert anyio.current_time() - started == pytest.approx(5.0, abs=0.5)
+        assert engine.transport is not None
+        assert cast("FastTransport", engine.transport).busy() == (0, 0)
+    assert len(server.heads) == 1  # no retry past the deadline
+
+
+async def test_a_failed_first_attempt_is_retried_within_the_deadline():
+    """A 503 on the unscoped first attempt is retried (in the deadline's scope)."""
+    answers = [
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        OK,
+    ]
+    server = Server(lambda _h, i: answers[min(i, 1)])
+    async with server as url, _deadline_client(url, 60.0) as client:
+        response = await client._engine.request("GET", "/sites/list")
+        assert response.content == b"{}"
+        assert client.usage.retries == 1
+    assert len(server.heads) == 2
+
+
+async def test_a_limiter_that_may_wait_keeps_the_deadline_scope():
+    """A pacing limiter, a bearer token or a file ledger: attempt 1 runs in the scope."""
+    async with SolarEdgeClient(
+        api_key=KEY, transport=FastTransport(), requests_per_minute=10, probe_caps=False
+    ) as client:
+        assert not client._engine._unscoped_first(engine_call("/sites/list"))
