@@ -423,8 +423,12 @@ class Engine:
         cost: int,
         error: BaseException | None,
     ) -> None:
+        hook = self.on_request
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if hook is None and not debug:
+            return
         duration = anyio.current_time() - started
-        if logger.isEnabledFor(logging.DEBUG):
+        if debug:
             logger.debug(
                 "%s %s -> %s (attempt %d, %.3f s%s)",
                 method,
@@ -434,7 +438,6 @@ class Engine:
                 duration,
                 f", {type(error).__name__}" if error is not None else "",
             )
-        hook = self.on_request
         if hook is not None:
             hook(
                 RequestEvent(

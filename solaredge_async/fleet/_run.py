@@ -293,7 +293,12 @@ class _Run(ProgressReports):
             self.failed += 1
         else:
             self.not_attempted += 1
-        await send.send(result)
+        try:
+            # Straight into the buffer when it has room: a loop turn per result would
+            # cost as much as the hand-off itself (the next request yields anyway).
+            send.send_nowait(result)
+        except anyio.WouldBlock:
+            await send.send(result)
 
     def _stop(self, reason: str) -> None:
         if self.stop_reason is None:
