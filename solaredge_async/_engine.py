@@ -234,9 +234,6 @@ class Engine:
             if self.limiter is not None:
                 await self.limiter.acquire()
             headers = await self.credential.headers()
-            # What this attempt sent (a bearer token changes between attempts): an error
-            # body or message that echoes it is scrubbed as well.
-            sent = tuple(v.removeprefix("Bearer ") for v in headers.values())
             started = anyio.current_time()
             cost = 1
             failure: errors.TransportError | None = None
@@ -247,7 +244,7 @@ class Engine:
                     cost = 0  # never reached the server
                 self.ledger.credits += cost
                 self._emit(method, path, None, number, started, cost, exc)
-                failure = self._transport_error(exc, method, path, sent)
+                failure = self._transport_error(exc, method, path, _sent(headers))
             except BodyTooLargeError:
                 self.ledger.credits += cost
                 raise self._too_large(method, path) from None
@@ -266,7 +263,9 @@ class Engine:
         if status < 300:  # noqa: PLR2004
             self._emit(method, path, status, number, started, cost, None)
             return Response(status, answer, content)
-        error = self._status_error(method, path, status, answer, content, remaining, sent=sent)
+        error = self._status_error(
+            method, path, status, answer, content, remaining, sent=_sent(headers)
+        )
         self._emit(method, path, status, number, started, cost, error)
         if renew and status == 401 and self.credential.invalidate(headers):  # noqa: PLR2004
             raise _Renewed from error
@@ -685,7 +684,8 @@ class _RawHeaders(Mapping[str, str]):
 
     def _lookup(self) -> dict[bytes, bytes]:
         raw = self._raw
-        found = {name.lower(): value for name, value in raw}
+        names, values = zip(*raw, strict=True) if raw else ((), ())
+        found = dict(zip(map(bytes.lower, names), values, strict=True))
         if len(found) != len(raw):  # a repeated header: its values joined, in order
             found = {}
             for name, value in raw:
@@ -742,6 +742,14 @@ class _Slots:
 
     async def __aexit__(self, *_exc: object) -> None:
         self._semaphore.release()
+
+
+def _sent(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The secrets an attempt sent, to scrub from an error that echoes them.
+
+    Read from the attempt's own headers: a bearer token changes between attempts.
+    """
+    return tuple(v.removeprefix("Bearer ") for v in headers.values())
 
 
 def _problem_fields(content: bytes) -> tuple[str | None, str | None, str | None]:
