@@ -253,7 +253,8 @@ def _request_rows(t: Table) -> None:
     # T4: no collapse.
     for name, label in (
         ("full", "over one httpcore pool (before)"),
-        ("full_pools", "as shipped, over `PoolsTransport`"),
+        ("full_fast", "as shipped, over `FastTransport`"),
+        ("full_pools", "over `PoolsTransport`"),
         ("full_aiohttp", "over `AiohttpTransport`"),
     ):
         values = [t.get(f"rps_{name}_{c}") for c in LEVELS]
@@ -460,14 +461,15 @@ def _other_rows(t: Table) -> None:
     if raw is not None:
         for name, label in (
             ("sweep", "over one httpcore pool (before)"),
-            ("sweep_pools", "as shipped, over `PoolsTransport`"),
+            ("sweep_fast", "as shipped, over `FastTransport`"),
+            ("sweep_pools", "over `PoolsTransport` (the default without httptools)"),
             ("sweep_aiohttp", "over `AiohttpTransport`"),
         ):
             rps, r = t.get(f"t9_rps_{name}"), t.get(f"t9_ratio_{name}")
             if rps is None or r is None:
                 continue
             cpu = t.get(f"t9_cpu_us_{name}")
-            target = "T9" if name == "sweep_pools" else f"T9 ({name})"
+            target = "T9" if name == "sweep_fast" else f"T9 ({name})"
             why = (
                 "per request the client runs httpx + httpcore (or the aiohttp adapter), the "
                 "engine and the sweep machinery; the raw client only writes bytes and parses"
