@@ -58,18 +58,24 @@ _STAMPS_MAX: Final = 4096
 #: same offset is a plain comparison (different objects make Python ask both for
 #: their offsets).
 _ZONES: dict[tzinfo, tzinfo] = {}
+#: Texts in the cache that parsed without an offset (strict mode refuses those); while
+#: there are none, no stamp needs checking.
+_NAIVE: set[str] = set()
 
 
 def _parse_stamp(text: str) -> datetime:
     """An ISO 8601 stamp, through the cache (raises `ValueError`/`TypeError` if bad)."""
     stamp = _fromisoformat(text)
+    if len(_STAMPS) >= _STAMPS_MAX:
+        _STAMPS.clear()
+        _NAIVE.clear()
     zone = stamp.tzinfo
-    if zone is not None:
+    if zone is None:
+        _NAIVE.add(text)
+    else:
         shared = _ZONES.setdefault(zone, zone)
         if shared is not zone:
             stamp = stamp.replace(tzinfo=shared)
-    if len(_STAMPS) >= _STAMPS_MAX:
-        _STAMPS.clear()
     _STAMPS[text] = stamp
     return stamp
 
@@ -102,8 +108,6 @@ class SeriesParser:
         mode an extra key or a naive stamp): the careful pass then decides.
         """
         try:
-            if self._strict and any(len(point) != 2 for point in points):  # noqa: PLR2004
-                return None
             stamps: list[Any] = list(map(_STAMPS.get, map(_TIMESTAMP_OF, points)))
             values = list(map(_VALUE_OF, points))
             if not all(stamps):  # a stamp not parsed before (datetimes are all true)
@@ -111,7 +115,11 @@ class SeriesParser:
                     _parse_stamp(point["timestamp"]) if stamp is None else stamp
                     for point, stamp in zip(points, stamps, strict=True)
                 ]
-            if self._strict and None in map(_TZINFO_OF, stamps):
+            if self._strict and (
+                # Every point has both keys (read above): exactly two each, no extra.
+                sum(map(len, points)) != 2 * len(points)
+                or (_NAIVE and None in map(_TZINFO_OF, stamps))
+            ):
                 return None
             if _FLOAT_OR_NULL.issuperset(map(type, values)):
                 total = sum(filter(None, values))

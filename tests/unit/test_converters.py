@@ -633,6 +633,17 @@ def test_naive_timestamps() -> None:
     assert series.period.start.tzinfo is None
 
 
+def test_a_naive_stamp_cached_by_a_lenient_parse_is_still_refused_when_strict() -> None:
+    """Parsed stamps are shared between modes; strict still finds the naive one."""
+    data = body(ENERGY)
+    data["values"][2]["timestamp"] = "2026-05-12T15:45:00"
+    assert LENIENT.measurements(data, "/e").timestamps[2].tzinfo is None
+    error = errors_of(STRICT.measurements, data, "/e")
+    assert error.errors == (
+        "timestamp without a UTC offset: '2026-05-12T15:45:00' @ $.values[2].timestamp",
+    )
+
+
 def test_naive_site_date_is_refused_when_strict() -> None:
     """The naive check covers record fields too, not only series."""
     data = body(SITES)
