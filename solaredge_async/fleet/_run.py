@@ -444,8 +444,14 @@ class ResultStream(Generic[_D]):
         return self
 
     async def __anext__(self) -> SweepResult:
+        receive = self._receive
         try:
-            result = await self._receive.receive()
+            try:
+                # A result already waiting is taken without a loop turn: the buffer
+                # bounds how many come that way before the consumer waits (and yields).
+                result = receive.receive_nowait()
+            except anyio.WouldBlock:
+                result = await receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             self._run.finish()
             raise StopAsyncIteration from None
