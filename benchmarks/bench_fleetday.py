@@ -79,31 +79,10 @@ def _transport(name: str, concurrency: int) -> object:
     return FastTransport(max_connections=concurrency)
 
 
-class _Answers:
-    """Counts the attempts that got an answer (`on_request` hook): requests, not items."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, event: Any) -> None:
-        if event.status_code is not None:
-            self.count += 1
-        elif event.error is not None:
-            print(
-                f"[fleetday] attempt failed: {event.error} after {event.duration:.3f} s "
-                f"({event.path}, attempt {event.attempt})",
-                file=sys.stderr,
-                flush=True,
-            )
-
-
-def _client(
-    server: SimServer, transport: object, concurrency: int, answers: _Answers | None = None
-) -> Any:
+def _client(server: SimServer, transport: object, concurrency: int) -> Any:
     from solaredge_async import SolarEdgeClient  # noqa: PLC0415
 
     return SolarEdgeClient(
-        on_request=answers,
         api_key=API_KEY,
         base_url=server.base_url,
         requests_per_minute=None,
@@ -148,10 +127,11 @@ async def _plan_and_urls(server: SimServer) -> tuple[object, list[str]]:
 async def _sweep(  # noqa: PLR0917
     server: SimServer, name: str, plan: object, c: int, warmup: float, seconds: float
 ) -> tuple[int, float, float]:
-    answers = _Answers()
-    async with _client(server, _transport(name, c), c, answers) as client:
+    async with _client(server, _transport(name, c), c) as client:
         await _sweeps.fleet_sweep(client, plan, deadline=time.perf_counter() + warmup)
-        answers.count = 0
+        # Requests sent, read from the client's own counters: a request hook would add
+        # its cost to the library's side only.
+        sent = client.usage.credits
         # Whole sweeps, back to back, until the time is up: a sweep cut at the deadline
         # would cancel up to 2 x ``c`` items already sent (their CPU counted, their
         # answers not), while the bare clients finish the requests they started.
@@ -168,8 +148,9 @@ async def _sweep(  # noqa: PLR0917
         # timeout now and then; the count goes into the results.
         print(f"[fleetday] {name} at {c} in flight: failures {outcome.failed}", file=sys.stderr)
         FAILURES[name, c] = FAILURES.get((name, c), 0) + outcome.failures
-    # Requests answered (an item may take several: the telemetry day is two calls).
-    return answers.count, watch.wall, watch.cpu
+    # Requests sent (an item may take several: the telemetry day is two calls); a
+    # failed one is counted in FAILURES and reported.
+    return client.usage.credits - sent, watch.wall, watch.cpu
 
 
 async def _workers(
