@@ -474,13 +474,13 @@ class BaseClient(Closable):
         if capped and not split:
             _checks.check_span_without_zone(start, end, res, caps.cap_for(res))  # type: ignore[arg-type]
         zone = await self.site_timezone(site_id)
+        if not capped:
+            return list(_windows.planned_windows(start, end, zone, res, None).queries)  # type: ignore[arg-type]
         window = _windows.resolve_window(start, end, zone)
         if window is None:  # pragma: no cover - both are given
             raise errors.InvalidRequestError("pass both start and end, or neither")
         lo, hi = window
-        if not capped:
-            windows = [(lo, hi)]
-        elif split:
+        if split:
             windows = _windows.split_window(lo, hi, res, caps, zone)
         else:
             _windows.check_span(lo, hi, res, caps, zone)

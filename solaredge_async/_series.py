@@ -9,6 +9,7 @@ This module sits on floor 1 with the windows: it imports the records (floor 0).
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -64,16 +65,21 @@ def trim_telemetry(
     """Telemetry without buckets outside the window asked for, series by series."""
     devices: dict[str, dict[str, TelemetrySeries]] = {}
     changed = False
+    # The metrics of one body share their stamps (equal texts parse to one object), so
+    # "nothing to drop" found for one series holds for each with the same stamps.
+    whole: list[tuple[tuple[datetime, ...], bool]] = []
     for serial, metrics in telemetry.devices.items():
         kept_metrics: dict[str, TelemetrySeries] = {}
         for name, series in metrics.items():
+            stamps, stamps_end = series.timestamps, (family, name) in END_STAMPED
+            if (stamps, stamps_end) in whole:
+                kept_metrics[name] = series
+                continue
             kept = _windows.trim_series(
-                series.timestamps,
-                series.values,
-                *window,
-                resolution,
-                stamps_end=(family, name) in END_STAMPED,
+                stamps, series.values, *window, resolution, stamps_end=stamps_end
             )
+            if kept is None:
+                whole.append((stamps, stamps_end))
             kept_metrics[name] = series
             if kept is not None:
                 changed = True
@@ -92,13 +98,26 @@ def merge_measurements(parts: list[Measurements]) -> Measurements:
 def merge_telemetry(parts: list[Telemetry]) -> Telemetry:
     """Stitch the telemetry of several windows, device by device and metric by metric."""
     merged: dict[str, dict[str, TelemetrySeries]] = {}
+    # The metrics of one body share their stamps: pieces whose stamps simply follow one
+    # another (the usual case) are found so once, and the other metrics with the same
+    # stamps are joined without checking again.
+    joined: list[tuple[tuple[tuple[datetime, ...], ...], tuple[datetime, ...]]] = []
     for serial in dict.fromkeys(s for p in parts for s in p.devices):
         metrics: dict[str, TelemetrySeries] = {}
         for metric in dict.fromkeys(m for p in parts for m in p.devices.get(serial, {})):
             series = [
                 p.devices[serial][metric] for p in parts if metric in p.devices.get(serial, {})
             ]
-            timestamps, values = _windows.merge_series([(s.timestamps, s.values) for s in series])
+            chunks = tuple(s.timestamps for s in series)
+            timestamps = next((stamps for known, stamps in joined if known == chunks), None)
+            if timestamps is not None:
+                values = tuple(itertools.chain.from_iterable(s.values for s in series))
+            else:
+                timestamps, values = _windows.merge_series(
+                    [(s.timestamps, s.values) for s in series]
+                )
+                if timestamps == tuple(itertools.chain.from_iterable(chunks)):
+                    joined.append((chunks, timestamps))
             metrics[metric] = attrs.evolve(series[0], timestamps=timestamps, values=values)
         merged[serial] = metrics
     period = merged_period(parts[0].period, parts[-1].period)

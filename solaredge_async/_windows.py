@@ -572,13 +572,17 @@ def _bound_key(value: object) -> tuple[object, ...]:
 
 
 def planned_windows(
-    start: WindowBound, end: WindowBound, tz: ZoneInfo, resolution: str, caps: WindowCaps
+    start: WindowBound,
+    end: WindowBound,
+    tz: ZoneInfo,
+    resolution: str,
+    caps: WindowCaps | None,
 ) -> PlannedWindows:
     """`resolve_window`, `split_window` and `format_api_time` in one, remembered.
 
     A sweep asks for the same window of thousands of sites in a handful of zones, so
     the same plan is made over and over; it is kept (a bounded table) by the bounds as
-    given, the zone, the resolution and the caps.
+    given, the zone, the resolution and the caps (`None`: one window, not split).
 
     Raises:
         InvalidRequestError: As `resolve_window` and `split_window`.
@@ -591,7 +595,7 @@ def planned_windows(
     if hit is not None:
         return hit
     window = resolve_window(start, end, tz)
-    pieces = split_window(*window, resolution, caps, tz)
+    pieces = [window] if caps is None else split_window(*window, resolution, caps, tz)
     plan = PlannedWindows(
         window,
         tuple((format_api_time(a, tz), format_api_time(b, tz)) for a, b in pieces),
