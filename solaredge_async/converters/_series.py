@@ -108,13 +108,13 @@ class SeriesParser:
         mode an extra key or a naive stamp): the careful pass then decides.
         """
         try:
-            stamps: list[Any] = list(map(_STAMPS.get, map(_TIMESTAMP_OF, points)))
-            values = list(map(_VALUE_OF, points))
+            stamps: tuple[Any, ...] = tuple(map(_STAMPS.get, map(_TIMESTAMP_OF, points)))
+            values = tuple(map(_VALUE_OF, points))
             if not all(stamps):  # a stamp not parsed before (datetimes are all true)
-                stamps = [
+                stamps = tuple(
                     _parse_stamp(point["timestamp"]) if stamp is None else stamp
                     for point, stamp in zip(points, stamps, strict=True)
-                ]
+                )
             if self._strict and (
                 # Every point has both keys (read above): exactly two each, no extra.
                 sum(map(len, points)) != 2 * len(points)
@@ -124,9 +124,9 @@ class SeriesParser:
             if _FLOAT_OR_NULL.issuperset(map(type, values)):
                 total = sum(filter(None, values))
                 if total - total == 0.0:  # false when a value is nan or inf
-                    return tuple(stamps), tuple(values)
+                    return stamps, values
             to_float = self._float
-            return tuple(stamps), tuple(None if v is None else to_float(v, float) for v in values)
+            return stamps, tuple(None if v is None else to_float(v, float) for v in values)
         except Exception:  # noqa: BLE001 - any surprise is diagnosed by the careful pass
             return None
 

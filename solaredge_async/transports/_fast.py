@@ -53,7 +53,7 @@ from solaredge_async.transports._http11 import declared_length, frame_request
 
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     import httptools
 
@@ -140,6 +140,7 @@ class _Connection:
         "parser",
         "pending",
         "reason",
+        "receive_by",
         "sock",
         "status",
         "stream",
@@ -158,6 +159,10 @@ class _Connection:
         self.parser = parser_class(self)
         #: Whether data or the end waits unread, from the stream itself when it can tell.
         self.pending: Callable[[], bool] | None = getattr(stream, "pending", None)
+        #: A receive that ends by a loop time on its own timer, when the stream has one.
+        self.receive_by: Callable[[int, float], Awaitable[bytes]] | None = getattr(
+            stream, "receive_by", None
+        )
         self.sock: socket.socket | None = (
             None
             if self.pending is not None
@@ -583,6 +588,14 @@ class FastTransport(httpx.AsyncBaseTransport):
         ends = math.inf if limit is None else time_now() + limit
         if deadline is not None:
             ends = min(ends, deadline)
+        writer, receive_by = conn.writer, conn.receive_by
+        if receive_by is not None and writer is not None and writer(head):
+            # Sent without a wait (asyncio's transport took it whole): each wait for the
+            # head ends by ``ends`` on the stream's own timer, no cancel scope needed.
+            until = None if ends == math.inf else ends
+            while not conn.headers_done:
+                await self._receive(conn, request, None, reused=reused, until=until)
+            return
         sent = False
         with anyio.CancelScope(deadline=ends) as scope:
             await self._send(conn, request, head, None)
@@ -673,9 +686,12 @@ class FastTransport(httpx.AsyncBaseTransport):
         limit: float | None,
         *,
         reused: bool = False,
+        until: float | None = None,
     ) -> None:
         try:
-            if limit is None:
+            if until is not None and conn.receive_by is not None:
+                data = await conn.receive_by(RECEIVE, until)
+            elif limit is None:
                 data = await conn.stream.receive(RECEIVE)
             else:
                 with anyio.fail_after(limit):
@@ -686,9 +702,8 @@ class FastTransport(httpx.AsyncBaseTransport):
             conn.at_eof(request)
             return
         except TimeoutError:
-            raise httpx.ReadTimeout(
-                "reading the response timed out", request=_rq(request)
-            ) from None
+            what = "the response head" if until is not None else "the response"
+            raise httpx.ReadTimeout(f"reading {what} timed out", request=_rq(request)) from None
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
             if reused and conn.head_bytes == 0 and request.method in _IDEMPOTENT:
                 raise _Reused from None

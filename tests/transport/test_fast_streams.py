@@ -159,8 +159,11 @@ async def test_asyncio_stream_edges() -> None:
             assert await peer.receive() == b"ping"
             await stream.send(b"pong")
             assert await peer.receive() == b"pong"
+            now = anyio.current_time()
+            with pytest.raises(TimeoutError):
+                await stream.receive_by(1024, now)  # nothing came by then
             await peer.send(b"abcdef")
-            assert await stream.receive(4) == b"abcd"  # the rest stays buffered
+            assert await stream.receive_by(4, now + 60) == b"abcd"  # the rest stays buffered
             assert stream.pending()
             assert await stream.receive() == b"ef"
             assert not stream.pending()
