@@ -70,10 +70,14 @@ class RetryPolicy:
             doubles with each retry.
         max_backoff: The longest backoff between two attempts, in seconds.
         jitter: Up to this many seconds, drawn at random, are added to each wait.
-        deadline: Seconds a call may take from its first attempt to its last answer,
-            waits included; ``None`` for no limit. A ``Retry-After`` that would end
-            past the deadline (or past the caller's own cancel scope deadline) is
-            raised at once as `RateLimitedError` instead of retried early.
+        deadline: Seconds a call may take from its start to its last answer, waits
+            included; ``None`` for no limit. A ``Retry-After`` that would end past the
+            deadline (or past the caller's own cancel scope deadline) is raised at
+            once as `RateLimitedError` instead of retried early. On the default
+            transport's direct path, a first attempt that waits for nothing but a
+            connection slot is bounded by the transport's own timers, which end by
+            the deadline: a call still queued for a slot at its deadline ends as soon
+            as it gets one.
         minute_pause: Seconds every request pauses after a per-minute 429 that has
             no ``Retry-After`` (the server's minute is over within 60 s).
 

@@ -531,6 +531,13 @@ class FastTransport(httpx.AsyncBaseTransport):
             slots.acquire_nowait()
         except anyio.WouldBlock:
             await self._wait_for_slot(slots, request, timeouts.get("pool"))
+        if deadline is not None and time_now() >= deadline:
+            # Queued past the call's deadline: nothing is sent (a credit saved).
+            slots.release()
+            raise httpx.PoolTimeout(
+                "the call's deadline passed while it waited for a connection slot",
+                request=_rq(request),
+            )
         try:
             while True:
                 conn = await self._take_idle(origin)

@@ -479,3 +479,38 @@ async def test_a_limiter_that_may_wait_keeps_the_deadline_scope():
         api_key=KEY, transport=FastTransport(), requests_per_minute=10, probe_caps=False
     ) as client:
         assert not client._engine._unscoped_first(engine_call("/sites/list"))
+
+
+async def test_a_call_queued_past_its_deadline_sends_nothing_and_costs_nothing():
+    """Behind a stalled call, a queued one reaches its deadline unsent: no request, no credit."""
+    server = Server(lambda _h, _i: b"STALL")
+    outcomes: list[type[BaseException]] = []
+    ledger = MemoryCreditLedger(monthly_credits=0)
+    async with (
+        server as url,
+        SolarEdgeClient(
+            api_key=KEY,
+            base_url=url + "/v2",
+            transport=FastTransport(),
+            timeout=1000.0,
+            requests_per_minute=None,
+            ledger=ledger,
+            max_concurrency=1,
+            retry=RetryPolicy(deadline=5.0, jitter=0),
+            probe_caps=False,
+        ) as client,
+    ):
+
+        async def call() -> None:
+            try:
+                await client._engine.request("GET", "/sites/list")
+            except RequestTimeoutError as exc:
+                outcomes.append(type(exc))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            tg.start_soon(call)
+        state = await client.budget()
+    assert outcomes == [RequestTimeoutError, RequestTimeoutError]
+    assert len(server.heads) == 1  # the queued call never went out
+    assert state.spent == 1
