@@ -82,10 +82,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the parsed command under SIGINT/SIGTERM handling; return the exit status."""
     del parser
     stop = Stop()
+    early: list[int] = []
+    restore = _hold_sigint(stop, early)
     try:
         _check_backend(args.backend)
         command = _command(args.command)
-        status = anyio.run(functools.partial(_guarded, command, args, stop), backend=args.backend)
+        status = anyio.run(
+            functools.partial(_guarded, command, args, stop, early), backend=args.backend
+        )
     except KeyboardInterrupt:
         return fail(f"interrupted; {stop.note}", EXIT_INTERRUPTED)
     except Exception as exc:
@@ -93,15 +97,47 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if mapped is None:
             raise
         return fail(*mapped)
+    finally:
+        restore()
     if stop.signum is not None:
         return fail(f"stopped by {_SIGNAL_NAMES[stop.signum]}; {stop.note}", stop.status)
     return status
+
+
+def _hold_sigint(stop: Stop, early: list[int]) -> Callable[[], None]:
+    """Until the signal watcher runs, a SIGINT is noted in ``early``, not raised.
+
+    A KeyboardInterrupt raised at any point while the event loop starts (in its own
+    set-up, in an import, in the middle of a cancellation) can escape as a traceback
+    or worse; the watcher picks the noted signal up as soon as it runs. A second one
+    (or one after the first was taken) raises KeyboardInterrupt as usual. Returns the
+    function that puts the default handler back.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        return lambda: None
+
+    def on_sigint(signum: int, _frame: object) -> None:
+        if early or stop.signum is not None:
+            raise KeyboardInterrupt
+        early.append(signum)
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGINT) is on_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    return restore
 
 
 async def _guarded(
     command: Callable[[argparse.Namespace, Stop], Awaitable[int]],
     args: argparse.Namespace,
     stop: Stop,
+    early: list[int],
 ) -> int:
     """Run ``command``; the first SIGINT or SIGTERM cancels it (it commits on the way out).
 
@@ -110,7 +146,7 @@ async def _guarded(
     """
     outcome: dict[str, Any] = {}
     async with anyio.create_task_group() as tg:
-        await tg.start(_watch_signals, tg.cancel_scope, stop)
+        await tg.start(_watch_signals, tg.cancel_scope, stop, early)
 
         async def body() -> None:
             try:
@@ -127,7 +163,7 @@ async def _guarded(
 
 
 async def _watch_signals(
-    scope: anyio.CancelScope, stop: Stop, *, task_status: TaskStatus[None]
+    scope: anyio.CancelScope, stop: Stop, early: list[int], *, task_status: TaskStatus[None]
 ) -> None:
     if threading.current_thread() is not threading.main_thread():
         task_status.started()  # only the main thread receives signals
@@ -135,6 +171,10 @@ async def _watch_signals(
     try:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             task_status.started()
+            if early:  # came while the loop started: taken as if it came now
+                stop.signum = early[0]
+                scope.cancel()
+                return
             async for signum in signals:
                 stop.signum = int(signum)
                 scope.cancel()
