@@ -17,6 +17,7 @@ finish, and every remaining item is reported not attempted with the reason.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import logging
@@ -198,7 +199,7 @@ def _filter_telemetry(record: Telemetry, keep: frozenset[str]) -> Telemetry:
     return attrs.evolve(record, devices=devices)
 
 
-class ProgressReports:
+class ProgressReports(abc.ABC):
     """Progress reports of a run, made from the task that reads its results.
 
     ``on_progress`` gets `snapshot` at most every ``progress_interval`` seconds while
@@ -213,9 +214,9 @@ class ProgressReports:
         self.last_report = -math.inf
         self.reported_end = False
 
+    @abc.abstractmethod
     def snapshot(self) -> SweepProgress:
         """The progress now."""
-        raise NotImplementedError
 
     def tick(self) -> None:
         """Called by the consumer per result: report progress at most every interval."""
