@@ -11,6 +11,7 @@ import contextlib
 import os
 import sqlite3
 import sys
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -77,18 +78,38 @@ class SQLiteBackend(Backend):
                 self._conn.close()
                 raise StoreError(f"cannot open {path} read-only: {exc}") from exc
             return
-        try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt.
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.Error as exc:
-            self._conn.close()
-            if _busy(exc):
-                raise StoreBusyError(
-                    f"the SQLite database {path} is busy with another writer: retry later"
-                ) from exc
-            raise StoreError(f"cannot set up the SQLite database {path}: {exc}") from exc
+        self._set_up(path, busy_timeout)
+
+    def _set_up(self, path: Path, busy_timeout: float) -> None:
+        """WAL, synchronous=NORMAL, foreign keys; closes the connection on failure.
+
+        Raises:
+            StoreBusyError: Another connection kept the file busy past ``busy_timeout``.
+            StoreError: Any other SQLite error.
+        """
+        # Switching a new file to WAL needs it alone: SQLite answers "busy" at once,
+        # without its busy handler, while another connection sets it up too. Tried
+        # again, with short pauses (this runs in a worker thread), up to busy_timeout.
+        ends = time.monotonic() + busy_timeout
+        pause = 0.005
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt.
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as exc:
+                if _busy(exc) and time.monotonic() + pause < ends:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.1)
+                    continue
+                self._conn.close()
+                if _busy(exc):
+                    raise StoreBusyError(
+                        f"the SQLite database {path} is busy with another writer: retry later"
+                    ) from exc
+                raise StoreError(f"cannot set up the SQLite database {path}: {exc}") from exc
+            return
 
     def _map(self, exc: sqlite3.Error) -> StoreError:
         if _busy(exc):
