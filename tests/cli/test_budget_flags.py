@@ -7,24 +7,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from solaredge_async import cli
+from tests.cli._support import fast_simulation
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-FAST = [
-    "--simulate",
-    "--sim-sites",
-    "6",
-    "--sim-requests-per-minute",
-    "0",
-    "--sim-latency-ms",
-    "0",
-    "--sim-now",
-    "2026-05-12T14:37:00+00:00",
-    "--requests-per-minute",
-    "0",
-    "--no-progress",
-]
+FAST = fast_simulation(6)
 
 
 @pytest.mark.parametrize("command", ["sync", "sweep"])

@@ -17,23 +17,11 @@ import pytest
 
 from solaredge_async import cli
 from solaredge_async.cli import _output
+from tests.cli._support import fast_simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 
-FAST = [
-    "--simulate",
-    "--sim-sites",
-    "12",
-    "--sim-requests-per-minute",
-    "0",
-    "--sim-latency-ms",
-    "0",
-    "--sim-now",
-    "2026-05-12T14:37:00+00:00",
-    "--requests-per-minute",
-    "0",
-    "--no-progress",
-]
+FAST = fast_simulation(12)
 
 
 def _sweep(out: Path, *extra: str) -> int:

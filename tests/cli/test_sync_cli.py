@@ -10,25 +10,13 @@ import anyio
 import pytest
 
 from solaredge_async import cli
+from tests.cli._support import SIM_NOW, fast_simulation
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-NOW = "2026-05-12T14:37:00+00:00"
-FAST = [
-    "--simulate",
-    "--sim-sites",
-    "6",
-    "--sim-requests-per-minute",
-    "0",
-    "--sim-latency-ms",
-    "0",
-    "--sim-now",
-    NOW,
-    "--requests-per-minute",
-    "0",
-    "--no-progress",
-]
+NOW = SIM_NOW
+FAST = fast_simulation(6, NOW)
 
 
 def _sync(db: Path, *extra: str) -> int:

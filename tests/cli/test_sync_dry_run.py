@@ -8,26 +8,12 @@ from typing import TYPE_CHECKING
 
 from solaredge_async import cli
 from solaredge_async.cli._sync import SAMPLE_QUERY
+from tests.cli._support import fast_simulation
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-FAST = [
-    "--simulate",
-    "--sim-sites",
-    "6",
-    "--sim-requests-per-minute",
-    "0",
-    "--sim-latency-ms",
-    "0",
-    "--sim-now",
-    "2026-05-12T14:37:00+00:00",
-    "--requests-per-minute",
-    "0",
-    "--no-progress",
-    "--since",
-    "2026-05-09",
-]
+FAST = [*fast_simulation(6), "--since", "2026-05-09"]
 
 
 def _files(root: Path) -> dict[str, tuple[int, int]]:
